@@ -1,0 +1,499 @@
+"""The AD core: primitives, traces, tracers, forward mode and the linear tape.
+
+Design A of ``shared/CORE-DESIGN.md`` (see ``docs/design.md``):
+
+* every primitive has a JVP rule; only linear primitives have a transpose;
+* forward mode is a :class:`JVPTrace` whose tracers carry ``(primal, tangent)``;
+* reverse mode is the same trace with :class:`LinVar` tangents: each linear
+  operation applied to a tangent is recorded once on a flat tape (a Wengert
+  list of the linearised program), which :func:`backward_pass` sweeps
+  backwards, applying transpose rules;
+* ``None`` is the symbolic zero tangent/cotangent;
+* traces are ordered by ``level``: the highest-level trace among a
+  primitive's arguments processes it and treats every other tracer as a
+  constant, which is what rules out perturbation confusion.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+__all__ = [
+    "Primitive",
+    "Trace",
+    "Tracer",
+    "JVPTrace",
+    "JVPTracer",
+    "TapeTrace",
+    "LinVar",
+    "backward_pass",
+    "new_level",
+    "end_level",
+    "LeakedTracerError",
+]
+
+
+class LeakedTracerError(RuntimeError):
+    """A traced value was used after the transformation that made it returned."""
+
+
+class _State(threading.local):
+    depth = 0
+
+
+_state = _State()
+
+
+def new_level() -> int:
+    """Enter a transformation: returns its (per-thread) nesting level."""
+    d = _state.depth + 1
+    _state.depth = d
+    return d
+
+
+def end_level() -> None:
+    _state.depth -= 1
+
+
+def current_depth() -> int:
+    return _state.depth
+
+
+# ----------------------------------------------------------------------------
+# Primitives
+
+
+class Primitive:
+    """One primitive operation: its NumPy implementation and its rules.
+
+    ``nin`` array arguments come first, static parameters (``params``) after,
+    all positional.  ``jvps`` holds one rule per array argument,
+    ``rule(t, ans, *args, *params)`` returning that argument's contribution
+    to the output tangent (``None`` entries: not differentiable in that
+    argument); or ``jvp_full(primals, tangents, ans, params)`` for rules that
+    need all tangents at once.  Linear primitives have ``transpose(ct, *args,
+    *params)`` where the linear arguments are passed as ``None``; it returns
+    one cotangent per argument.
+    """
+
+    __slots__ = (
+        "name", "impl", "nin", "nparams", "jvps", "jvp_full", "transpose",
+        "batch", "multiple_results", "nondiff", "linear", "bind", "doc",
+        "extra",
+    )
+
+    def __init__(self, name, impl, nin=1, *, nparams=0, jvps=None,
+                 jvp_full=None, transpose=None, linear=False, nondiff=False,
+                 multiple_results=False, batch=None, doc=""):
+        self.name = name
+        self.impl = impl
+        self.nin = nin
+        self.nparams = nparams
+        self.jvps = jvps
+        self.jvp_full = jvp_full
+        self.transpose = transpose
+        self.linear = linear
+        self.nondiff = nondiff
+        self.multiple_results = multiple_results
+        self.batch = batch
+        self.doc = doc
+        self.extra = {}
+        self.bind = _make_bind(self)
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+    def jvp(self, primals, tangents, ans, params):
+        """Output tangent (or ``None`` for a symbolic zero)."""
+        if self.jvp_full is not None:
+            return self.jvp_full(primals, tangents, ans, params)
+        jvps = self.jvps
+        out = None
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            rule = jvps[i]
+            if rule is None:
+                continue
+            c = rule(t, ans, *primals, *params)
+            if c is None:
+                continue
+            out = c if out is None else out + c
+        return out
+
+
+def _make_bind(p):
+    impl = p.impl
+    nin = p.nin
+    if nin == 1:
+        def bind(x, *params):
+            if isinstance(x, Tracer):
+                return x._trace.process(p, (x,), params)
+            return impl(x, *params)
+    elif nin == 2:
+        def bind(x, y, *params):
+            if isinstance(x, Tracer):
+                if isinstance(y, Tracer) and y._trace.level > x._trace.level:
+                    return y._trace.process(p, (x, y), params)
+                return x._trace.process(p, (x, y), params)
+            if isinstance(y, Tracer):
+                return y._trace.process(p, (x, y), params)
+            return impl(x, y, *params)
+    else:
+        nparams = p.nparams
+
+        def bind(*args):
+            if nin is None:  # variadic: the last `nparams` are parameters
+                k = len(args) - nparams
+            else:
+                k = nin
+            top = None
+            for a in args[:k]:
+                if isinstance(a, Tracer) and (top is None or a._trace.level > top.level):
+                    top = a._trace
+            if top is None:
+                return impl(*args)
+            return top.process(p, args[:k], args[k:])
+    bind.__name__ = p.name
+    return bind
+
+
+# ----------------------------------------------------------------------------
+# Traces and tracers
+
+
+class Trace:
+    """One transformation in flight: processes primitives on its tracers."""
+
+    __slots__ = ("level",)
+
+    def __init__(self, level):
+        self.level = level
+
+    def kill(self):
+        """Called on exit: a leaked tracer now raises instead of computing."""
+        self.__class__ = _dead_class(type(self))
+
+
+_DEAD = {}
+
+
+def _dead_process(self, p, args, params):
+    raise LeakedTracerError(
+        f"a traced value from a finished transformation was used in `{p.name}`. "
+        "Values computed inside grad/jvp/vmap/jit (tracers) are only valid while "
+        "that transformation runs; return them from the function instead of "
+        "storing them in outer variables."
+    )
+
+
+def _dead_class(cls):
+    d = _DEAD.get(cls)
+    if d is None:
+        d = type("Dead" + cls.__name__, (cls,), {"__slots__": (), "process": _dead_process})
+        _DEAD[cls] = d
+    return d
+
+
+class Tracer:
+    """A value being traced by a transformation.
+
+    NumPy defers to tracers in mixed arithmetic (``__array_ufunc__ = None``);
+    the operators are installed by :mod:`wengert.numpy`.
+    """
+
+    __slots__ = ("_trace",)
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    # shape, dtype are provided by subclasses
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self):
+        s = self.shape
+        if not s:
+            raise TypeError("len() of a 0-d traced value")
+        return s[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(
+            f"cannot convert a traced value ({self._describe()}) to a NumPy array: "
+            "its derivative would be lost. Use wengert.numpy (`import wengert.numpy "
+            "as wnp`) functions instead of numpy ones inside transformed code, and do "
+            "not write traced values into NumPy arrays in place (build a new array "
+            "with wnp.where, wnp.concatenate or wnp.stack instead)."
+        )
+
+    def __float__(self):
+        raise TypeError(
+            f"float() of a traced value ({self._describe()}) would drop its "
+            "derivative. Keep it an array, or use wg.stop_gradient if a constant "
+            "is meant."
+        )
+
+    __int__ = __float__
+    __complex__ = __float__
+
+    def __setitem__(self, key, value):
+        raise TypeError(
+            f"in-place assignment into a traced array ({self._describe()}) is not "
+            "supported: AD needs every value to stay as it was computed. Build a new "
+            "array instead, e.g. `x = wnp.where(mask, new, x)` or "
+            "`x = wnp.concatenate([x[:i], new, x[i + 1:]])`."
+        )
+
+    def __hash__(self):
+        raise TypeError(f"unhashable traced value ({self._describe()})")
+
+    def _describe(self):
+        try:
+            return f"{np.dtype(self.dtype).name}{list(self.shape)}"
+        except Exception:  # pragma: no cover - describing must never fail
+            return type(self).__name__
+
+
+class JVPTrace(Trace):
+    """Forward mode: tracers carry a primal and a tangent."""
+
+    __slots__ = ()
+
+    def process(self, p, args, params):
+        primals = []
+        tangents = []
+        any_t = False
+        for a in args:
+            if type(a) is JVPTracer and a._trace is self:
+                primals.append(a.primal)
+                t = a.tangent
+                if t is not None:
+                    any_t = True
+                tangents.append(t)
+            else:
+                primals.append(a)
+                tangents.append(None)
+        ans = p.bind(*primals, *params)
+        if not any_t or p.nondiff:
+            return ans
+        t_out = p.jvp(primals, tangents, ans, params)
+        if p.multiple_results:
+            return tuple(a if t is None else JVPTracer(self, a, t) for a, t in zip(ans, t_out))
+        if t_out is None:
+            return ans
+        return JVPTracer(self, ans, t_out)
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace, primal, tangent):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def shape(self):
+        return self.primal.shape
+
+    @property
+    def dtype(self):
+        return self.primal.dtype
+
+    def __bool__(self):
+        return bool(self.primal)
+
+    def __repr__(self):
+        return f"JVPTracer(primal={self.primal!r})"
+
+
+class TapeTrace(Trace):
+    """Records linear operations on :class:`LinVar` tangents on a flat tape."""
+
+    __slots__ = ("tape",)
+
+    def __init__(self, level):
+        self.level = level
+        self.tape = []
+
+    def process(self, p, args, params):
+        if p.transpose is None:
+            if p.nondiff:
+                # a non-differentiable function of a tangent (e.g. its shape
+                # queries) has a zero tangent
+                return None
+            raise TypeError(
+                f"internal error: primitive `{p.name}` is not linear but was applied "
+                "to a tangent while linearizing; its JVP rule must be linear in the "
+                "tangent"
+            )
+        v = LinVar(self, p, args, params)
+        self.tape.append(v)
+        return v
+
+
+class LinVar(Tracer):
+    """A tangent in reverse mode: one equation of the linear tape.
+
+    ``prim``/``args``/``params`` say how it was computed from other LinVars
+    (``prim`` is ``None`` for an input); ``ct`` accumulates its cotangent
+    during :func:`backward_pass`.
+    """
+
+    __slots__ = ("prim", "args", "params", "ct")
+
+    def __init__(self, trace, prim, args, params):
+        self._trace = trace
+        self.prim = prim
+        self.args = args
+        self.params = params
+        self.ct = None
+
+    # Fast operators: a tangent only ever meets constants linearly.
+    def __mul__(self, c):
+        if isinstance(c, Tracer) and c._trace is self._trace:
+            raise TypeError("internal error: product of two tangents")
+        tr = self._trace
+        v = LinVar(tr, _P.mul, (self, c), ())
+        tr.tape.append(v)
+        return v
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, c):
+        tr = self._trace
+        v = LinVar(tr, _P.div, (self, c), ())
+        tr.tape.append(v)
+        return v
+
+    def __neg__(self):
+        tr = self._trace
+        v = LinVar(tr, _P.neg, (self,), ())
+        tr.tape.append(v)
+        return v
+
+    def __add__(self, other):
+        if other is None:
+            return self
+        tr = self._trace
+        if type(other) is LinVar and other._trace is tr:
+            v = LinVar(tr, _P.add, (self, other), ())
+            tr.tape.append(v)
+            return v
+        return _P.add.bind(self, other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        tr = self._trace
+        if type(other) is LinVar and other._trace is tr:
+            v = LinVar(tr, _P.sub, (self, other), ())
+            tr.tape.append(v)
+            return v
+        return _P.sub.bind(self, other)
+
+    def __rsub__(self, other):
+        return _P.sub.bind(other, self)
+
+    @property
+    def shape(self):
+        raise TypeError("internal error: the shape of a tangent is not tracked in reverse mode")
+
+    dtype = shape
+
+    def __repr__(self):
+        return f"LinVar({self.prim.name if self.prim else 'input'})"
+
+
+class _PrimRefs:
+    """Late-bound references to the primitives the core's fast paths use."""
+
+    mul = div = neg = add = sub = None
+
+
+_P = _PrimRefs()
+
+
+def _accumulate(a, c):
+    a.ct = c if a.ct is None else a.ct + c
+
+
+def backward_pass(trace, seeds):
+    """Sweep ``trace``'s tape backwards from ``seeds`` [(LinVar, cotangent)].
+
+    Cotangents land in the ``ct`` slot of every LinVar, inputs included.
+    Iterative (no recursion), in reverse creation order, which is a
+    topological order of the tape.
+    """
+    for v, ct in seeds:
+        if type(v) is LinVar and v._trace is trace and ct is not None:
+            _accumulate(v, ct)
+    mul, div, neg, add = _P.mul, _P.div, _P.neg, _P.add
+    tape = trace.tape
+    for i in range(len(tape) - 1, -1, -1):
+        eq = tape[i]
+        ct = eq.ct
+        if ct is None:
+            continue
+        eq.ct = None
+        p = eq.prim
+        args = eq.args
+        if p is mul:
+            a, c = args
+            if type(a) is not LinVar or a._trace is not trace:
+                a, c = c, a
+            _accumulate(a, ct * c)
+            continue
+        if p is add:
+            a, b = args
+            if type(a) is LinVar and a._trace is trace:
+                _accumulate(a, ct)
+            if type(b) is LinVar and b._trace is trace:
+                _accumulate(b, ct)
+            continue
+        if p is neg:
+            _accumulate(args[0], -ct)
+            continue
+        if p is div and type(args[1]) is not LinVar:
+            _accumulate(args[0], ct / args[1])
+            continue
+        lin = [type(a) is LinVar and a._trace is trace for a in args]
+        targs = [None if f else a for a, f in zip(args, lin)]
+        cts = p.transpose(ct, *targs, *eq.params)
+        for a, f, c in zip(args, lin, cts):
+            if f and c is not None:
+                _accumulate(a, c)
+    tape.clear()
+
+
+def evaluate_tape(trace, inputs, values, outputs):
+    """Run the linear tape forwards (``linearize``'s JVP function)."""
+    env = {id(v): x for v, x in zip(inputs, values)}
+
+    def read(a):
+        if type(a) is LinVar and a._trace is trace:
+            return env.get(id(a))
+        return a
+
+    for eq in trace.tape:
+        args = [read(a) for a in eq.args]
+        if any(a is None for a, o in zip(args, eq.args) if type(o) is LinVar):
+            # a symbolic-zero input: substitute zeros lazily (rare)
+            args = [_zeros_for(o, a) for a, o in zip(args, eq.args)]
+        env[id(eq)] = eq.prim.bind(*args, *eq.params)
+    return [read(o) if o is not None else None for o in outputs]
+
+
+def _zeros_for(orig, val):
+    if val is None and type(orig) is LinVar:
+        return 0.0
+    return val

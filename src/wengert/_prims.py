@@ -1,0 +1,513 @@
+"""The primitive tables: one row per primitive, with its NumPy implementation,
+its JVP rule, its transpose (linear primitives only) and what the tests need.
+
+Primitives are strict: array arguments of one shape (or weak Python scalars)
+and explicit axes.  NumPy's conventions (broadcasting, ``axis=``,
+``keepdims=``) live in :mod:`wengert.numpy`, which binds these.
+
+Rules are written with the primitives' ``bind`` functions and operators, so
+they can be differentiated again: the argument order is tangent, output,
+inputs, parameters.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from ._core import _P, Primitive
+
+REGISTRY: dict[str, Primitive] = {}
+
+
+def defprim(name, impl, nin=1, **kw) -> Primitive:
+    """Declare a primitive; every entry of the registry is swept by the tests."""
+    test = kw.pop("test", None)
+    p = Primitive(name, impl, nin, **kw)
+    p.extra.update(test or {})
+    REGISTRY[name] = p
+    return p
+
+
+def _lin1(p):
+    """JVP of a primitive linear in its single array argument."""
+    bind = p.bind
+    p.jvps = (lambda t, ans, x, *params: bind(t, *params),)
+    return p
+
+
+# ----------------------------------------------------------------------------
+# Linear elementwise arithmetic
+
+
+def _mul_T(ct, x, y):
+    return (ct * y, None) if x is None else (None, x * ct)
+
+
+neg_p = defprim("neg", operator.neg, 1, linear=True,
+                transpose=lambda ct, x: (-ct,))
+_lin1(neg_p)
+add_p = defprim("add", operator.add, 2, linear=True,
+                jvps=(lambda t, ans, x, y: t, lambda t, ans, x, y: t),
+                transpose=lambda ct, x, y: (ct, ct))
+sub_p = defprim("sub", operator.sub, 2, linear=True,
+                jvps=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t),
+                transpose=lambda ct, x, y: (ct, -ct))
+mul_p = defprim("mul", operator.mul, 2,
+                jvps=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t),
+                transpose=_mul_T)
+div_p = defprim("div", operator.truediv, 2,
+                jvps=(lambda t, ans, x, y: t / y,
+                      lambda t, ans, x, y: t * (-ans / y)),
+                transpose=lambda ct, x, y: (ct / y, None),
+                test={"domain": (0.5, 2.0)})
+_P.mul, _P.div, _P.neg, _P.add, _P.sub = mul_p, div_p, neg_p, add_p, sub_p
+
+neg = neg_p.bind
+add = add_p.bind
+sub = sub_p.bind
+mul = mul_p.bind
+div = div_p.bind
+
+conj_p = defprim("conj", np.conjugate, 1, linear=True,
+                 transpose=lambda ct, x: (conj_p.bind(ct),))
+_lin1(conj_p)
+real_p = defprim("real", np.real, 1, linear=True,
+                 transpose=lambda ct, x: (ct,))
+_lin1(real_p)
+imag_p = defprim("imag", np.imag, 1, linear=True,
+                 transpose=lambda ct, x: (ct * -1j,))
+_lin1(imag_p)
+
+
+# ----------------------------------------------------------------------------
+# Nonlinear elementwise functions (one row each)
+
+
+def _u(name, impl, rule, domain=(-2.0, 2.0), **test):
+    test["domain"] = domain
+    p = defprim(name, impl, 1, jvps=(rule,), test=test)
+    return p
+
+
+sin_p = _u("sin", np.sin, lambda t, ans, x: t * cos(x))
+cos_p = _u("cos", np.cos, lambda t, ans, x: t * -sin(x))
+sin = sin_p.bind
+cos = cos_p.bind
+tan_p = _u("tan", np.tan, lambda t, ans, x: t * (1 + ans * ans), (-1.2, 1.2))
+arcsin_p = _u("arcsin", np.arcsin, lambda t, ans, x: t / sqrt(1 - x * x), (-0.9, 0.9))
+arccos_p = _u("arccos", np.arccos, lambda t, ans, x: t / -sqrt(1 - x * x), (-0.9, 0.9))
+arctan_p = _u("arctan", np.arctan, lambda t, ans, x: t / (1 + x * x))
+sinh_p = _u("sinh", np.sinh, lambda t, ans, x: t * cosh(x))
+cosh_p = _u("cosh", np.cosh, lambda t, ans, x: t * sinh(x))
+sinh = sinh_p.bind
+cosh = cosh_p.bind
+tanh_p = _u("tanh", np.tanh, lambda t, ans, x: t * (1 - ans * ans))
+arcsinh_p = _u("arcsinh", np.arcsinh, lambda t, ans, x: t / sqrt(x * x + 1))
+arccosh_p = _u("arccosh", np.arccosh, lambda t, ans, x: t / sqrt(x * x - 1), (1.2, 3.0))
+arctanh_p = _u("arctanh", np.arctanh, lambda t, ans, x: t / (1 - x * x), (-0.9, 0.9))
+exp_p = _u("exp", np.exp, lambda t, ans, x: t * ans)
+exp2_p = _u("exp2", np.exp2, lambda t, ans, x: t * (ans * np.log(2.0)))
+expm1_p = _u("expm1", np.expm1, lambda t, ans, x: t * (ans + 1))
+log_p = _u("log", np.log, lambda t, ans, x: t / x, (0.2, 3.0))
+log2_p = _u("log2", np.log2, lambda t, ans, x: t / (x * np.log(2.0)), (0.2, 3.0))
+log10_p = _u("log10", np.log10, lambda t, ans, x: t / (x * np.log(10.0)), (0.2, 3.0))
+log1p_p = _u("log1p", np.log1p, lambda t, ans, x: t / (x + 1), (-0.5, 3.0))
+sqrt_p = _u("sqrt", np.sqrt, lambda t, ans, x: t / (ans * 2), (0.2, 3.0))
+cbrt_p = _u("cbrt", np.cbrt, lambda t, ans, x: t / (ans * ans * 3), (0.2, 3.0))
+exp = exp_p.bind
+log = log_p.bind
+sqrt = sqrt_p.bind
+
+
+def iscomplex(x) -> bool:
+    """True for complex arrays and tracers (works on every value rules see)."""
+    dt = getattr(x, "dtype", None)
+    return isinstance(x, complex) if dt is None else np.dtype(dt).kind == "c"
+
+
+def _abs_jvp(t, ans, x):
+    if iscomplex(x):
+        # d|z| = Re(conj(z) dz) / |z|
+        return real(t * (conj(x) / select(ans == 0, 1.0, ans)))
+    return t * sign(x)
+
+
+abs_p = _u("abs", np.abs, _abs_jvp, kink=0.0,
+           doc="abs′(0) = 0 (the derivative follows sign)")
+
+# Non-differentiable elementwise functions: zero derivative where defined.
+_NONDIFF = {
+    "sign": np.sign, "floor": np.floor, "ceil": np.ceil, "round": np.round,
+    "rint": np.rint, "trunc": np.trunc, "isnan": np.isnan, "isinf": np.isinf,
+    "isfinite": np.isfinite, "logical_not": np.logical_not,
+    "equal": operator.eq, "not_equal": operator.ne, "less": operator.lt,
+    "less_equal": operator.le, "greater": operator.gt,
+    "greater_equal": operator.ge, "logical_and": np.logical_and,
+    "logical_or": np.logical_or, "logical_xor": np.logical_xor,
+    "floor_divide": operator.floordiv,
+}
+_NONDIFF_BINARY = {"equal", "not_equal", "less", "less_equal", "greater",
+                   "greater_equal", "logical_and", "logical_or", "logical_xor",
+                   "floor_divide"}
+NONDIFF = {}
+for _name, _fn in _NONDIFF.items():
+    NONDIFF[_name] = defprim(_name, _fn, 2 if _name in _NONDIFF_BINARY else 1,
+                             nondiff=True, test={"domain": (-2.0, 2.0)})
+sign = NONDIFF["sign"].bind
+floor = NONDIFF["floor"].bind
+trunc = NONDIFF["trunc"].bind
+greater = NONDIFF["greater"].bind
+less = NONDIFF["less"].bind
+equal = NONDIFF["equal"].bind
+
+
+# ----------------------------------------------------------------------------
+# Binary nonlinear functions
+
+
+def _pow_jvp_x(t, ans, x, y):
+    if isinstance(y, (int, float)) and not isinstance(y, bool):
+        if y == 0:
+            return None
+        if y == 1:
+            return t
+        if y == 2:
+            return t * (x * 2)
+    return t * (y * pow_(x, y - 1))
+
+
+def _safe_log(x):
+    z = equal(x, 0)
+    return select(z, 0.0, log(select(z, 1.0, x)))
+
+
+pow_p = defprim("pow", operator.pow, 2,
+                jvps=(_pow_jvp_x, lambda t, ans, x, y: t * (ans * _safe_log(x))),
+                test={"domain": (0.5, 2.0)})
+pow_ = pow_p.bind
+
+
+def _max_coef(x, y, ans):
+    # 1 where x wins, 1/2 on ties, 0 where y wins
+    return select(x == y, 0.5, select(ans == x, 1.0, 0.0))
+
+
+maximum_p = defprim(
+    "maximum", np.maximum, 2,
+    jvps=(lambda t, ans, x, y: t * _max_coef(x, y, ans),
+          lambda t, ans, x, y: t * _max_coef(y, x, ans)),
+    test={"kink": "tie"}, doc="ties split the derivative evenly (½ each)")
+minimum_p = defprim(
+    "minimum", np.minimum, 2,
+    jvps=(lambda t, ans, x, y: t * _max_coef(x, y, ans),
+          lambda t, ans, x, y: t * _max_coef(y, x, ans)),
+    test={"kink": "tie"}, doc="ties split the derivative evenly (½ each)")
+arctan2_p = defprim(
+    "arctan2", np.arctan2, 2,
+    jvps=(lambda t, ans, y, x: t * (x / (x * x + y * y)),
+          lambda t, ans, y, x: t * (-y / (x * x + y * y))),
+    test={"domain": (0.3, 2.0)})
+hypot_p = defprim("hypot", np.hypot, 2,
+                  jvps=(lambda t, ans, x, y: t * (x / ans),
+                        lambda t, ans, x, y: t * (y / ans)),
+                  test={"domain": (0.3, 2.0)})
+logaddexp_p = defprim("logaddexp", np.logaddexp, 2,
+                      jvps=(lambda t, ans, x, y: t * exp(x - ans),
+                            lambda t, ans, x, y: t * exp(y - ans)))
+logaddexp2_p = defprim("logaddexp2", np.logaddexp2, 2,
+                       jvps=(lambda t, ans, x, y: t * pow_(2.0, x - ans),
+                             lambda t, ans, x, y: t * pow_(2.0, y - ans)))
+mod_p = defprim("mod", np.mod, 2,
+                jvps=(lambda t, ans, x, y: t,
+                      lambda t, ans, x, y: t * -floor(x / y)),
+                test={"domain": (0.3, 2.0), "avoid_mod": True})
+fmod_p = defprim("fmod", np.fmod, 2,
+                 jvps=(lambda t, ans, x, y: t,
+                       lambda t, ans, x, y: t * -trunc(x / y)),
+                 test={"domain": (0.3, 2.0), "avoid_mod": True})
+
+
+# select(c, x, y) = where(c, x, y): linear in x and y, not differentiable in c
+def _select_T(ct, c, x, y):
+    return (None,
+            select(c, ct, 0.0) if x is None else None,
+            select(c, 0.0, ct) if y is None else None)
+
+
+select_p = defprim("select", np.where, 3,
+                   jvps=(None,
+                         lambda t, ans, c, x, y: select(c, t, 0.0),
+                         lambda t, ans, c, x, y: select(c, 0.0, t)),
+                   transpose=_select_T, linear=True)
+select = select_p.bind
+real = real_p.bind
+imag = imag_p.bind
+conj = conj_p.bind
+
+
+def _convert_impl(x, dtype, in_dtype):
+    return np.asarray(x).astype(dtype) if not np.isscalar(x) else np.dtype(dtype).type(x)
+
+
+convert_p = defprim("convert_element_type", _convert_impl, 1, linear=True,
+                    transpose=lambda ct, x, dtype, in_dtype: (
+                        convert_p.bind(real(ct) if not np.issubdtype(in_dtype, np.complexfloating)
+                                       and np.issubdtype(dtype, np.complexfloating) else ct,
+                                       in_dtype, dtype),))
+_lin1(convert_p)
+
+
+# ----------------------------------------------------------------------------
+# Structural (linear) primitives
+
+
+def _reduce_sum_impl(x, axes, in_shape):
+    return np.add.reduce(x, axis=axes)
+
+
+def _reduce_sum_T(ct, x, axes, in_shape):
+    kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
+    return (broadcast_to(reshape(ct, kd, _shape_of_ct(kd, axes)), in_shape, kd),)
+
+
+def _shape_of_ct(kd, axes):
+    return tuple(s for i, s in enumerate(kd) if i not in axes)
+
+
+reduce_sum_p = defprim("reduce_sum", _reduce_sum_impl, 1, linear=True,
+                       transpose=_reduce_sum_T)
+_lin1(reduce_sum_p)
+reduce_sum = reduce_sum_p.bind
+
+
+def _reshape_impl(x, shape, in_shape):
+    return np.reshape(x, shape)
+
+
+reshape_p = defprim("reshape", _reshape_impl, 1, linear=True,
+                    transpose=lambda ct, x, shape, in_shape: (reshape(ct, in_shape, shape),))
+_lin1(reshape_p)
+reshape = reshape_p.bind
+
+
+def _broadcast_impl(x, shape, in_shape):
+    return np.broadcast_to(x, shape)
+
+
+def _broadcast_T(ct, x, shape, in_shape):
+    lead = len(shape) - len(in_shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(in_shape) if s == 1 and shape[lead + i] != 1)
+    if not axes:
+        return (reshape(ct, in_shape, shape),)
+    red = reduce_sum(ct, axes, shape)
+    red_shape = tuple(s for i, s in enumerate(shape) if i not in axes)
+    if red_shape != in_shape:
+        red = reshape(red, in_shape, red_shape)
+    return (red,)
+
+
+broadcast_p = defprim("broadcast_to", _broadcast_impl, 1, linear=True,
+                      transpose=_broadcast_T)
+_lin1(broadcast_p)
+broadcast_to = broadcast_p.bind
+
+
+def _transpose_impl(x, perm):
+    return np.transpose(x, perm)
+
+
+transpose_p = defprim("transpose", _transpose_impl, 1, linear=True,
+                      transpose=lambda ct, x, perm: (transpose(ct, tuple(np.argsort(perm).tolist())),))
+_lin1(transpose_p)
+transpose = transpose_p.bind
+
+
+# getitem(x, idx, in_shape): NumPy indexing with a fixed index (basic or advanced)
+def _is_basic(idx):
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in idx)
+
+
+def _getitem_impl(x, idx, in_shape):
+    return x[idx]
+
+
+def _scatter_add_impl(v, idx, shape):
+    z = np.zeros(shape, dtype=np.result_type(v))
+    if _is_basic(idx):
+        z[idx] = v
+    else:
+        np.add.at(z, idx, v)
+    return z
+
+
+getitem_p = defprim("getitem", _getitem_impl, 1, linear=True,
+                    transpose=lambda ct, x, idx, in_shape: (scatter_add(ct, idx, in_shape),))
+_lin1(getitem_p)
+getitem = getitem_p.bind
+scatter_add_p = defprim("scatter_add", _scatter_add_impl, 1, linear=True,
+                        transpose=lambda ct, v, idx, shape: (getitem(ct, idx, shape),))
+_lin1(scatter_add_p)
+scatter_add = scatter_add_p.bind
+
+
+def _concat_impl(*args):
+    *xs, axis, sizes = args
+    return np.concatenate(xs, axis=axis)
+
+
+def _concat_T(ct, *args):
+    *xs, axis, sizes = args
+    out = []
+    start = 0
+    shape = tuple(ct.shape)
+    for x, n in zip(xs, sizes):
+        if x is None:
+            idx = (slice(None),) * axis + (slice(start, start + n),)
+            out.append(getitem(ct, idx, shape))
+        else:
+            out.append(None)
+        start += n
+    return out
+
+
+def _concat_jvp(primals, tangents, ans, params):
+    if all(t is None for t in tangents):
+        return None
+    ts = [zeros_like_p(x) if t is None else t for x, t in zip(primals, tangents)]
+    return concatenate_p.bind(*ts, *params)
+
+
+concatenate_p = defprim("concatenate", _concat_impl, None, nparams=2, linear=True,
+                        jvp_full=_concat_jvp, transpose=_concat_T)
+
+
+def zeros_like_p(x):
+    """Zeros shaped like a primal value (used only for rare symbolic zeros)."""
+    x = getattr(x, "primal", x)
+    return np.zeros(np.shape(x), dtype=np.result_type(x))
+
+
+def _pad_impl(x, widths):
+    return np.pad(x, widths)
+
+
+def _pad_T(ct, x, widths):
+    shape = tuple(ct.shape)
+    idx = tuple(slice(lo, lo + n) for (lo, hi), n in zip(widths, _inner_sizes(ct, widths)))
+    return (getitem(ct, idx, shape),)
+
+
+def _inner_sizes(ct, widths):
+    return [s - lo - hi for s, (lo, hi) in zip(ct.shape, widths)]
+
+
+pad_p = defprim("pad", _pad_impl, 1, linear=True, transpose=_pad_T)
+_lin1(pad_p)
+
+
+def _cumsum_impl(x, axis, reverse):
+    if reverse:
+        return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+    return np.cumsum(x, axis=axis)
+
+
+cumsum_p = defprim("cumsum", _cumsum_impl, 1, linear=True,
+                   transpose=lambda ct, x, axis, reverse: (cumsum_p.bind(ct, axis, not reverse),))
+_lin1(cumsum_p)
+
+
+# ----------------------------------------------------------------------------
+# Contractions
+
+
+def _swap(x):
+    nd = len(x.shape)
+    perm = tuple(range(nd - 2)) + (nd - 1, nd - 2)
+    return transpose(x, perm)
+
+
+matmul_p = defprim(
+    "matmul", np.matmul, 2,
+    jvps=(lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, t)),
+    transpose=lambda ct, x, y: (matmul(ct, _swap(y)), None) if x is None
+    else (None, matmul(_swap(x), ct)),
+    test={"shapes": [((2, 3), (3, 4)), ((2, 2, 3), (2, 3, 2))]})
+matmul = matmul_p.bind
+
+
+def _einsum_impl(x, y, spec, sizes):
+    return np.einsum(spec, x, y, optimize=True)
+
+
+def _einsum_T(ct, x, y, spec, sizes):
+    ins, out = spec.split("->")
+    a, b = ins.split(",")
+    if x is None:
+        return (_einsum_to(ct, y, out, b, a, sizes), None)
+    return (None, _einsum_to(x, ct, a, out, b, sizes))
+
+
+def _einsum_to(u, v, su, sv, target, sizes):
+    """einsum producing ``target``'s subscripts; an index of the target that is
+    in neither u nor v (the operand was summed over it) is broadcast back."""
+    have = set(su) | set(sv)
+    kept = "".join(c for c in target if c in have)
+    r = einsum(u, v, f"{su},{sv}->{kept}", sizes)
+    if kept == target:
+        return r
+    size = dict(sizes)
+    kshape = tuple(size[c] for c in kept)
+    mid = tuple(size[c] if c in have else 1 for c in target)
+    full = tuple(size[c] for c in target)
+    return broadcast_to(reshape(r, mid, kshape), full, mid)
+
+
+einsum_p = defprim(
+    "einsum", _einsum_impl, 2,
+    jvps=(lambda t, ans, x, y, spec, sizes: einsum(t, y, spec, sizes),
+          lambda t, ans, x, y, spec, sizes: einsum(x, t, spec, sizes)),
+    transpose=_einsum_T,
+    test={"shapes": [((2, 3), (3, 4))], "params": ("ij,jk->ik", (("i", 2), ("j", 3), ("k", 4)))})
+einsum = einsum_p.bind
+
+
+# ----------------------------------------------------------------------------
+# Reductions with ties
+
+
+def _reduce_max_impl(x, axes, in_shape):
+    return np.max(x, axis=axes)
+
+
+def _reduce_min_impl(x, axes, in_shape):
+    return np.min(x, axis=axes)
+
+
+def _reduce_extreme_jvp(t, ans, x, axes, in_shape):
+    kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
+    ans_b = broadcast_to(reshape(ans, kd, _shape_of_ct(kd, axes)), in_shape, kd)
+    mask = equal(x, ans_b)
+    count = reduce_sum(mask, axes, in_shape)
+    return reduce_sum(t * mask, axes, in_shape) / count
+
+
+reduce_max_p = defprim("reduce_max", _reduce_max_impl, 1, jvps=(_reduce_extreme_jvp,),
+                       doc="ties split the derivative evenly")
+reduce_min_p = defprim("reduce_min", _reduce_min_impl, 1, jvps=(_reduce_extreme_jvp,),
+                       doc="ties split the derivative evenly")
+
+# Non-differentiable reductions/queries with parameters
+argmax_p = defprim("argmax", lambda x, axis: np.argmax(x, axis=axis), 1, nondiff=True)
+argmin_p = defprim("argmin", lambda x, axis: np.argmin(x, axis=axis), 1, nondiff=True)
+argsort_p = defprim("argsort", lambda x, axis: np.argsort(x, axis=axis, kind="stable"), 1,
+                    nondiff=True)
+
+
+def stop_gradient_impl(x):
+    return x
+
+
+stop_gradient_p = defprim("stop_gradient", stop_gradient_impl, 1, nondiff=True)

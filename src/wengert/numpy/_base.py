@@ -1,0 +1,140 @@
+"""Shared helpers of the NumPy namespace: broadcasting, axes, index tricks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _prims as P
+from .._core import Tracer
+
+WEAK = frozenset({int, float, complex, bool})
+
+
+def is_tracer(x) -> bool:
+    return isinstance(x, Tracer)
+
+
+def any_tracer(xs) -> bool:
+    for x in xs:
+        if isinstance(x, Tracer):
+            return True
+    return False
+
+
+def shape_of(x) -> tuple:
+    if isinstance(x, (np.ndarray, np.generic, Tracer)):
+        return tuple(x.shape)
+    return np.shape(x)
+
+
+def dtype_of(x):
+    dt = getattr(x, "dtype", None)
+    if dt is not None:
+        return np.dtype(dt)
+    return np.result_type(x)
+
+
+def as_operand(x):
+    """Leave tracers, arrays and weak Python scalars alone; make the rest arrays."""
+    t = type(x)
+    if t in WEAK or isinstance(x, (Tracer, np.ndarray, np.generic)):
+        return x
+    if t is list or t is tuple:
+        if any_tracer(_flat_seq(x)):
+            from . import _funcs
+            return _funcs.array(x)
+    return np.asarray(x)
+
+
+def _flat_seq(x):
+    out = []
+    stack = [x]
+    while stack:
+        y = stack.pop()
+        if type(y) in (list, tuple):
+            stack.extend(y)
+        else:
+            out.append(y)
+    return out
+
+
+def broadcast_traced(x, shape):
+    """Broadcast a traced value to ``shape`` through the broadcast primitive."""
+    xs = tuple(x.shape)
+    if xs == shape:
+        return x
+    return P.broadcast_to(x, tuple(shape), xs)
+
+
+def binary(p, x, y):
+    """Bind a strict binary primitive with NumPy broadcasting.
+
+    Only traced operands are broadcast explicitly (so that no rule has to
+    undo broadcasting); constants are left to NumPy.
+    """
+    tx = type(x)
+    ty = type(y)
+    if tx in WEAK or ty in WEAK:
+        return p.bind(x, y)
+    if not isinstance(x, (Tracer, np.ndarray, np.generic)):
+        x = as_operand(x)
+    if not isinstance(y, (Tracer, np.ndarray, np.generic)):
+        y = as_operand(y)
+    xs = x.shape
+    ys = y.shape
+    if xs != ys:
+        xt = isinstance(x, Tracer)
+        yt = isinstance(y, Tracer)
+        if not ((xt and not yt and ys == ()) or (yt and not xt and xs == ())):
+            out = np.broadcast_shapes(xs, ys)
+            if xt and xs != out:
+                x = P.broadcast_to(x, out, tuple(xs))
+            if yt and ys != out:
+                y = P.broadcast_to(y, out, tuple(ys))
+    return p.bind(x, y)
+
+
+def norm_axes(axis, ndim, fname="function"):
+    """Normalise ``axis`` (None, int or tuple) to a sorted tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (int, np.integer)):
+        axis = (int(axis),)
+    out = []
+    for a in axis:
+        a = int(a)
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(
+                f"{fname}: axis {a} is out of bounds for an array of dimension {ndim}")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{fname}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def norm_axis(axis, ndim, fname="function"):
+    return norm_axes(axis, ndim, fname)[0]
+
+
+def reshape_t(x, shape):
+    """Reshape a traced value (shape given fully)."""
+    xs = tuple(x.shape)
+    shape = tuple(int(s) for s in shape)
+    if xs == shape:
+        return x
+    return P.reshape(x, shape, xs)
+
+
+def index_gather(x, numpy_fn):
+    """Apply a pure rearrangement ``numpy_fn`` to a traced ``x`` by gathering.
+
+    ``numpy_fn`` is run on an array of flat positions; the result says which
+    element of ``x`` goes where, and a single gather (whose transpose is a
+    scatter-add) does the work.  Flip, roll, tile, repeat, rot90, diagonal,
+    take and the padding modes all reduce to this.
+    """
+    shape = tuple(x.shape)
+    n = int(np.prod(shape, dtype=np.int64))
+    pos = numpy_fn(np.arange(n).reshape(shape))
+    flat = reshape_t(x, (n,))
+    return P.getitem(flat, (np.asarray(pos),), (n,))

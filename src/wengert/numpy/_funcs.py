@@ -1,0 +1,1298 @@
+"""``wengert.numpy``: NumPy's API over the primitives.
+
+Each function takes the NumPy path when no argument is traced (so an
+untraced call costs about one ``isinstance`` more than NumPy) and otherwise
+binds primitives, doing NumPy's broadcasting, ``axis``/``keepdims`` handling
+and promotion here so that the primitives stay strict.  Functions without a
+primitive of their own are compositions and carry no rules.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from .. import _prims as P
+from .._core import Tracer
+from ._base import (
+    WEAK,
+    any_tracer,
+    as_operand,
+    binary,
+    broadcast_traced,
+    dtype_of,
+    index_gather,
+    norm_axes,
+    norm_axis,
+    reshape_t,
+    shape_of,
+)
+
+_isT = isinstance
+
+# ----------------------------------------------------------------------------
+# Elementwise functions, generated from a table
+
+UNARY = {
+    # wnp name: (primitive, numpy function)
+    "sin": (P.sin_p, np.sin), "cos": (P.cos_p, np.cos), "tan": (P.tan_p, np.tan),
+    "arcsin": (P.arcsin_p, np.arcsin), "arccos": (P.arccos_p, np.arccos),
+    "arctan": (P.arctan_p, np.arctan), "sinh": (P.sinh_p, np.sinh),
+    "cosh": (P.cosh_p, np.cosh), "tanh": (P.tanh_p, np.tanh),
+    "arcsinh": (P.arcsinh_p, np.arcsinh), "arccosh": (P.arccosh_p, np.arccosh),
+    "arctanh": (P.arctanh_p, np.arctanh), "exp": (P.exp_p, np.exp),
+    "exp2": (P.exp2_p, np.exp2), "expm1": (P.expm1_p, np.expm1),
+    "log": (P.log_p, np.log), "log2": (P.log2_p, np.log2),
+    "log10": (P.log10_p, np.log10), "log1p": (P.log1p_p, np.log1p),
+    "sqrt": (P.sqrt_p, np.sqrt), "cbrt": (P.cbrt_p, np.cbrt),
+    "abs": (P.abs_p, np.abs), "negative": (P.neg_p, np.negative),
+    "conj": (P.conj_p, np.conjugate), "real": (P.real_p, np.real),
+    "imag": (P.imag_p, np.imag),
+}
+for _n in ("sign", "floor", "ceil", "rint", "trunc", "isnan", "isinf", "isfinite",
+           "logical_not"):
+    UNARY[_n] = (P.NONDIFF[_n], getattr(np, _n))
+
+BINARY = {
+    "add": (P.add_p, np.add), "subtract": (P.sub_p, np.subtract),
+    "multiply": (P.mul_p, np.multiply), "divide": (P.div_p, np.divide),
+    "power": (P.pow_p, np.power), "arctan2": (P.arctan2_p, np.arctan2),
+    "hypot": (P.hypot_p, np.hypot), "maximum": (P.maximum_p, np.maximum),
+    "minimum": (P.minimum_p, np.minimum), "logaddexp": (P.logaddexp_p, np.logaddexp),
+    "logaddexp2": (P.logaddexp2_p, np.logaddexp2), "mod": (P.mod_p, np.mod),
+    "fmod": (P.fmod_p, np.fmod),
+}
+for _n in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+           "logical_and", "logical_or", "logical_xor", "floor_divide"):
+    BINARY[_n] = (P.NONDIFF[_n], getattr(np, _n))
+
+_DOCS = {
+    "abs": "Derivative follows sign: abs′(0) = 0. For complex z, d|z| = Re(conj(z) dz)/|z|.",
+    "sqrt": "At 0 the derivative is inf (NumPy's arithmetic: 1 / (2·0)).",
+    "maximum": "Ties split the derivative evenly: ½ to each argument.",
+    "minimum": "Ties split the derivative evenly: ½ to each argument.",
+    "sign": "Not differentiable: the derivative is zero.",
+}
+
+
+def _make_unary(name, p, npf):
+    bind = p.bind
+
+    def f(x, /):
+        if _isT(x, Tracer):
+            return bind(x)
+        return npf(x)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"Elementwise ``numpy.{npf.__name__}``, differentiable in both modes."
+                 + (" " + _DOCS[name] if name in _DOCS else "")
+                 + f"\n\n>>> import wengert.numpy as wnp\n>>> float(wnp.{name}(0.5)) == float(numpy.{npf.__name__}(0.5))\nTrue\n")
+    return f
+
+
+def _make_binary(name, p, npf):
+    def f(x, y, /):
+        if _isT(x, Tracer) or _isT(y, Tracer):
+            return binary(p, x, y)
+        return npf(x, y)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"Elementwise ``numpy.{npf.__name__}`` with broadcasting, differentiable."
+                 + (" " + _DOCS[name] if name in _DOCS else ""))
+    return f
+
+
+_g = globals()
+for _n, (_p, _f) in UNARY.items():
+    _g[_n] = _make_unary(_n, _p, _f)
+for _n, (_p, _f) in BINARY.items():
+    _g[_n] = _make_binary(_n, _p, _f)
+
+absolute = abs  # noqa: F821
+conjugate = conj  # noqa: F821
+true_divide = divide  # noqa: F821
+remainder = mod  # noqa: F821
+fabs = abs  # noqa: F821
+
+
+def positive(x, /):
+    """Identity (``+x``)."""
+    return x if _isT(x, Tracer) else np.positive(x)
+
+
+def square(x, /):
+    """``x * x``."""
+    return multiply(x, x) if _isT(x, Tracer) else np.square(x)  # noqa: F821
+
+
+def reciprocal(x, /):
+    """``1 / x``."""
+    return divide(1.0, x) if _isT(x, Tracer) else np.reciprocal(x)  # noqa: F821
+
+
+def float_power(x, y, /):
+    """``x ** y`` computed in float64 (or complex128)."""
+    if not (_isT(x, Tracer) or _isT(y, Tracer)):
+        return np.float_power(x, y)
+    x = astype(x, np.complex128 if np.issubdtype(dtype_of(x), np.complexfloating) else np.float64)
+    return power(x, y)  # noqa: F821
+
+
+def deg2rad(x, /):
+    return multiply(x, np.pi / 180.0) if _isT(x, Tracer) else np.deg2rad(x)  # noqa: F821
+
+
+def rad2deg(x, /):
+    return multiply(x, 180.0 / np.pi) if _isT(x, Tracer) else np.rad2deg(x)  # noqa: F821
+
+
+radians = deg2rad
+degrees = rad2deg
+
+
+def sinc(x, /):
+    """Normalised sinc, sin(πx)/(πx), with sinc(0) = 1 and derivative 0 there."""
+    if not _isT(x, Tracer):
+        return np.sinc(x)
+    z = equal(x, 0)  # noqa: F821
+    safe = where(z, 1.0, x)
+    px = safe * np.pi
+    return where(z, 1.0, sin(px) / px)  # noqa: F821
+
+
+def angle(z, deg=False):
+    """Argument of a complex number, ``arctan2(imag, real)``."""
+    if not _isT(z, Tracer):
+        return np.angle(z, deg)
+    if np.issubdtype(dtype_of(z), np.complexfloating):
+        r = arctan2(imag(z), real(z))  # noqa: F821
+    else:
+        r = where(less(z, 0), np.pi, 0.0) + z * 0.0  # noqa: F821
+    return rad2deg(r) if deg else r
+
+
+def round(a, decimals=0):  # noqa: A001
+    """Not differentiable (zero derivative)."""
+    if _isT(a, Tracer):
+        return P.NONDIFF["round"].bind(a) if decimals == 0 else _nondiff(np.round, a, decimals)
+    return np.round(a, decimals)
+
+
+around = round
+
+
+def _nondiff(fn, x, *args):
+    """Apply a non-differentiable NumPy function to the concrete value of x."""
+    return fn(_concrete(x, fn.__name__), *args)
+
+
+def _concrete(x, fname):
+    while _isT(x, Tracer):
+        if hasattr(x, "primal"):
+            x = x.primal
+        elif hasattr(x, "concrete"):
+            x = x.concrete()
+        else:
+            raise TypeError(f"wnp.{fname} needs a concrete value, but got a traced "
+                            f"value ({x._describe()}) inside jit or vmap")
+    return x
+
+
+def fmax(x, y, /):
+    """Maximum ignoring NaNs; ties split the derivative evenly."""
+    if not (_isT(x, Tracer) or _isT(y, Tracer)):
+        return np.fmax(x, y)
+    m = maximum(x, y)  # noqa: F821
+    return where(isnan(_value(y)), x, where(isnan(_value(x)), y, m))  # noqa: F821
+
+
+def fmin(x, y, /):
+    """Minimum ignoring NaNs; ties split the derivative evenly."""
+    if not (_isT(x, Tracer) or _isT(y, Tracer)):
+        return np.fmin(x, y)
+    m = minimum(x, y)  # noqa: F821
+    return where(isnan(_value(y)), x, where(isnan(_value(x)), y, m))  # noqa: F821
+
+
+def _value(x):
+    return x
+
+
+def where(condition, x=None, y=None, /):
+    """``numpy.where``: differentiable in ``x`` and ``y``, not in ``condition``.
+
+    Reverse mode masks the cotangent: the branch not taken receives exactly
+    zero.  But a NaN or inf *computed* in the branch not taken still poisons
+    the gradient through its own rule (0 · inf = nan), exactly as in JAX and
+    autograd: ``where(x > 0, sqrt(x), 0)`` at 0 has gradient nan. Make the
+    untaken branch safe instead: ``sqrt(where(x > 0, x, 1))``.
+    """
+    if x is None and y is None:
+        return nonzero(condition)
+    if not (_isT(condition, Tracer) or _isT(x, Tracer) or _isT(y, Tracer)):
+        return np.where(condition, x, y)
+    x = as_operand(x)
+    y = as_operand(y)
+    shapes = [shape_of(condition), shape_of(x), shape_of(y)]
+    out = np.broadcast_shapes(*shapes)
+    if _isT(x, Tracer):
+        x = broadcast_traced(x, out)
+    if _isT(y, Tracer):
+        y = broadcast_traced(y, out)
+    if _isT(condition, Tracer):
+        condition = broadcast_traced(condition, out)
+    if not _isT(x, Tracer) and not _isT(y, Tracer):
+        return P.select_p.bind(condition, x, y)
+    return P.select_p.bind(condition, x, y)
+
+
+def clip(a, a_min=None, a_max=None, out=None, **kw):
+    """``numpy.clip`` as ``minimum(maximum(a, a_min), a_max)``: at a bound the
+    derivative is split ½/½ between ``a`` and the bound."""
+    if "min" in kw:
+        a_min = kw.pop("min")
+    if "max" in kw:
+        a_max = kw.pop("max")
+    if not any_tracer((a, a_min, a_max)):
+        return np.clip(a, a_min, a_max)
+    r = a
+    if a_min is not None:
+        r = maximum(r, a_min)  # noqa: F821
+    if a_max is not None:
+        r = minimum(r, a_max)  # noqa: F821
+    return r
+
+
+# ----------------------------------------------------------------------------
+# dtype handling
+
+
+def astype(x, dtype, copy=True):
+    """``x.astype(dtype)``; differentiable between float/complex types."""
+    dtype = np.dtype(dtype)
+    if not _isT(x, Tracer):
+        return np.asarray(x).astype(dtype) if not isinstance(x, np.generic) else dtype.type(x)
+    in_dtype = np.dtype(x.dtype)
+    if in_dtype == dtype:
+        return x
+    if dtype.kind not in "fc":
+        return _cast_nondiff(x, dtype)
+    return P.convert_p.bind(x, dtype, in_dtype)
+
+
+def _cast_nondiff(x, dtype):
+    return P.stop_gradient_p.bind(P.convert_p.bind(x, dtype, np.dtype(x.dtype)))
+
+
+# ----------------------------------------------------------------------------
+# Reductions
+
+
+def _keep(r, in_shape, axes):
+    kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
+    return reshape_t(r, kd)
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):  # noqa: A001
+    """Sum over ``axis``; its gradient broadcasts the cotangent back."""
+    if not _isT(a, Tracer):
+        return np.sum(a, axis=axis, dtype=dtype, keepdims=keepdims, **kw)
+    if dtype is not None:
+        a = astype(a, dtype)
+    shape = tuple(a.shape)
+    axes = norm_axes(axis, len(shape), "sum")
+    if not axes:
+        return a
+    r = P.reduce_sum(a, axes, shape)
+    return _keep(r, shape, axes) if keepdims else r
+
+
+def _count(shape, axes):
+    n = 1
+    for i in axes:
+        n *= shape[i]
+    return n
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    """Arithmetic mean, ``sum / n``."""
+    if not _isT(a, Tracer):
+        return np.mean(a, axis=axis, dtype=dtype, keepdims=keepdims, **kw)
+    shape = tuple(a.shape)
+    n = _count(shape, norm_axes(axis, len(shape), "mean"))
+    return divide(sum(a, axis=axis, dtype=dtype, keepdims=keepdims), n)  # noqa: F821
+
+
+def _extreme(p, npf, name):
+    def f(a, axis=None, out=None, keepdims=False, **kw):
+        if not _isT(a, Tracer):
+            return npf(a, axis=axis, keepdims=keepdims, **kw)
+        shape = tuple(a.shape)
+        axes = norm_axes(axis, len(shape), name)
+        if not axes:
+            return a
+        r = p.bind(a, axes, shape)
+        return _keep(r, shape, axes) if keepdims else r
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"``numpy.{name}``; ties split the derivative evenly among the "
+                 "tied elements (½ each for two), as autograd, JAX and PyTorch do.")
+    return f
+
+
+max = _extreme(P.reduce_max_p, np.max, "max")  # noqa: A001
+min = _extreme(P.reduce_min_p, np.min, "min")  # noqa: A001
+amax = max
+amin = min
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    """Variance with ``ddof``: ``sum(|x - mean|²) / (n - ddof)``."""
+    if not _isT(a, Tracer):
+        return np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
+    shape = tuple(a.shape)
+    n = _count(shape, norm_axes(axis, len(shape), "var"))
+    d = a - mean(a, axis=axis, keepdims=True)
+    sq = real(d * conj(d)) if np.issubdtype(dtype_of(a), np.complexfloating) else d * d  # noqa: F821
+    return divide(sum(sq, axis=axis, keepdims=keepdims), n - ddof)  # noqa: F821
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    """Standard deviation, ``sqrt(var)``."""
+    if not _isT(a, Tracer):
+        return np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
+    return sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))  # noqa: F821
+
+
+def ptp(a, axis=None, keepdims=False):
+    """``max - min``."""
+    if not _isT(a, Tracer):
+        return np.ptp(a, axis=axis, keepdims=keepdims)
+    return max(a, axis=axis, keepdims=keepdims) - min(a, axis=axis, keepdims=keepdims)
+
+
+def average(a, axis=None, weights=None, returned=False, keepdims=False):
+    """Weighted average; differentiable in ``a`` and ``weights``."""
+    if not any_tracer((a, weights)):
+        return np.average(a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
+    if weights is None:
+        avg = mean(a, axis=axis, keepdims=keepdims)
+        if returned:
+            shape = shape_of(a)
+            n = _count(shape, norm_axes(axis, len(shape), "average"))
+            return avg, np.full(shape_of(avg), float(n))
+        return avg
+    a = as_operand(a)
+    weights = as_operand(weights)
+    if shape_of(weights) != shape_of(a):
+        if axis is None or len(shape_of(weights)) != 1:
+            raise TypeError("average: weights differ in shape from a; give axis= with 1-D weights")
+        ax = norm_axis(axis, len(shape_of(a)), "average")
+        wshape = [1] * len(shape_of(a))
+        wshape[ax] = shape_of(weights)[0]
+        weights = reshape(weights, wshape)
+    wsum = sum(weights * ones_like(a) if _isT(weights, Tracer) else np.broadcast_to(weights, shape_of(a)),
+               axis=axis, keepdims=keepdims)
+    avg = sum(a * weights, axis=axis, keepdims=keepdims) / wsum
+    return (avg, wsum) if returned else avg
+
+
+def _move_axes_last(a, axes):
+    nd = len(a.shape)
+    rest = [i for i in range(nd) if i not in axes]
+    perm = tuple(rest) + tuple(axes)
+    if perm != tuple(range(nd)):
+        a = P.transpose(a, perm)
+    return a, [a.shape[i] for i in range(len(rest))]
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    """Product over ``axis``, as a balanced tree of multiplications: exact
+    derivatives of every order, also where elements are zero."""
+    if not _isT(a, Tracer):
+        return np.prod(a, axis=axis, dtype=dtype, keepdims=keepdims, **kw)
+    if dtype is not None:
+        a = astype(a, dtype)
+    shape = tuple(a.shape)
+    axes = norm_axes(axis, len(shape), "prod")
+    if not axes:
+        return a
+    b, rest = _move_axes_last(a, axes)
+    n = _count(shape, axes)
+    y = reshape_t(b, tuple(rest) + (n,))
+    while n > 1:
+        if n % 2:
+            one = np.ones(tuple(rest) + (1,), dtype=dtype_of(a))
+            y = concatenate([y, one], axis=-1)
+            n += 1
+        y = y[..., 0::2] * y[..., 1::2]
+        n //= 2
+    r = reshape_t(y, tuple(rest))
+    return _keep(r, shape, axes) if keepdims else r
+
+
+def cumsum(a, axis=None, dtype=None, out=None):
+    """Cumulative sum (linear; its transpose is a reversed cumulative sum)."""
+    if not _isT(a, Tracer):
+        return np.cumsum(a, axis=axis, dtype=dtype)
+    if dtype is not None:
+        a = astype(a, dtype)
+    if axis is None:
+        a = ravel(a)
+        axis = 0
+    ax = norm_axis(axis, len(a.shape), "cumsum")
+    return P.cumsum_p.bind(a, ax, False)
+
+
+def cumprod(a, axis=None, dtype=None, out=None):
+    """Cumulative product by a log-depth prefix scan of multiplications:
+    exact derivatives also where elements are zero."""
+    if not _isT(a, Tracer):
+        return np.cumprod(a, axis=axis, dtype=dtype)
+    if dtype is not None:
+        a = astype(a, dtype)
+    if axis is None:
+        a = ravel(a)
+        axis = 0
+    ax = norm_axis(axis, len(a.shape), "cumprod")
+    y = moveaxis(a, ax, -1)
+    n = y.shape[-1]
+    d = 1
+    while d < n:
+        ones_shape = tuple(y.shape[:-1]) + (d,)
+        shifted = concatenate([np.ones(ones_shape, dtype=dtype_of(a)), y[..., : n - d]], axis=-1)
+        y = y * shifted
+        d *= 2
+    return moveaxis(y, -1, ax)
+
+
+cumulative_sum = cumsum
+cumulative_prod = cumprod
+
+
+# ----------------------------------------------------------------------------
+# Shape manipulation
+
+
+def reshape(a, shape=None, order="C", **kw):
+    """``numpy.reshape`` (C order)."""
+    if shape is None:
+        shape = kw.pop("newshape")
+    if not _isT(a, Tracer):
+        return np.reshape(a, shape, order=order)
+    if order != "C":
+        raise NotImplementedError("wengert.numpy.reshape supports order='C' only")
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    shape = tuple(int(s) for s in shape)
+    if -1 in shape:
+        size = a.size
+        known = 1
+        for s in shape:
+            if s != -1:
+                known *= s
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    if math.prod(shape) != a.size:
+        raise ValueError(f"reshape: cannot reshape array of size {a.size} into shape {shape}")
+    return reshape_t(a, shape)
+
+
+def ravel(a, order="C"):
+    if not _isT(a, Tracer):
+        return np.ravel(a, order=order)
+    return reshape_t(a, (a.size,))
+
+
+def transpose(a, axes=None):
+    if not _isT(a, Tracer):
+        return np.transpose(a, axes)
+    nd = len(a.shape)
+    if axes is None:
+        axes = tuple(range(nd))[::-1]
+    axes = tuple(int(x) % nd if nd else 0 for x in axes)
+    if sorted(axes) != list(range(nd)):
+        raise ValueError(f"transpose: axes {axes} don't match array of dimension {nd}")
+    if axes == tuple(range(nd)):
+        return a
+    return P.transpose(a, axes)
+
+
+def permute_dims(a, axes=None):
+    return transpose(a, axes)
+
+
+def swapaxes(a, axis1, axis2):
+    if not _isT(a, Tracer):
+        return np.swapaxes(a, axis1, axis2)
+    nd = len(a.shape)
+    i, j = norm_axis(axis1, nd, "swapaxes"), norm_axis(axis2, nd, "swapaxes")
+    perm = list(range(nd))
+    perm[i], perm[j] = perm[j], perm[i]
+    return transpose(a, perm)
+
+
+def moveaxis(a, source, destination):
+    if not _isT(a, Tracer):
+        return np.moveaxis(a, source, destination)
+    nd = len(a.shape)
+    src = [source] if isinstance(source, (int, np.integer)) else list(source)
+    dst = [destination] if isinstance(destination, (int, np.integer)) else list(destination)
+    src = [norm_axis(s, nd, "moveaxis") for s in src]
+    dst = [norm_axis(d, nd, "moveaxis") for d in dst]
+    order = [n for n in range(nd) if n not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(a, order)
+
+
+def expand_dims(a, axis):
+    if not _isT(a, Tracer):
+        return np.expand_dims(a, axis)
+    shape = list(a.shape)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    nd = len(shape) + len(axes)
+    for ax in sorted(norm_axis(x, nd, "expand_dims") for x in axes):
+        shape.insert(ax, 1)
+    return reshape_t(a, tuple(shape))
+
+
+def squeeze(a, axis=None):
+    if not _isT(a, Tracer):
+        return np.squeeze(a, axis)
+    shape = tuple(a.shape)
+    if axis is None:
+        axes = [i for i, s in enumerate(shape) if s == 1]
+    else:
+        axes = norm_axes(axis, len(shape), "squeeze")
+        for i in axes:
+            if shape[i] != 1:
+                raise ValueError("squeeze: cannot select an axis to squeeze out which has size not equal to one")
+    return reshape_t(a, tuple(s for i, s in enumerate(shape) if i not in axes))
+
+
+def broadcast_to(array, shape):
+    if not _isT(array, Tracer):
+        return np.broadcast_to(array, shape)
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    np.broadcast_shapes(tuple(array.shape), shape)
+    if np.broadcast_shapes(tuple(array.shape), shape) != shape:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {tuple(array.shape)} to {shape}")
+    return broadcast_traced(array, shape)
+
+
+def broadcast_arrays(*args):
+    shape = np.broadcast_shapes(*[shape_of(a) for a in args])
+    return [broadcast_to(as_operand(a), shape) for a in args]
+
+
+def atleast_1d(*arys):
+    res = [reshape(a, (1,)) if len(shape_of(a)) == 0 else as_operand(a) for a in arys]
+    return res[0] if len(res) == 1 else res
+
+
+def atleast_2d(*arys):
+    res = []
+    for a in arys:
+        s = shape_of(a)
+        res.append(reshape(a, (1, 1)) if len(s) == 0 else reshape(a, (1,) + tuple(s)) if len(s) == 1 else as_operand(a))
+    return res[0] if len(res) == 1 else res
+
+
+def atleast_3d(*arys):
+    res = []
+    for a in arys:
+        s = tuple(shape_of(a))
+        if len(s) == 0:
+            res.append(reshape(a, (1, 1, 1)))
+        elif len(s) == 1:
+            res.append(reshape(a, (1,) + s + (1,)))
+        elif len(s) == 2:
+            res.append(reshape(a, s + (1,)))
+        else:
+            res.append(as_operand(a))
+    return res[0] if len(res) == 1 else res
+
+
+def concatenate(arrays, axis=0, out=None, dtype=None, **kw):
+    """Join arrays along an existing axis (``axis=None`` flattens first)."""
+    arrays = [as_operand(a) for a in arrays]
+    if not any_tracer(arrays):
+        return np.concatenate(arrays, axis=axis, dtype=dtype)
+    if axis is None:
+        arrays = [ravel(a) for a in arrays]
+        axis = 0
+    nd = len(shape_of(arrays[0]))
+    if nd == 0:
+        raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
+    ax = norm_axis(axis, nd, "concatenate")
+    dt = np.result_type(*[dtype_of(a) if not type(a) in WEAK else a for a in arrays])
+    if dtype is not None:
+        dt = np.dtype(dtype)
+    arrays = [astype(a, dt) if dtype_of(a) != dt else a for a in arrays]
+    sizes = tuple(int(shape_of(a)[ax]) for a in arrays)
+    for a in arrays:
+        s = shape_of(a)
+        if len(s) != nd or builtins.any(s[i] != shape_of(arrays[0])[i] for i in range(nd) if i != ax):
+            raise ValueError("concatenate: all the input array dimensions except for the "
+                             f"concatenation axis must match, got {[shape_of(b) for b in arrays]}")
+    return P.concatenate_p.bind(*arrays, ax, sizes)
+
+
+concat = concatenate
+
+
+def stack(arrays, axis=0, out=None, dtype=None):
+    arrays = [as_operand(a) for a in arrays]
+    if not any_tracer(arrays):
+        return np.stack(arrays, axis=axis, dtype=dtype)
+    shapes = {tuple(shape_of(a)) for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError("stack: all input arrays must have the same shape")
+    nd = len(shapes.pop()) + 1
+    ax = norm_axis(axis, nd, "stack")
+    return concatenate([expand_dims(a, ax) for a in arrays], axis=ax, dtype=dtype)
+
+
+def hstack(tup, dtype=None):
+    arrs = atleast_1d(*tup)
+    if not isinstance(arrs, list):
+        arrs = [arrs]
+    return concatenate(arrs, axis=0 if len(shape_of(arrs[0])) == 1 else 1, dtype=dtype)
+
+
+def vstack(tup, dtype=None):
+    arrs = atleast_2d(*tup)
+    if not isinstance(arrs, list):
+        arrs = [arrs]
+    return concatenate(arrs, axis=0, dtype=dtype)
+
+
+row_stack = vstack
+
+
+def dstack(tup):
+    arrs = atleast_3d(*tup)
+    if not isinstance(arrs, list):
+        arrs = [arrs]
+    return concatenate(arrs, axis=2)
+
+
+def column_stack(tup):
+    arrs = []
+    for a in tup:
+        s = shape_of(a)
+        arrs.append(reshape(a, (s[0], 1)) if len(s) == 1 else reshape(a, (1, 1)) if len(s) == 0 else as_operand(a))
+    return concatenate(arrs, axis=1)
+
+
+def split(ary, indices_or_sections, axis=0):
+    if not _isT(ary, Tracer):
+        return np.split(ary, indices_or_sections, axis)
+    n = shape_of(ary)[norm_axis(axis, len(ary.shape), "split")]
+    if isinstance(indices_or_sections, (int, np.integer)) and n % int(indices_or_sections):
+        raise ValueError("split: array split does not result in an equal division")
+    return array_split(ary, indices_or_sections, axis)
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    if not _isT(ary, Tracer):
+        return np.array_split(ary, indices_or_sections, axis)
+    ax = norm_axis(axis, len(ary.shape), "array_split")
+    n = ary.shape[ax]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        each, extra = divmod(n, k)
+        sizes = [each + 1] * extra + [each] * (k - extra)
+        bounds = np.cumsum([0] + sizes).tolist()
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+    pre = (slice(None),) * ax
+    return [ary[pre + (slice(lo, builtins.max(lo, hi)),)] for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def hsplit(ary, indices_or_sections):
+    return split(ary, indices_or_sections, axis=1 if len(shape_of(ary)) > 1 else 0)
+
+
+def vsplit(ary, indices_or_sections):
+    return split(ary, indices_or_sections, axis=0)
+
+
+def _gather_or_np(name):
+    npf = getattr(np, name)
+
+    def f(a, *args, **kwargs):
+        if not _isT(a, Tracer):
+            return npf(a, *args, **kwargs)
+        return index_gather(a, lambda pos: npf(pos, *args, **kwargs))
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"``numpy.{name}``. Under a transformation it becomes one gather of "
+                 "the elements (its transpose is a scatter-add).")
+    return f
+
+
+flip = _gather_or_np("flip")
+fliplr = _gather_or_np("fliplr")
+flipud = _gather_or_np("flipud")
+roll = _gather_or_np("roll")
+rot90 = _gather_or_np("rot90")
+tile = _gather_or_np("tile")
+repeat = _gather_or_np("repeat")
+diagonal = _gather_or_np("diagonal")
+
+
+def pad(array, pad_width, mode="constant", **kwargs):
+    """``numpy.pad``; every mode differentiable in the array (constant mode
+    with a traced ``constant_values`` too)."""
+    if not _isT(array, Tracer) and not _isT(kwargs.get("constant_values"), Tracer):
+        return np.pad(array, pad_width, mode=mode, **kwargs)
+    array = as_operand(array)
+    nd = len(shape_of(array))
+    widths = tuple(tuple(int(v) for v in w) for w in np.broadcast_to(np.asarray(pad_width), (nd, 2)).tolist())
+    if mode == "constant":
+        cv = kwargs.get("constant_values", 0)
+        r = P.pad_p.bind(array, widths) if _isT(array, Tracer) else np.pad(array, widths)
+        if isinstance(cv, (int, float)) and cv == 0:
+            return r
+        mask = np.pad(np.zeros(shape_of(array), bool), widths, constant_values=True)
+        if np.ndim(cv) == 0:
+            return where(mask, cv, r)
+        return where(mask, np.pad(np.zeros(shape_of(array)), widths, mode="constant", constant_values=cv), r)
+    return index_gather(array, lambda pos: np.pad(pos, widths, mode=mode, **kwargs))
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    """Sum of the diagonal."""
+    if not _isT(a, Tracer):
+        return np.trace(a, offset, axis1, axis2, dtype)
+    return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
+
+
+def diag(v, k=0):
+    """Extract a diagonal (2-D input) or build a diagonal matrix (1-D input)."""
+    if not _isT(v, Tracer):
+        return np.diag(v, k)
+    s = shape_of(v)
+    if len(s) == 1:
+        n = s[0] + builtins.abs(k)
+        rows = np.arange(s[0]) + builtins.max(-k, 0)
+        cols = np.arange(s[0]) + builtins.max(k, 0)
+        return P.scatter_add(v, (rows, cols), (n, n))
+    if len(s) == 2:
+        return diagonal(v, k)
+    raise ValueError("diag: input must be 1- or 2-d")
+
+
+def triu(m, k=0):
+    if not _isT(m, Tracer):
+        return np.triu(m, k)
+    s = shape_of(m)
+    mask = np.triu(np.ones(s[-2:], bool), k)
+    return where(mask, m, 0.0)
+
+
+def tril(m, k=0):
+    if not _isT(m, Tracer):
+        return np.tril(m, k)
+    s = shape_of(m)
+    mask = np.tril(np.ones(s[-2:], bool), k)
+    return where(mask, m, 0.0)
+
+
+# ----------------------------------------------------------------------------
+# Indexing
+
+
+def _norm_index(idx, shape):
+    """Index → tuple with concrete index arrays; boolean masks become integer arrays."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    out = []
+    for i in idx:
+        if _isT(i, Tracer):
+            i = _concrete(i, "indexing")
+            if np.issubdtype(np.asarray(i).dtype, np.floating):
+                raise IndexError("arrays used as indices must be of integer (or boolean) type")
+        if isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(i, np.ndarray) and i.dtype == bool:
+            out.extend(np.nonzero(i))
+            continue
+        if isinstance(i, np.ndarray) and i.ndim == 0 and np.issubdtype(i.dtype, np.integer):
+            i = int(i)
+        out.append(i)
+    return tuple(out)
+
+
+def getitem(x, idx):
+    """``x[idx]`` for basic, slice, Ellipsis, None, integer-array and boolean-mask
+    indices; the gradient scatters back (repeated indices accumulate)."""
+    shape = tuple(x.shape)
+    idx = _norm_index(idx, shape)
+    np.empty(shape, dtype=np.bool_)[idx]  # validate the index with NumPy's own message
+    return P.getitem(x, idx, shape)
+
+
+def take(a, indices, axis=None, mode=None):
+    if not _isT(a, Tracer):
+        return np.take(a, indices, axis=axis, mode=mode)
+    indices = np.asarray(_concrete(indices, "take"))
+    return index_gather(a, lambda pos: np.take(pos, indices, axis=axis, mode=mode))
+
+
+def take_along_axis(arr, indices, axis):
+    if not _isT(arr, Tracer):
+        return np.take_along_axis(arr, np.asarray(_concrete(indices, "take_along_axis")), axis)
+    indices = np.asarray(_concrete(indices, "take_along_axis"))
+    return index_gather(arr, lambda pos: np.take_along_axis(pos, indices, axis))
+
+
+def select(condlist, choicelist, default=0):
+    """``numpy.select`` as nested ``where`` (first true condition wins)."""
+    if not any_tracer(list(condlist) + list(choicelist) + [default]):
+        return np.select(condlist, choicelist, default)
+    r = default
+    for c, v in reversed(list(zip(condlist, choicelist))):
+        r = where(c, v, r)
+    return r
+
+
+def compress(condition, a, axis=None):
+    if not _isT(a, Tracer):
+        return np.compress(condition, a, axis)
+    return index_gather(a, lambda pos: np.compress(condition, pos, axis))
+
+
+def extract(condition, arr):
+    return ravel(arr)[np.nonzero(np.ravel(_concrete(condition, "extract")))[0]]
+
+
+# ----------------------------------------------------------------------------
+# Sorting
+
+
+def sort(a, axis=-1, kind=None, order=None, **kw):
+    """Sorted copy; the gradient follows the sorting permutation."""
+    if not _isT(a, Tracer):
+        return np.sort(a, axis=axis, kind=kind, order=order)
+    if axis is None:
+        a = ravel(a)
+        axis = -1
+    perm = argsort(a, axis=axis)
+    return take_along_axis(a, perm, axis)
+
+
+def partition(a, kth, axis=-1, kind="introselect", order=None):
+    """``numpy.partition``; the gradient follows the permutation."""
+    if not _isT(a, Tracer):
+        return np.partition(a, kth, axis=axis)
+    if axis is None:
+        a = ravel(a)
+        axis = -1
+    perm = np.argpartition(_concrete(a, "partition"), kth, axis=axis)
+    return take_along_axis(a, perm, axis)
+
+
+def argsort(a, axis=-1, kind=None, order=None, **kw):
+    if not _isT(a, Tracer):
+        return np.argsort(a, axis=axis, kind=kind, order=order)
+    if axis is None:
+        return P.argsort_p.bind(ravel(a), 0)
+    return P.argsort_p.bind(a, norm_axis(axis, len(a.shape), "argsort"))
+
+
+def argmax(a, axis=None, out=None, keepdims=False):
+    if not _isT(a, Tracer):
+        return np.argmax(a, axis=axis, keepdims=keepdims)
+    r = P.argmax_p.bind(a, axis)
+    return np.expand_dims(r, axis) if keepdims and axis is not None else r
+
+
+def argmin(a, axis=None, out=None, keepdims=False):
+    if not _isT(a, Tracer):
+        return np.argmin(a, axis=axis, keepdims=keepdims)
+    r = P.argmin_p.bind(a, axis)
+    return np.expand_dims(r, axis) if keepdims and axis is not None else r
+
+
+def nonzero(a):
+    return np.nonzero(_concrete(a, "nonzero"))
+
+
+def argwhere(a):
+    return np.argwhere(_concrete(a, "argwhere"))
+
+
+def flatnonzero(a):
+    return np.flatnonzero(_concrete(a, "flatnonzero"))
+
+
+def count_nonzero(a, axis=None, keepdims=False):
+    return np.count_nonzero(_concrete(a, "count_nonzero"), axis=axis, keepdims=keepdims)
+
+
+def searchsorted(a, v, side="left", sorter=None):
+    return np.searchsorted(_concrete(a, "searchsorted"), _concrete(v, "searchsorted"), side, sorter)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return np.allclose(_concrete(a, "allclose"), _concrete(b, "allclose"), rtol, atol, equal_nan)
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return np.isclose(_concrete(a, "isclose"), _concrete(b, "isclose"), rtol, atol, equal_nan)
+
+
+def array_equal(a1, a2, equal_nan=False):
+    return np.array_equal(_concrete(a1, "array_equal"), _concrete(a2, "array_equal"), equal_nan)
+
+
+def any(a, axis=None, keepdims=False):  # noqa: A001
+    return np.any(_concrete(a, "any"), axis=axis, keepdims=keepdims)
+
+
+def all(a, axis=None, keepdims=False):  # noqa: A001
+    return np.all(_concrete(a, "all"), axis=axis, keepdims=keepdims)
+
+
+# ----------------------------------------------------------------------------
+# Linear algebra
+
+
+def matmul(x1, x2, /):
+    """``x1 @ x2`` with NumPy's rules for 1-D operands and batch broadcasting."""
+    if not (_isT(x1, Tracer) or _isT(x2, Tracer)):
+        return np.matmul(x1, x2)
+    x1 = as_operand(x1)
+    x2 = as_operand(x2)
+    s1, s2 = tuple(shape_of(x1)), tuple(shape_of(x2))
+    if not s1 or not s2:
+        raise ValueError("matmul: input operand does not have enough dimensions (0-d)")
+    v1, v2 = len(s1) == 1, len(s2) == 1
+    if v1:
+        x1 = reshape(x1, (1,) + s1)
+        s1 = (1,) + s1
+    if v2:
+        x2 = reshape(x2, s2 + (1,))
+        s2 = s2 + (1,)
+    if s1[-1] != s2[-2]:
+        raise ValueError(f"matmul: mismatch in core dimension: {s1} @ {s2} "
+                         f"({s1[-1]} != {s2[-2]})")
+    batch = np.broadcast_shapes(s1[:-2], s2[:-2])
+    t1, t2 = batch + s1[-2:], batch + s2[-2:]
+    if s1 != t1:
+        x1 = broadcast_to(x1, t1)
+    if s2 != t2:
+        x2 = broadcast_to(x2, t2)
+    r = P.matmul(x1, x2)
+    if v1 or v2:
+        out = batch + ((s1[-2],) if not v1 else ()) + ((s2[-1],) if not v2 else ())
+        r = reshape(r, out)
+    return r
+
+
+def dot(a, b, out=None):
+    """``numpy.dot``: scalars multiply, 2-D is matmul, N-D sums over the last
+    axis of ``a`` and the second-to-last of ``b``."""
+    if not (_isT(a, Tracer) or _isT(b, Tracer)):
+        return np.dot(a, b)
+    a, b = as_operand(a), as_operand(b)
+    sa, sb = shape_of(a), shape_of(b)
+    if len(sa) == 0 or len(sb) == 0:
+        return multiply(a, b)  # noqa: F821
+    if len(sb) <= 2:
+        return matmul(a, b)
+    return tensordot(a, b, axes=([len(sa) - 1], [len(sb) - 2]))
+
+
+def vdot(a, b, /):
+    """``sum(conj(a) * b)`` over the flattened inputs."""
+    if not (_isT(a, Tracer) or _isT(b, Tracer)):
+        return np.vdot(a, b)
+    a, b = ravel(as_operand(a)), ravel(as_operand(b))
+    if np.issubdtype(dtype_of(a), np.complexfloating):
+        a = conj(a)  # noqa: F821
+    return matmul(a, b)
+
+
+def inner(a, b, /):
+    if not (_isT(a, Tracer) or _isT(b, Tracer)):
+        return np.inner(a, b)
+    a, b = as_operand(a), as_operand(b)
+    if len(shape_of(a)) == 0 or len(shape_of(b)) == 0:
+        return multiply(a, b)  # noqa: F821
+    return tensordot(a, b, axes=([-1], [-1]))
+
+
+def outer(a, b, out=None):
+    if not (_isT(a, Tracer) or _isT(b, Tracer)):
+        return np.outer(a, b)
+    a, b = ravel(as_operand(a)), ravel(as_operand(b))
+    return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))  # noqa: F821
+
+
+def tensordot(a, b, axes=2):
+    """``numpy.tensordot`` by transposes, reshapes and one matmul (BLAS)."""
+    if not (_isT(a, Tracer) or _isT(b, Tracer)):
+        return np.tensordot(a, b, axes)
+    a, b = as_operand(a), as_operand(b)
+    sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
+    if isinstance(axes, (int, np.integer)):
+        axes = (list(range(len(sa) - int(axes), len(sa))), list(range(int(axes))))
+    ax_a, ax_b = axes
+    ax_a = [ax_a] if isinstance(ax_a, (int, np.integer)) else list(ax_a)
+    ax_b = [ax_b] if isinstance(ax_b, (int, np.integer)) else list(ax_b)
+    ax_a = [int(i) % len(sa) for i in ax_a]
+    ax_b = [int(i) % len(sb) for i in ax_b]
+    if [sa[i] for i in ax_a] != [sb[i] for i in ax_b]:
+        raise ValueError("tensordot: shape-mismatch for sum")
+    free_a = [i for i in range(len(sa)) if i not in ax_a]
+    free_b = [i for i in range(len(sb)) if i not in ax_b]
+    k = math.prod(sa[i] for i in ax_a)
+    A = reshape(transpose(a, free_a + ax_a), (math.prod(sa[i] for i in free_a), k))
+    B = reshape(transpose(b, ax_b + free_b), (k, math.prod(sb[i] for i in free_b)))
+    return reshape(matmul(A, B), tuple(sa[i] for i in free_a) + tuple(sb[i] for i in free_b))
+
+
+def kron(a, b):
+    if not (_isT(a, Tracer) or _isT(b, Tracer)):
+        return np.kron(a, b)
+    a, b = as_operand(a), as_operand(b)
+    sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
+    nd = builtins.max(len(sa), len(sb))
+    sa = (1,) * (nd - len(sa)) + sa
+    sb = (1,) * (nd - len(sb)) + sb
+    a = reshape(a, sum_shapes_interleave(sa, None))
+    b = reshape(b, sum_shapes_interleave(None, sb))
+    return reshape(a * b, tuple(x * y for x, y in zip(sa, sb)))
+
+
+def sum_shapes_interleave(sa, sb):
+    if sb is None:
+        return tuple(v for s in sa for v in (s, 1))
+    return tuple(v for s in sb for v in (1, s))
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """Cross product of 3-vectors (or 2-vectors, giving the z component)."""
+    if not (_isT(a, Tracer) or _isT(b, Tracer)):
+        return np.cross(a, b, axisa, axisb, axisc, axis)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = moveaxis(as_operand(a), axisa, -1)
+    b = moveaxis(as_operand(b), axisb, -1)
+    if shape_of(a)[-1] == 2 and shape_of(b)[-1] == 2:
+        return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    if shape_of(a)[-1] == 2:
+        a = concatenate([a, zeros_like(a[..., :1])], axis=-1)
+    if shape_of(b)[-1] == 2:
+        b = concatenate([b, zeros_like(b[..., :1])], axis=-1)
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    c = stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+    return moveaxis(c, -1, axisc)
+
+
+def einsum(subscripts, *operands, optimize=True, **kw):
+    """``numpy.einsum`` (explicit or implicit output, ``...``, repeated indices).
+
+    Under a transformation the expression is split into pairwise
+    contractions, each a primitive whose transpose is again an einsum.
+    """
+    if not any_tracer(operands):
+        return np.einsum(subscripts, *operands, optimize=optimize, **kw)
+    from ._einsum import traced_einsum
+    return traced_einsum(subscripts, [as_operand(o) for o in operands])
+
+
+# ----------------------------------------------------------------------------
+# Constructors
+
+
+def array(object, dtype=None, copy=True, ndmin=0, **kw):  # noqa: A002
+    """``numpy.array``; lists holding traced values become a traced stack."""
+    if _isT(object, Tracer):
+        r = object if dtype is None else astype(object, dtype)
+    elif isinstance(object, (list, tuple)) and any_tracer(_leaves(object)):
+        items = [array(o) if isinstance(o, (list, tuple)) else as_operand(o) for o in object]
+        dt = dtype
+        if dt is None:
+            dts = [dtype_of(i) for i in items if not type(i) in WEAK]
+            dt = np.result_type(*dts, *[i for i in items if type(i) in WEAK]) if dts else None
+        items = [i if _isT(i, Tracer) else np.asarray(i, dtype=dt) for i in items]
+        items = [astype(i, dt) if dt is not None and _isT(i, Tracer) and dtype_of(i) != np.dtype(dt) else i
+                 for i in items]
+        r = stack(items)
+    else:
+        return np.array(object, dtype=dtype, copy=copy, ndmin=ndmin, **kw)
+    while ndmin and len(r.shape) < ndmin:
+        r = expand_dims(r, 0)
+    return r
+
+
+def _leaves(x):
+    out = []
+    stack_ = [x]
+    while stack_:
+        y = stack_.pop()
+        if isinstance(y, (list, tuple)):
+            stack_.extend(y)
+        else:
+            out.append(y)
+    return out
+
+
+def asarray(a, dtype=None, order=None, **kw):
+    if _isT(a, Tracer) or (isinstance(a, (list, tuple)) and any_tracer(_leaves(a))):
+        return array(a, dtype=dtype)
+    return np.asarray(a, dtype=dtype, order=order, **kw)
+
+
+asanyarray = asarray
+ascontiguousarray = asarray
+
+
+def copy(a, order="K", subok=False):
+    return a if _isT(a, Tracer) else np.copy(a, order=order, subok=subok)
+
+
+def zeros_like(a, dtype=None, shape=None, **kw):
+    return np.zeros(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
+
+
+def ones_like(a, dtype=None, shape=None, **kw):
+    return np.ones(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
+
+
+def empty_like(a, dtype=None, shape=None, **kw):
+    return np.empty(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
+
+
+def full(shape, fill_value, dtype=None, order="C"):
+    """``numpy.full``; differentiable in a traced ``fill_value``."""
+    if not _isT(fill_value, Tracer):
+        return np.full(shape, fill_value, dtype=dtype, order=order)
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    v = fill_value if dtype is None else astype(fill_value, dtype)
+    return broadcast_to(v, shape) + np.zeros(shape, dtype=dtype_of(v))
+
+
+def full_like(a, fill_value, dtype=None, shape=None, **kw):
+    return full(shape_of(a) if shape is None else shape, fill_value, dtype=dtype or dtype_of(a))
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``numpy.linspace``; differentiable in ``start`` and ``stop``."""
+    if not (_isT(start, Tracer) or _isT(stop, Tracer)):
+        return np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
+    div = (num - 1) if endpoint else num
+    steps = np.arange(num, dtype=float) / (div if div > 0 else 1)
+    start, stop = as_operand(start), as_operand(stop)
+    sh = tuple(np.broadcast_shapes(shape_of(start), shape_of(stop)))
+    steps = steps.reshape((num,) + (1,) * len(sh))
+    delta = subtract(stop, start)  # noqa: F821
+    r = add(start, steps * delta)  # noqa: F821
+    if endpoint and num > 1:
+        r = concatenate([r[:-1], expand_dims(broadcast_to(stop, sh), 0)], axis=0)
+    if axis != 0:
+        r = moveaxis(r, 0, axis)
+    if dtype is not None:
+        r = astype(r, dtype)
+    return (r, delta / div) if retstep else r
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    if not any_tracer((start, stop, base)):
+        return np.logspace(start, stop, num, endpoint, base, dtype, axis)
+    y = linspace(start, stop, num, endpoint, axis=axis)
+    r = power(base, y)  # noqa: F821
+    return astype(r, dtype) if dtype is not None else r
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    if not any_tracer((start, stop)):
+        return np.geomspace(start, stop, num, endpoint, dtype, axis)
+    return exp(linspace(log(start), log(stop), num, endpoint, axis=axis))  # noqa: F821
+
+
+def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    """``numpy.meshgrid``; differentiable in every input vector."""
+    if not any_tracer(xi):
+        return np.meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)
+    nd = len(xi)
+    xi = [ravel(as_operand(x)) for x in xi]
+    out = []
+    for i, x in enumerate(xi):
+        shape = [1] * nd
+        shape[i] = shape_of(x)[0]
+        if indexing == "xy" and nd > 1 and i < 2:
+            shape[0], shape[1] = shape[1], shape[0]
+        out.append(reshape(x, shape))
+    if not sparse:
+        full_shape = np.broadcast_shapes(*[shape_of(o) for o in out])
+        out = [broadcast_to(o, full_shape) for o in out]
+    return out
+
+
+def _passthrough_constructor(name):
+    npf = getattr(np, name)
+
+    def f(*args, **kwargs):
+        return npf(*args, **kwargs)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"``numpy.{name}`` (a constant: no derivative flows through it)."
+    return f
+
+
+zeros = _passthrough_constructor("zeros")
+ones = _passthrough_constructor("ones")
+empty = _passthrough_constructor("empty")
+eye = _passthrough_constructor("eye")
+identity = _passthrough_constructor("identity")
+arange = _passthrough_constructor("arange")
+tri = _passthrough_constructor("tri")
+indices = _passthrough_constructor("indices")
+
+
+# ----------------------------------------------------------------------------
+# Queries
+
+
+def shape(a):
+    return tuple(shape_of(a))
+
+
+def ndim(a):
+    return len(shape_of(a))
+
+
+def size(a, axis=None):
+    s = shape_of(a)
+    return math.prod(s) if axis is None else s[axis]
+
+
+def result_type(*arrays_and_dtypes):
+    return np.result_type(*[dtype_of(a) if _isT(a, Tracer) else a for a in arrays_and_dtypes])
+
+
+def iscomplexobj(x):
+    return np.issubdtype(dtype_of(x), np.complexfloating)
+
+
+def isrealobj(x):
+    return not iscomplexobj(x)
+
+
+def isscalar(x):
+    return (not _isT(x, Tracer)) and np.isscalar(x)
+
+
+def stop_gradient(x):
+    """Identity whose derivative is zero (also available as ``wg.stop_gradient``)."""
+    if not _isT(x, Tracer):
+        return x
+    return P.stop_gradient_p.bind(x)
