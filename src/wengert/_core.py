@@ -404,11 +404,8 @@ class LinVar(Tracer):
     def __rsub__(self, other):
         return _P.sub.bind(other, self)
 
-    @property
-    def shape(self):
-        raise TypeError("internal error: the shape of a tangent is not tracked in reverse mode")
-
-    dtype = shape
+    # No ``shape``/``dtype``: tangents on the tape are not shape-tracked, and
+    # NumPy-level helpers see an AttributeError and bind primitives directly.
 
     def __repr__(self):
         return f"LinVar({self.prim.name if self.prim else 'input'})"
