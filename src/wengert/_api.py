@@ -60,7 +60,9 @@ def _diff_input(x, fname, caller, holomorphic=False, allow_int=False):
     """Check and canonicalise one differentiated input leaf."""
     t = type(x)
     if t is float:
-        return np.float64(x)
+        return np.float64(x) if not holomorphic else _diff_input(np.float64(x), fname, caller, True)
+    if (t is np.float64 or t is np.ndarray and x.dtype.kind == "f") and not holomorphic:
+        return x
     if t is complex:
         return np.complex128(x)
     if isinstance(x, Tracer):
@@ -100,6 +102,8 @@ def _zeros_like(x):
 
 def _fit_ct(ct, x):
     """Cast a cotangent to its input's dtype (float32 stays float32)."""
+    if type(ct) is type(x) and type(x) is not np.ndarray and ct.dtype is x.dtype:
+        return ct
     if ct is None:
         return _zeros_like(x)
     if isinstance(ct, Tracer):
@@ -120,17 +124,37 @@ def _fit_ct(ct, x):
 # Reverse mode drivers
 
 
-def _prepare(fun, args, argnums, caller, holomorphic=False):
+_LEAF_TYPES = (float, np.ndarray, np.float64, np.float32, np.complex128, np.complex64)
+
+
+def _prepare(fun, args, argnums, caller, holomorphic=False, _cache={}):
     fname = _fname(fun)
-    single, nums = _norm_argnums(argnums, len(args), fname, caller)
+    key = (argnums, len(args))
+    try:
+        single, nums = _cache[key]
+    except (KeyError, TypeError):
+        single, nums = _norm_argnums(argnums, len(args), fname, caller)
+        try:
+            _cache[key] = (single, nums)
+        except TypeError:
+            pass
     diff = [args[i] for i in nums]
+    for d in diff:
+        if type(d) not in _LEAF_TYPES:
+            break
+    else:  # flat fast path: every differentiated argument is one array leaf
+        return fname, single, nums, [_diff_input(x, fname, caller, holomorphic) for x in diff], None
     leaves, in_tree = tree_flatten(diff)
     leaves = [_diff_input(x, fname, caller, holomorphic) for x in leaves]
     return fname, single, nums, leaves, in_tree
 
 
+def _unflatten(in_tree, leaves):
+    return list(leaves) if in_tree is None else tree_unflatten(in_tree, leaves)
+
+
 def _rebuild(args, nums, in_tree, new_leaves):
-    diff = tree_unflatten(in_tree, new_leaves)
+    diff = _unflatten(in_tree, new_leaves)
     args = list(args)
     for i, d in zip(nums, diff):
         args[i] = d
@@ -206,14 +230,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             trace.kill()
         try:
             if t is not None:
-                one = np.ones((), dtype=getattr(val, "dtype", np.float64))[()] if not isinstance(val, Tracer) \
-                    else 1.0
-                backward_pass(tape, [(t, one)])
+                backward_pass(tape, [(t, _one(val))])
             grads = [_fit_ct(v.ct, x) for v, x in zip(lins, leaves)]
         finally:
             tape.tape = []
             tape.kill()
-        g = tree_unflatten(in_tree, grads)
+        g = _unflatten(in_tree, grads)
         g = g[0] if single else tuple(g)
         val = _as_out(val)
         if has_aux:
@@ -221,6 +243,20 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         return val, g
 
     return value_and_grad_f
+
+
+_ONES = {}
+
+
+def _one(val):
+    """The seed cotangent 1 in the output's dtype."""
+    if isinstance(val, Tracer):
+        return 1.0
+    dt = getattr(val, "dtype", None)
+    one = _ONES.get(dt)
+    if one is None:
+        one = _ONES[dt] = np.ones((), dtype=dt if dt is not None else np.float64)[()]
+    return one
 
 
 def _strip(tree, trace):

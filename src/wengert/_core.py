@@ -269,6 +269,30 @@ class JVPTrace(Trace):
     __slots__ = ()
 
     def process(self, p, args, params):
+        n = len(args)
+        if n == 2:
+            return self.process2(p, args[0], args[1], params)
+        if n == 1:
+            x = args[0]
+            if type(x) is JVPTracer and x._trace is self:
+                xp = x.primal
+                t = x.tangent
+            else:
+                xp = x
+                t = None
+            ans = p.bind(xp, *params) if isinstance(xp, Tracer) else p.impl(xp, *params)
+            if t is None or p.nondiff:
+                return ans
+            if p.jvp_full is None:
+                rule = p.jvps[0]
+                t_out = None if rule is None else rule(t, ans, xp, *params)
+            else:
+                t_out = p.jvp_full((xp,), (t,), ans, params)
+            if p.multiple_results:
+                return tuple(a if t is None else JVPTracer(self, a, t) for a, t in zip(ans, t_out))
+            if t_out is None:
+                return ans
+            return JVPTracer(self, ans, t_out)
         primals = []
         tangents = []
         any_t = False
@@ -286,6 +310,43 @@ class JVPTrace(Trace):
         if not any_t or p.nondiff:
             return ans
         t_out = p.jvp(primals, tangents, ans, params)
+        if p.multiple_results:
+            return tuple(a if t is None else JVPTracer(self, a, t) for a, t in zip(ans, t_out))
+        if t_out is None:
+            return ans
+        return JVPTracer(self, ans, t_out)
+
+    def process2(self, p, x, y, params):
+        """The binary fast path (most of any program's operations)."""
+        if type(x) is JVPTracer and x._trace is self:
+            xp = x.primal
+            xt = x.tangent
+        else:
+            xp = x
+            xt = None
+        if type(y) is JVPTracer and y._trace is self:
+            yp = y.primal
+            yt = y.tangent
+        else:
+            yp = y
+            yt = None
+        if isinstance(xp, Tracer) or isinstance(yp, Tracer):
+            ans = p.bind(xp, yp, *params)
+        else:
+            ans = p.impl(xp, yp, *params)
+        if p.nondiff or (xt is None and yt is None):
+            return ans
+        if p.jvp_full is not None:
+            t_out = p.jvp_full((xp, yp), (xt, yt), ans, params)
+        else:
+            jv = p.jvps
+            t_out = None
+            if xt is not None and jv[0] is not None:
+                t_out = jv[0](xt, ans, xp, yp, *params)
+            if yt is not None and jv[1] is not None:
+                c = jv[1](yt, ans, xp, yp, *params)
+                if c is not None:
+                    t_out = c if t_out is None else t_out + c
         if p.multiple_results:
             return tuple(a if t is None else JVPTracer(self, a, t) for a, t in zip(ans, t_out))
         if t_out is None:
