@@ -136,10 +136,10 @@ def _make_bind(p):
         def bind(x, y, *params):
             if isinstance(x, Tracer):
                 if isinstance(y, Tracer) and y._trace.level > x._trace.level:
-                    return y._trace.process(p, (x, y), params)
-                return x._trace.process(p, (x, y), params)
+                    return y._trace.process2(p, x, y, params)
+                return x._trace.process2(p, x, y, params)
             if isinstance(y, Tracer):
-                return y._trace.process(p, (x, y), params)
+                return y._trace.process2(p, x, y, params)
             return impl(x, y, *params)
     else:
         nparams = p.nparams
@@ -172,6 +172,10 @@ class Trace:
     def __init__(self, level):
         self.level = level
 
+    def process2(self, p, x, y, params):
+        """Binary primitives (subclasses may specialise)."""
+        return self.process(p, (x, y), params)
+
     def kill(self):
         """Called on exit: a leaked tracer now raises instead of computing."""
         self.__class__ = _dead_class(type(self))
@@ -192,7 +196,9 @@ def _dead_process(self, p, args, params):
 def _dead_class(cls):
     d = _DEAD.get(cls)
     if d is None:
-        d = type("Dead" + cls.__name__, (cls,), {"__slots__": (), "process": _dead_process})
+        d = type("Dead" + cls.__name__, (cls,), {
+            "__slots__": (), "process": _dead_process,
+            "process2": lambda self, p, x, y, params: _dead_process(self, p, (x, y), params)})
         _DEAD[cls] = d
     return d
 
