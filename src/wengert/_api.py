@@ -569,7 +569,7 @@ def _jacobian(fun, argnums, has_aux, chunk_size, holomorphic, mode):
         # assemble: each output leaf -> pytree of inputs
         out_jacs = []
         for per_in in jac_leaves:
-            g = tree_unflatten(in_tree, per_in)
+            g = _unflatten(in_tree, per_in)
             out_jacs.append(g[0] if single else tuple(g))
         jac = tree_unflatten(out_tree, out_jacs)
         return (jac, aux) if has_aux else jac

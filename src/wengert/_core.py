@@ -536,7 +536,6 @@ def backward_pass(trace, seeds):
         for a, f, c in zip(args, lin, cts):
             if f and c is not None:
                 _accumulate(a, c)
-    tape.clear()
 
 
 def evaluate_tape(trace, inputs, values, outputs):
