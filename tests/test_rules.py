@@ -102,3 +102,30 @@ def test_every_primitive_is_swept():
     seen = _reached_primitives()
     unswept = sorted(set(_prims.REGISTRY) - seen)
     assert not unswept, f"primitives no sweep case reaches: {unswept}"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c.complex], ids=lambda c: c.name)
+def test_float32_is_never_promoted(case):
+    """float32 inputs give float32 tangents and cotangents (cheap rules, no promotion)."""
+    args = tuple(np.asarray(a, dtype=np.float32) for a in case.args(np.random.default_rng(4)))
+    y = case.fn(*args)
+    if np.result_type(y) != np.float32:
+        pytest.skip("the function itself leaves float32 (e.g. an explicit astype)")
+    ts = tuple(np.ones_like(a) for a in args)
+    _, t = wg.jvp(case.fn, args, ts)
+    assert np.result_type(t) == np.float32, "forward mode promoted float32"
+    _, f_jvp = wg.linearize(case.fn, *args)
+    assert np.result_type(f_jvp(*ts)) == np.float32, "the linear tape promoted float32"
+    from wengert._core import JVPTrace, JVPTracer, LinVar, TapeTrace, backward_pass, new_level
+    level = new_level()
+    try:
+        tr, tape = JVPTrace(level), TapeTrace(level + 0.5)
+        lins = [LinVar(tape, None, (), ()) for _ in args]
+        out = case.fn(*[JVPTracer(tr, a, v) for a, v in zip(args, lins)])
+    finally:
+        end_level()
+    if isinstance(out, JVPTracer) and out.tangent is not None:
+        backward_pass(tape, [(out.tangent, np.ones(np.shape(out.primal), np.float32))])
+        for v in lins:
+            if v.ct is not None:
+                assert np.result_type(v.ct) == np.float32, "reverse mode promoted float32"

@@ -12,6 +12,7 @@ inputs, parameters.
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -108,11 +109,11 @@ arcsinh_p = _u("arcsinh", np.arcsinh, lambda t, ans, x: t / sqrt(x * x + 1))
 arccosh_p = _u("arccosh", np.arccosh, lambda t, ans, x: t / sqrt(x * x - 1), (1.2, 3.0))
 arctanh_p = _u("arctanh", np.arctanh, lambda t, ans, x: t / (1 - x * x), (-0.9, 0.9))
 exp_p = _u("exp", np.exp, lambda t, ans, x: t * ans)
-exp2_p = _u("exp2", np.exp2, lambda t, ans, x: t * (ans * np.log(2.0)))
+exp2_p = _u("exp2", np.exp2, lambda t, ans, x: t * (ans * math.log(2.0)))
 expm1_p = _u("expm1", np.expm1, lambda t, ans, x: t * (ans + 1))
 log_p = _u("log", np.log, lambda t, ans, x: t / x, (0.2, 3.0))
-log2_p = _u("log2", np.log2, lambda t, ans, x: t / (x * np.log(2.0)), (0.2, 3.0))
-log10_p = _u("log10", np.log10, lambda t, ans, x: t / (x * np.log(10.0)), (0.2, 3.0))
+log2_p = _u("log2", np.log2, lambda t, ans, x: t / (x * math.log(2.0)), (0.2, 3.0))
+log10_p = _u("log10", np.log10, lambda t, ans, x: t / (x * math.log(10.0)), (0.2, 3.0))
 log1p_p = _u("log1p", np.log1p, lambda t, ans, x: t / (x + 1), (-0.5, 3.0))
 sqrt_p = _u("sqrt", np.sqrt, lambda t, ans, x: t / (ans * 2), (0.2, 3.0))
 cbrt_p = _u("cbrt", np.cbrt, lambda t, ans, x: t / (ans * ans * 3), (0.2, 3.0))
@@ -179,6 +180,8 @@ def _pow_jvp_x(t, ans, x, y):
 
 
 def _safe_log(x):
+    if type(x) in (int, float):
+        return math.log(x) if x > 0 else (0.0 if x == 0 else complex(math.log(-x), math.pi))
     z = equal(x, 0)
     return select(z, 0.0, log(select(z, 1.0, x)))
 
@@ -190,8 +193,9 @@ pow_ = pow_p.bind
 
 
 def _max_coef(x, y, ans):
-    # 1 where x wins, 1/2 on ties, 0 where y wins
-    return select(x == y, 0.5, select(ans == x, 1.0, 0.0))
+    # 1 where x wins, 1/2 on ties, 0 where y wins (in the output's dtype)
+    dt = _dtype(ans)
+    return select(equal(x, y), dt.type(0.5), select(equal(ans, x), dt.type(1.0), dt.type(0.0)))
 
 
 maximum_p = defprim(
@@ -490,8 +494,15 @@ def _reduce_extreme_jvp(t, ans, x, axes, in_shape):
     kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
     ans_b = broadcast_to(reshape(ans, kd, _shape_of_ct(kd, axes)), in_shape, kd)
     mask = equal(x, ans_b)
+    dt = _dtype(ans)
+    mask = convert_p.bind(mask, dt, np.dtype(np.bool_))
     count = reduce_sum(mask, axes, in_shape)
     return reduce_sum(t * mask, axes, in_shape) / count
+
+
+def _dtype(x):
+    dt = getattr(x, "dtype", None)
+    return np.dtype(dt) if dt is not None else np.result_type(x)
 
 
 reduce_max_p = defprim("reduce_max", _reduce_max_impl, 1, jvps=(_reduce_extreme_jvp,),

@@ -110,6 +110,31 @@ for _n, (_p, _f) in UNARY.items():
 for _n, (_p, _f) in BINARY.items():
     _g[_n] = _make_binary(_n, _p, _f)
 
+def _is_real(x):
+    return dtype_of(x).kind != "c"
+
+
+def real(x, /):
+    """Real part (linear); of a real array, the array itself."""
+    if _isT(x, Tracer):
+        return x if _is_real(x) else P.real_p.bind(x)
+    return np.real(x)
+
+
+def imag(x, /):
+    """Imaginary part (linear); of a real array, zeros with no derivative."""
+    if _isT(x, Tracer):
+        return P.imag_p.bind(x) if not _is_real(x) else np.zeros(tuple(x.shape), dtype=dtype_of(x))
+    return np.imag(x)
+
+
+def conj(x, /):
+    """Complex conjugate (linear); of a real array, the array itself."""
+    if _isT(x, Tracer):
+        return x if _is_real(x) else P.conj_p.bind(x)
+    return np.conjugate(x)
+
+
 absolute = abs  # noqa: F821
 conjugate = conj  # noqa: F821
 true_divide = divide  # noqa: F821
@@ -1189,8 +1214,11 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     if not (_isT(start, Tracer) or _isT(stop, Tracer)):
         return np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
     div = (num - 1) if endpoint else num
-    steps = np.arange(num, dtype=float) / (div if div > 0 else 1)
     start, stop = as_operand(start), as_operand(stop)
+    dt = np.result_type(*[dtype_of(v) for v in (start, stop) if type(v) not in WEAK] or [np.float64])
+    if dt.kind not in "fc":
+        dt = np.dtype(np.float64)
+    steps = (np.arange(num, dtype=float) / (div if div > 0 else 1)).astype(dt)
     sh = tuple(np.broadcast_shapes(shape_of(start), shape_of(stop)))
     steps = steps.reshape((num,) + (1,) * len(sh))
     delta = subtract(stop, start)  # noqa: F821
