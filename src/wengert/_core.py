@@ -81,7 +81,7 @@ class Primitive:
     __slots__ = (
         "name", "impl", "nin", "nparams", "jvps", "jvp_full", "transpose",
         "batch", "multiple_results", "nondiff", "linear", "bind", "doc",
-        "extra",
+        "extra", "jvp_trace",
     )
 
     def __init__(self, name, impl, nin=1, *, nparams=0, jvps=None,
@@ -100,6 +100,9 @@ class Primitive:
         self.batch = batch
         self.doc = doc
         self.extra = {}
+        # optional ``jvp_trace(trace, primals, tangents, params)`` returning the
+        # output tracer(s): replaces bind-then-``jvp`` for that primitive
+        self.jvp_trace = None
         self.bind = _make_bind(self)
 
     def __repr__(self):
@@ -312,6 +315,10 @@ class JVPTrace(Trace):
             else:
                 primals.append(a)
                 tangents.append(None)
+        if any_t and p.jvp_trace is not None and not p.nondiff:
+            # constructs that run user code (control flow, checkpoint, custom
+            # rules) see the trace itself and build their outputs
+            return p.jvp_trace(self, primals, tangents, params)
         ans = p.bind(*primals, *params)
         if not any_t or p.nondiff:
             return ans
