@@ -26,7 +26,9 @@ def _add(xs, vs, h):
 
 
 def _vdot(a, b):
-    return np.real(np.sum(np.conj(np.asarray(a)) * np.asarray(b)))
+    # JAX's convention: cotangents pair with tangents bilinearly, Re(sum(a * b))
+    # (no conjugate), which is what makes grad(|z|**2) = 2 conj(z).
+    return np.real(np.sum(np.asarray(a) * np.asarray(b)))
 
 
 def numerical_jvp(f, args, tangents, eps=1e-6):

@@ -127,9 +127,13 @@ def _fit_ct(ct, x):
 _LEAF_TYPES = (float, np.ndarray, np.float64, np.float32, np.complex128, np.complex64)
 
 
-def _prepare(fun, args, argnums, caller, holomorphic=False, _cache={}):
+_ARGNUMS_CACHE: dict = {}
+
+
+def _prepare(fun, args, argnums, caller, holomorphic=False):
     fname = _fname(fun)
     key = (argnums, len(args))
+    _cache = _ARGNUMS_CACHE
     try:
         single, nums = _cache[key]
     except (KeyError, TypeError):

@@ -33,7 +33,7 @@ _PASSTHROUGH = (
     "float64 longdouble complex64 complex128 int8 int16 int32 int64 uint8 uint16 "
     "uint32 uint64 intp uintp int_ float_ complex_ finfo iinfo issubdtype "
     "promote_types can_cast errstate seterr geterr set_printoptions printoptions "
-    "random testing exceptions broadcast_shapes ndindex ndenumerate unravel_index "
+    "exceptions broadcast_shapes ndindex ndenumerate unravel_index "
     "ravel_multi_index diag_indices tril_indices triu_indices mask_indices "
     "save load savez frombuffer fromfunction loadtxt savetxt"
 ).split()
@@ -47,6 +47,8 @@ _install()
 
 
 def __getattr__(name: str):
+    if name in ("random", "testing"):  # plain NumPy submodules, loaded on first use
+        return getattr(_np, name)
     if hasattr(_np, name):
         raise NotImplementedError(
             f"wengert.numpy.{name} is not supported yet: it has no derivative rule. "

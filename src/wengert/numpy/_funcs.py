@@ -652,7 +652,7 @@ def concatenate(arrays, axis=0, out=None, dtype=None, **kw):
     if nd == 0:
         raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
     ax = norm_axis(axis, nd, "concatenate")
-    dt = np.result_type(*[dtype_of(a) if not type(a) in WEAK else a for a in arrays])
+    dt = np.result_type(*[dtype_of(a) if type(a) not in WEAK else a for a in arrays])
     if dtype is not None:
         dt = np.dtype(dtype)
     arrays = [astype(a, dt) if dtype_of(a) != dt else a for a in arrays]
@@ -1145,7 +1145,7 @@ def array(object, dtype=None, copy=True, ndmin=0, **kw):  # noqa: A002
         items = [array(o) if isinstance(o, (list, tuple)) else as_operand(o) for o in object]
         dt = dtype
         if dt is None:
-            dts = [dtype_of(i) for i in items if not type(i) in WEAK]
+            dts = [dtype_of(i) for i in items if type(i) not in WEAK]
             dt = np.result_type(*dts, *[i for i in items if type(i) in WEAK]) if dts else None
         items = [i if _isT(i, Tracer) else np.asarray(i, dtype=dt) for i in items]
         items = [astype(i, dt) if dt is not None and _isT(i, Tracer) and dtype_of(i) != np.dtype(dt) else i
