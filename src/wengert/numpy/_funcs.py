@@ -79,6 +79,7 @@ _DOCS = {
 
 def _make_unary(name, p, npf):
     bind = p.bind
+    _v = 1.5 if name == "arccosh" else 0.5
 
     def f(x, /):
         if _isT(x, Tracer):
@@ -88,7 +89,8 @@ def _make_unary(name, p, npf):
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"Elementwise ``numpy.{npf.__name__}``, differentiable in both modes."
                  + (" " + _DOCS[name] if name in _DOCS else "")
-                 + f"\n\n>>> import wengert.numpy as wnp\n>>> float(wnp.{name}(0.5)) == float(numpy.{npf.__name__}(0.5))\nTrue\n")
+                 + "\n\n>>> import numpy, wengert.numpy as wnp\n"
+                 + f">>> bool(wnp.{name}({_v}) == numpy.{npf.__name__}({_v}))\nTrue\n")
     return f
 
 
