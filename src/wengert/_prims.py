@@ -74,11 +74,18 @@ div = div_p.bind
 conj_p = defprim("conj", np.conjugate, 1, linear=True,
                  transpose=lambda ct, x: (conj_p.bind(ct),))
 _lin1(conj_p)
+# A real-valued node's cotangent is real: a complex one can only come from a
+# real tangent that met a complex coefficient, and its real part is the true
+# cotangent (JAX's convention, Re(ct * t) pairing).  Hence the `_re`.
 real_p = defprim("real", np.real, 1, linear=True,
-                 transpose=lambda ct, x: (ct,))
+                 transpose=lambda ct, x: (_re(ct),))
 _lin1(real_p)
 imag_p = defprim("imag", np.imag, 1, linear=True,
-                 transpose=lambda ct, x: (ct * -1j,))
+                 transpose=lambda ct, x: (_re(ct) * -1j,))
+
+
+def _re(ct):
+    return real_p.bind(ct) if iscomplex(ct) else ct
 _lin1(imag_p)
 
 
