@@ -389,6 +389,55 @@ class JVPTracer(Tracer):
     def __repr__(self):
         return f"JVPTracer(primal={self.primal!r})"
 
+    # Fast operators for the common cases (a Python scalar, or a tracer of the
+    # same trace and shape); everything else takes the NumPy-level path that
+    # wengert.numpy installs on Tracer (broadcasting, promotion).
+    def _same(self, other):
+        t = type(other)
+        if t is float or t is int:
+            return True
+        return t is JVPTracer and other._trace is self._trace and other.primal.shape == self.primal.shape
+
+    def __mul__(self, other):
+        if self._same(other):
+            return self._trace.process2(_P.mul, self, other, ())
+        return Tracer.__mul__(self, other)
+
+    def __rmul__(self, other):
+        if self._same(other):
+            return self._trace.process2(_P.mul, other, self, ())
+        return Tracer.__rmul__(self, other)
+
+    def __add__(self, other):
+        if self._same(other):
+            return self._trace.process2(_P.add, self, other, ())
+        return Tracer.__add__(self, other)
+
+    def __radd__(self, other):
+        if self._same(other):
+            return self._trace.process2(_P.add, other, self, ())
+        return Tracer.__radd__(self, other)
+
+    def __sub__(self, other):
+        if self._same(other):
+            return self._trace.process2(_P.sub, self, other, ())
+        return Tracer.__sub__(self, other)
+
+    def __rsub__(self, other):
+        if self._same(other):
+            return self._trace.process2(_P.sub, other, self, ())
+        return Tracer.__rsub__(self, other)
+
+    def __truediv__(self, other):
+        if self._same(other):
+            return self._trace.process2(_P.div, self, other, ())
+        return Tracer.__truediv__(self, other)
+
+    def __rtruediv__(self, other):
+        if self._same(other):
+            return self._trace.process2(_P.div, other, self, ())
+        return Tracer.__rtruediv__(self, other)
+
 
 class TapeTrace(Trace):
     """Records linear operations on :class:`LinVar` tangents on a flat tape."""
