@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import importlib
 
-from . import numpy  # noqa: F401  (installs the tracer operators)
-from . import tree_util
+from . import (
+    numpy,  # noqa: F401  (installs the tracer operators)
+    tree_util,
+)
 from ._api import (
     grad,
     hessian,
