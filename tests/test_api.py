@@ -353,3 +353,41 @@ def test_jvp_input_errors():
         wg.jvp(wnp.sin, (np.ones(3),), (np.ones(2),))
     with pytest.raises(TypeError, match="tuples"):
         wg.jvp(wnp.sin, np.ones(3), np.ones(3))
+
+
+def _count_calls(fn):
+    import sys
+    n = [0]
+
+    def prof(frame, event, arg):
+        if event in ("call", "c_call"):
+            n[0] += 1
+
+    sys.setprofile(prof)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return n[0]
+
+
+def test_pytree_parameters_cost_nothing_extra():
+    """Weights passed as a list or dict of arrays cost what separate arguments
+    cost, up to a few calls per leaf (counted deterministically, not timed;
+    the timing lives in the benchmarks)."""
+    rng = np.random.default_rng(0)
+    Ws = [rng.standard_normal((8, 8)) * 0.3 for _ in range(6)]
+    x = rng.standard_normal((4, 8))
+
+    def body(ws):
+        h = x
+        for W in ws:
+            h = wnp.tanh(h @ W)
+        return wnp.sum(h * h)
+
+    as_list = lambda: wg.grad(lambda ws: body(ws))(Ws)
+    as_dict = lambda: wg.grad(lambda d: body([d[k] for k in sorted(d)]))({f"w{i}": W for i, W in enumerate(Ws)})
+    separate = lambda: wg.grad(lambda *ws: body(ws), argnums=tuple(range(6)))(*Ws)
+    base = _count_calls(separate)
+    assert _count_calls(as_list) <= 1.1 * base
+    assert _count_calls(as_dict) <= 1.1 * base
