@@ -1,10 +1,480 @@
-"""``wengert.numpy.linalg`` (filled in by the linear-algebra work)."""
+"""``wengert.numpy.linalg``: NumPy's ``linalg`` with derivatives.
+
+Every function is batched over leading axes as in NumPy, returns NumPy
+values outside transformations, and has derivatives of every order in both
+modes (``wengert._prims_linalg`` holds the rules and their conventions).
+
+>>> import wengert as wg, wengert.numpy as wnp
+>>> A = wnp.array([[2.0, 1.0], [1.0, 3.0]])
+>>> float(wnp.linalg.det(A))
+5.000000000000001
+>>> wg.grad(wnp.linalg.det)(A)  # the cofactor matrix
+array([[ 3., -1.],
+       [-1.,  2.]])
+
+Conventions:
+
+* ``norm`` at the zero vector/matrix (orders 2 and 'fro'): the gradient is 0,
+  the minimum-norm subgradient (PyTorch's choice; the plain formula
+  ``x / norm(x)`` is 0/0 there).  ``abs``-based orders (1, inf) follow
+  ``sign``: 0 at 0.  Ties in ``max``/``min`` orders split the gradient evenly.
+* ``cholesky``/``eigh`` read one triangle; their derivatives treat the
+  input as Hermitian (``dA → (dA + dAᴴ)/2``), as JAX and PyTorch do.
+* ``eigh``/``svd``: eigenvector (singular vector) derivatives need distinct
+  eigenvalues (singular values); at degenerate points the coupling terms are
+  dropped, so functions of the spectrum alone stay finite and correct.
+* A singular matrix gives NumPy's ``LinAlgError`` under every
+  transformation (``inv``, ``solve``, and the derivative of ``det``).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
 import numpy as _np
 
+from .. import _prims_linalg as L
+from .._core import Tracer
+from . import _funcs as F
+from ._base import as_operand, dtype_of, norm_axes, shape_of
+
 LinAlgError = _np.linalg.LinAlgError
+
+__all__ = ["LinAlgError", "inv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh",
+           "svd", "svdvals", "norm", "vector_norm", "matrix_norm", "qr", "pinv",
+           "matrix_power", "multi_dot", "matrix_transpose", "cond"]
+
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
+
+_isT = isinstance
+_NOVALUE = _np._NoValue
+
+
+def _square(a, fname):
+    s = tuple(shape_of(a))
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise LinAlgError(
+            f"linalg.{fname}: expected a square matrix or a stack of them, shape (..., n, n), "
+            f"but got shape {s}")
+
+
+def _matrix(a, fname):
+    s = tuple(shape_of(a))
+    if len(s) < 2:
+        raise LinAlgError(
+            f"linalg.{fname}: expected a matrix or a stack of them, shape (..., m, n), but "
+            f"got shape {s} ({len(s)}-dimensional)")
+
+
+def _check_dtype(a, fname):
+    dt = dtype_of(a)
+    if dt.kind not in "biufc" or dt == _np.float16 or dt == _np.longdouble and dt != _np.float64:
+        raise TypeError(f"linalg.{fname}: array type {dt.name} is unsupported in linalg "
+                        "(use float32, float64, complex64 or complex128)")
+
+
+def _prep(a, fname, square=True):
+    if not _isT(a, Tracer):
+        a = _np.asarray(a)
+    if square:
+        _square(a, fname)
+    else:
+        _matrix(a, fname)
+    _check_dtype(a, fname)
+    return a
+
+
+def _H(x):
+    x = F.swapaxes(x, -1, -2)
+    return F.conj(x) if _np.issubdtype(dtype_of(x), _np.complexfloating) else x
+
+
+# ----------------------------------------------------------------------------
+
+
+def inv(a):
+    """Matrix inverse; ``d(A⁻¹) = -A⁻¹ dA A⁻¹``.
+
+    >>> import wengert.numpy as wnp
+    >>> wnp.linalg.inv(wnp.array([[2.0, 0.0], [0.0, 4.0]]))
+    array([[0.5 , 0.  ],
+           [0.  , 0.25]])
+    """
+    a = _prep(a, "inv")
+    if not _isT(a, Tracer):
+        return _np.linalg.inv(a)
+    return L.inv_p.bind(a)
+
+
+def slogdet(a):
+    """``(sign, log|det|)``; ``d log|det A| = Re tr(A⁻¹ dA)``.
+
+    >>> import wengert.numpy as wnp
+    >>> s, l = wnp.linalg.slogdet(wnp.array([[2.0, 0.0], [0.0, -3.0]]))
+    >>> float(s), round(float(l), 6)
+    (-1.0, 1.791759)
+    """
+    a = _prep(a, "slogdet")
+    if not _isT(a, Tracer):
+        return _np.linalg.slogdet(a)
+    return SlogdetResult(*L.slogdet_p.bind(a))
+
+
+def det(a):
+    """Determinant, ``sign · exp(log|det|)``; its gradient is the cofactor matrix.
+
+    >>> import wengert.numpy as wnp
+    >>> round(float(wnp.linalg.det(wnp.array([[1.0, 2.0], [3.0, 4.0]]))), 12)
+    -2.0
+    """
+    a = _prep(a, "det")
+    if not _isT(a, Tracer):
+        return _np.linalg.det(a)
+    sign, logabs = L.slogdet_p.bind(a)
+    mag = F.exp(logabs)
+    if _np.issubdtype(dtype_of(a), _np.complexfloating):
+        mag = F.astype(mag, dtype_of(a))
+    return sign * mag
+
+
+def solve(a, b):
+    """Solve ``a @ x = b``; ``b`` is a vector when 1-D, else a stack of
+    matrices (NumPy 2's rule). ``dx = A⁻¹(db - dA x)``.
+
+    >>> import wengert.numpy as wnp
+    >>> wnp.linalg.solve(wnp.array([[2.0, 0.0], [0.0, 4.0]]), wnp.array([1.0, 1.0]))
+    array([0.5 , 0.25])
+    """
+    a = _prep(a, "solve")
+    if not (_isT(a, Tracer) or _isT(b, Tracer)):
+        return _np.linalg.solve(a, b)
+    b = as_operand(b)
+    if not _isT(b, Tracer):
+        b = _np.asarray(b)
+    sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
+    vec = len(sb) == 1
+    if vec:
+        b = F.reshape(b, sb + (1,))
+        sb = sb + (1,)
+    if sb[-2] != sa[-1]:
+        raise ValueError(f"linalg.solve: a has shape {sa} but b has shape "
+                         f"{tuple(shape_of(b)) if not vec else sb[:-1]}; b needs {sa[-1]} rows")
+    batch = _np.broadcast_shapes(sa[:-2], sb[:-2])
+    dt = _np.result_type(dtype_of(a), dtype_of(b))
+    a = F.broadcast_to(F.astype(a, dt), batch + sa[-2:])
+    b = F.broadcast_to(F.astype(b, dt), batch + sb[-2:])
+    x = L.solve_p.bind(a, b)
+    return F.reshape(x, batch + (sa[-1],)) if vec else x
+
+
+def cholesky(a, /, *, upper=False):
+    """Lower (or ``upper=True``: upper) Cholesky factor of a Hermitian
+    positive-definite matrix; the derivative treats ``a`` as Hermitian.
+
+    >>> import wengert.numpy as wnp
+    >>> wnp.linalg.cholesky(wnp.array([[4.0, 2.0], [2.0, 2.0]]))
+    array([[2., 0.],
+           [1., 1.]])
+    """
+    a = _prep(a, "cholesky")
+    if not _isT(a, Tracer):
+        return _np.linalg.cholesky(a, upper=upper) if upper else _np.linalg.cholesky(a)
+    r = L.cholesky_p.bind(a)
+    return _H(r) if upper else r
+
+
+def eigh(a, UPLO="L"):
+    """Eigenvalues (ascending) and eigenvectors of a Hermitian matrix.
+
+    Eigenvector derivatives need distinct eigenvalues; at degenerate
+    eigenvalues the coupling is dropped so spectral functions stay finite.
+
+    >>> import wengert as wg, wengert.numpy as wnp
+    >>> wg.grad(lambda A: wnp.sum(wnp.linalg.eigh(A)[0]))(wnp.eye(2))  # d trace
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    a = _prep(a, "eigh")
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    if not _isT(a, Tracer):
+        return _np.linalg.eigh(a, UPLO=UPLO)
+    return EighResult(*L.eigh_p.bind(a, UPLO))
+
+
+def eigvalsh(a, UPLO="L"):
+    """Eigenvalues of a Hermitian matrix (``eigh(a)[0]``)."""
+    if not _isT(a, Tracer):
+        return _np.linalg.eigvalsh(_prep(a, "eigvalsh"), UPLO=UPLO)
+    return eigh(a, UPLO)[0]
+
+
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Singular value decomposition ``a = U diag(S) Vh``.
+
+    Derivatives of ``S`` always exist; those of ``U`` and ``Vh`` need distinct
+    singular values (and nonzero ones when ``a`` is not square).  With
+    ``full_matrices=True`` on a non-square ``a``, the completing columns get
+    the minimal-rotation derivative.  ``hermitian`` only changes the untraced
+    algorithm (traced calls use the general SVD).
+
+    >>> import wengert.numpy as wnp
+    >>> wnp.linalg.svd(wnp.array([[3.0, 0.0], [0.0, -2.0]]), compute_uv=False)
+    array([3., 2.])
+    """
+    a = _prep(a, "svd", square=False)
+    if not _isT(a, Tracer):
+        return _np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv,
+                              hermitian=hermitian)
+    if not compute_uv:
+        return L.svd_p.bind(a, bool(full_matrices), False)[0]
+    return SVDResult(*L.svd_p.bind(a, bool(full_matrices), True))
+
+
+def svdvals(x, /):
+    """Singular values (``svd(x, compute_uv=False)``)."""
+    return svd(x, compute_uv=False)
+
+
+def qr(a, mode="reduced"):
+    """QR decomposition, modes 'reduced', 'complete' and 'r'.
+
+    Differentiable for every shape: a wide matrix ``[X Y]`` is factored as
+    ``X = QU``, ``R = [U, Qᴴ Y]`` (what Householder QR computes).
+
+    >>> import wengert.numpy as wnp
+    >>> q, r = wnp.linalg.qr(wnp.array([[3.0, 1.0], [4.0, 2.0]]))
+    >>> round(float(abs(r[0, 0])), 12)
+    5.0
+    """
+    a = _prep(a, "qr", square=False)
+    if mode not in ("reduced", "complete", "r", "raw"):
+        raise ValueError(f"linalg.qr: unrecognized mode {mode!r}")
+    if not _isT(a, Tracer):
+        return _np.linalg.qr(a, mode=mode)
+    if mode == "raw":
+        raise ValueError("linalg.qr: mode='raw' (Householder reflectors) has no derivative "
+                         "in wengert; use mode='reduced', 'complete' or 'r'")
+    m, n = tuple(a.shape)[-2:]
+    if m >= n:
+        q, r = L.qr_p.bind(a, mode == "complete")
+    else:
+        q, u = L.qr_p.bind(a[..., :, :m], False)
+        r = F.concatenate([u, F.matmul(_H(q), a[..., :, m:])], axis=-1)
+    return r if mode == "r" else QRResult(q, r)
+
+
+def pinv(a, rcond=None, hermitian=False, *, rtol=_NOVALUE):
+    """Moore–Penrose pseudo-inverse; its derivative (Golub–Pereyra) holds
+    where the rank does not change.
+
+    >>> import wengert.numpy as wnp
+    >>> wnp.linalg.pinv(wnp.array([[2.0, 0.0]]))
+    array([[0.5],
+           [0. ]])
+    """
+    a = _prep(a, "pinv", square=False)
+    if rcond is None:
+        if rtol is _NOVALUE:
+            rcond = 1e-15
+        elif rtol is None:
+            rcond = max(tuple(shape_of(a))[-2:]) * _np.finfo(dtype_of(a)).eps
+        else:
+            rcond = rtol
+    elif rtol is not _NOVALUE:
+        raise ValueError("linalg.pinv: `rtol` and `rcond` can't be both set")
+    if not _isT(a, Tracer):
+        return _np.linalg.pinv(a, rcond=rcond, hermitian=hermitian)
+    return L.pinv_p.bind(a, rcond, bool(hermitian))
+
+
+def matrix_power(a, n):
+    """``a`` to an integer power by repeated squaring (negative: of ``inv(a)``).
+
+    >>> import wengert.numpy as wnp
+    >>> wnp.linalg.matrix_power(wnp.array([[1.0, 1.0], [0.0, 1.0]]), 3)
+    array([[1., 3.],
+           [0., 1.]])
+    """
+    a = _prep(a, "matrix_power")
+    if not isinstance(n, (int, _np.integer)):
+        raise TypeError(f"linalg.matrix_power: exponent must be an integer, got {n!r}")
+    if not _isT(a, Tracer):
+        return _np.linalg.matrix_power(a, n)
+    n = int(n)
+    if n == 0:
+        return _np.broadcast_to(_np.eye(a.shape[-1], dtype=dtype_of(a)), tuple(a.shape)).copy()
+    if n < 0:
+        a = inv(a)
+        n = -n
+    result = None
+    z = a
+    while True:
+        if n & 1:
+            result = z if result is None else F.matmul(result, z)
+        n >>= 1
+        if not n:
+            return result
+        z = F.matmul(z, z)
+
+
+def multi_dot(arrays, *, out=None):
+    """``a @ b @ c ...`` with NumPy's rule for 1-D first/last arguments."""
+    if not any(_isT(x, Tracer) for x in arrays):
+        return _np.linalg.multi_dot(arrays)
+    r = arrays[0]
+    for x in arrays[1:]:
+        r = F.matmul(r, x)
+    return r
+
+
+def matrix_transpose(x, /):
+    """Swap the last two axes."""
+    return F.swapaxes(x, -1, -2)
+
+
+# ----------------------------------------------------------------------------
+# norms
+
+
+def _safe_sqrt_sum_sq(x, axis, keepdims):
+    """``sqrt(sum |x|²)`` whose derivative at 0 is 0 (not 0/0)."""
+    if _np.issubdtype(dtype_of(x), _np.complexfloating):
+        sq = F.real(x * F.conj(x))
+    else:
+        sq = x * x
+    s = F.sum(sq, axis=axis, keepdims=keepdims)
+    zero = F.equal(s, 0)
+    return F.where(zero, 0.0, F.sqrt(F.where(zero, 1.0, s)))
+
+
+def _vector_norm(x, ord, axis, keepdims):
+    if ord is None or ord == 2:
+        return _safe_sqrt_sum_sq(x, axis, keepdims)
+    if isinstance(ord, str):
+        raise ValueError(f"linalg.norm: invalid norm order {ord!r} for vectors")
+    ax = F.abs(x)
+    if ord == _np.inf:
+        return F.max(ax, axis=axis, keepdims=keepdims)
+    if ord == -_np.inf:
+        return F.min(ax, axis=axis, keepdims=keepdims)
+    if ord == 0:
+        nz = F.astype(F.not_equal(x, 0), F.real(x).dtype if hasattr(x, "dtype") else float)
+        return F.sum(nz, axis=axis, keepdims=keepdims)
+    if ord == 1:
+        return F.sum(ax, axis=axis, keepdims=keepdims)
+    return F.power(F.sum(F.power(ax, ord), axis=axis, keepdims=keepdims), 1.0 / ord)
+
+
+def _matrix_norm(x, ord, axes, keepdims):
+    nd = len(shape_of(x))
+    r, c = axes
+    if ord in (None, "fro", "f"):
+        res = _safe_sqrt_sum_sq(x, (r, c), True)
+    elif ord in (2, -2, "nuc"):
+        y = F.moveaxis(x, (r, c), (-2, -1))
+        s = svd(y, compute_uv=False)
+        red = F.max if ord == 2 else F.min if ord == -2 else F.sum
+        res = red(s, axis=-1)
+        res = F.expand_dims(F.expand_dims(res, -1), -1)
+        res = F.moveaxis(res, (-2, -1), (r, c))
+    elif ord in (1, -1, _np.inf, -_np.inf):
+        red = F.max if ord in (1, _np.inf) else F.min
+        summed, over = (r, c) if ord in (1, -1) else (c, r)
+        res = red(F.sum(F.abs(x), axis=summed, keepdims=True), axis=over, keepdims=True)
+    else:
+        raise ValueError(f"linalg.norm: invalid norm order {ord!r} for matrices")
+    if keepdims:
+        return res
+    return F.squeeze(res, axis=(r % nd, c % nd))
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """Vector and matrix norms with NumPy's ``ord``/``axis``/``keepdims``.
+
+    Orders: vectors None/2, 1, inf, -inf, 0, any p; matrices 'fro', 'nuc', 1,
+    -1, 2, -2, inf, -inf.  At zero, the gradient of the 2-/Frobenius norm is
+    0 (the minimum-norm subgradient), of 1/inf norms 0 (``abs′(0) = 0``).
+
+    >>> import wengert as wg, wengert.numpy as wnp
+    >>> float(wnp.linalg.norm(wnp.array([3.0, 4.0])))
+    5.0
+    >>> wg.grad(wnp.linalg.norm)(wnp.zeros(2))
+    array([0., 0.])
+    """
+    if not _isT(x, Tracer):
+        return _np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+    shape = tuple(x.shape)
+    nd = len(shape)
+    if not _np.issubdtype(dtype_of(x), _np.inexact):
+        x = F.astype(x, float)
+    if axis is None:
+        if ord is None:
+            r = _safe_sqrt_sum_sq(F.ravel(x), None, False)
+            return F.reshape(r, (1,) * nd) if keepdims else r
+        if nd == 1:
+            axis = (0,)
+        elif nd == 2:
+            axis = (0, 1)
+        else:
+            raise ValueError("linalg.norm: improper number of dimensions to norm (give axis=)")
+    elif isinstance(axis, (int, _np.integer)):
+        axis = (int(axis),)
+    axis = tuple(int(a) for a in axis)
+    norm_axes(axis, nd, "linalg.norm")  # validates range and repeats
+    if len(axis) == 1:
+        return _vector_norm(x, ord, axis[0], keepdims)
+    if len(axis) == 2:
+        return _matrix_norm(x, ord, (axis[0] % nd, axis[1] % nd), keepdims)
+    raise ValueError("linalg.norm: improper number of dimensions to norm")
+
+
+def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+    """NumPy 2's ``vector_norm``: ``axis=None`` flattens."""
+    if not _isT(x, Tracer):
+        return _np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
+    if axis is None:
+        r = _vector_norm(F.ravel(x), ord, 0, False)
+        return F.reshape(r, (1,) * len(x.shape)) if keepdims else r
+    if isinstance(axis, tuple) and len(axis) > 1:
+        nd = len(x.shape)
+        axes = norm_axes(axis, nd, "linalg.vector_norm")
+        rest = [i for i in range(nd) if i not in axes]
+        y = F.transpose(x, rest + list(axes))
+        y = F.reshape(y, tuple(x.shape[i] for i in rest) + (-1,))
+        r = _vector_norm(y, ord, -1, False)
+        if keepdims:
+            r = F.reshape(r, tuple(1 if i in axes else s for i, s in enumerate(x.shape)))
+        return r
+    return _vector_norm(x, ord, axis if not isinstance(axis, tuple) else axis[0], keepdims)
+
+
+def matrix_norm(x, /, *, keepdims=False, ord="fro"):
+    """NumPy 2's ``matrix_norm`` over the last two axes."""
+    if not _isT(x, Tracer):
+        return _np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord)
+    return norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def cond(x, p=None):
+    """Condition number; for ``p`` None/2/-2 the ratio of extreme singular
+    values, otherwise ``norm(x, p) * norm(inv(x), p)``."""
+    if not _isT(x, Tracer):
+        return _np.linalg.cond(x, p)
+    if p in (None, 2, -2):
+        s = svd(x, compute_uv=False)
+        lo, hi = F.min(s, axis=-1), F.max(s, axis=-1)
+        return hi / lo if p != -2 else lo / hi
+    return norm(x, p, axis=(-2, -1)) * norm(inv(x), p, axis=(-2, -1))
 
 
 def __getattr__(name: str):
     if hasattr(_np.linalg, name):
-        raise NotImplementedError(f"wengert.numpy.linalg.{name} is not supported yet")
+        raise NotImplementedError(
+            f"wengert.numpy.linalg.{name} is not supported yet: it has no derivative rule. "
+            f"Use numpy.linalg.{name} on constants, or open an issue.")
     raise AttributeError(f"module 'wengert.numpy.linalg' has no attribute '{name}'")
+
