@@ -547,6 +547,11 @@ def _accumulate(a, c):
     a.ct = c if a.ct is None else a.ct + c
 
 
+# Hooks swapped in by ``wengert._config`` while ``wg.config.debug_nans`` is on
+# (empty otherwise: one dict truth test per backward pass).
+_debug_hooks: dict = {}
+
+
 def backward_pass(trace, seeds):
     """Sweep ``trace``'s tape backwards from ``seeds`` [(LinVar, cotangent)].
 
@@ -554,6 +559,8 @@ def backward_pass(trace, seeds):
     Iterative (no recursion), in reverse creation order, which is a
     topological order of the tape.
     """
+    if _debug_hooks:
+        return _debug_hooks["backward_pass"](trace, seeds)
     for v, ct in seeds:
         if type(v) is LinVar and v._trace is trace and ct is not None:
             _accumulate(v, ct)

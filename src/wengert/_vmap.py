@@ -382,3 +382,9 @@ def _moveaxis_any(x, src, dst):
         from .numpy import moveaxis
         return moveaxis(x, src, dst)
     return np.moveaxis(x, src, dst)
+
+
+# ``WENGERT_DEBUG_NANS=1``: install the NaN checks at import (wengert._config)
+if __import__("os").environ.get("WENGERT_DEBUG_NANS", "").strip().lower() not in (
+        "", "0", "false", "no", "off"):
+    from . import _config  # noqa: F401,E402

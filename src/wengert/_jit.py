@@ -1,0 +1,764 @@
+"""``wg.jit``: trace once per input signature, optimise the Wengert list,
+generate straight-line NumPy code, compile it and cache it.
+
+Pipeline (one pass each, run on the first call with a new signature):
+
+1. **stage** -- :func:`wengert._ir.stage` traces the function (and every
+   transformation inside it: ``jit(grad(f))`` is one graph holding the forward
+   and the backward sweep);
+2. **optimise** -- :func:`optimize`: constant folding, algebraic
+   simplification of what derivative rules produce (``x*1``, ``x+0``,
+   ``neg(neg(x))``, reshapes/broadcasts/transposes to the same shape, NumPy
+   broadcasting instead of explicit ``broadcast_to`` in elementwise ops),
+   common-subexpression elimination and dead-code elimination.  ``0*x`` is
+   *not* folded: it is NaN for ``x = inf`` or NaN, and jit keeps NumPy's
+   arithmetic exactly;
+3. **generate** -- :func:`codegen`: one line of Python per equation, calling
+   NumPy directly (operators for arithmetic, ``np.sin(...)`` for ufuncs,
+   ``np.add.reduce`` for sums) and the primitive's own implementation for the
+   rest, with the parameters bound as constants;
+4. **compile** with :func:`compile`/``exec`` and cache it under the signature
+   (pytree structure, shapes, dtypes, Python-scalar types, static arguments,
+   ``wg.config.debug_nans``).
+
+>>> import wengert as wg, wengert.numpy as wnp
+>>> df = wg.jit(wg.grad(lambda x, y: x * x * y + y + 2, argnums=(0, 1)))
+>>> tuple(float(g) for g in df(3.0, 4.0))
+(24.0, 10.0)
+>>> df.trace_count, df(5.0, 1.0) is not None, df.trace_count
+(1, True, 1)
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import keyword
+import linecache
+import math
+import operator
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _prims as P
+from ._config import config
+from ._core import Tracer
+from ._ir import CTX, Eqn, Graph, Var, _fmt_const, _fmt_param, short_src, stage
+from .tree_util import tree_flatten, tree_unflatten
+
+__all__ = ["jit", "Jitted", "optimize", "codegen"]
+
+
+# ----------------------------------------------------------------------------
+# Optimisation
+
+
+def _is_const(a) -> bool:
+    return type(a) is not Var
+
+
+def _const_all(a, value) -> bool:
+    """True if constant ``a`` equals ``value`` everywhere (and is numeric)."""
+    if type(a) is Var or isinstance(a, Tracer):
+        return False
+    if isinstance(a, (bool, np.bool_)):
+        return False
+    if isinstance(a, (int, float, complex, np.number)):
+        return a == value
+    if isinstance(a, np.ndarray) and a.dtype.kind in "iufc" and a.size <= 1 << 20:
+        return bool(np.all(a == value))
+    return False
+
+
+def _aval_of_const(c):
+    if isinstance(c, np.ndarray):
+        return c.shape, c.dtype
+    if isinstance(c, np.generic):
+        return (), c.dtype
+    return None
+
+
+def _same(out: Var, a) -> bool:
+    """Can ``a`` stand for ``out`` (same shape and dtype)?"""
+    if type(a) is Var:
+        return a.shape == out.shape and a.dtype == out.dtype
+    av = _aval_of_const(a)
+    return av is not None and av[0] == out.shape and av[1] == out.dtype
+
+
+_ELEMENTWISE_BINARY = {
+    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "arctan2", "hypot",
+    "logaddexp", "logaddexp2", "mod", "fmod", "equal", "not_equal", "less",
+    "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
+    "logical_xor", "floor_divide",
+}
+
+
+def _core(name):
+    return P.REGISTRY.get(name)
+
+
+def _simplify(p, ins, params, out, prod):
+    """A replacement for ``out`` (an atom), a rewritten ``(p, ins, params)``, or None."""
+    name = p.name
+    if P.REGISTRY.get(name) is not p:
+        return None
+    if name == "mul":
+        x, y = ins
+        if _const_all(y, 1) and _same(out, x):
+            return ("atom", x)
+        if _const_all(x, 1) and _same(out, y):
+            return ("atom", y)
+    elif name == "div":
+        x, y = ins
+        if _const_all(y, 1) and _same(out, x):
+            return ("atom", x)
+    elif name == "add":
+        x, y = ins
+        if _const_all(y, 0) and _same(out, x):
+            return ("atom", x)
+        if _const_all(x, 0) and _same(out, y):
+            return ("atom", y)
+    elif name == "sub":
+        x, y = ins
+        if _const_all(y, 0) and _same(out, x):
+            return ("atom", x)
+    elif name == "neg":
+        src = prod.get(ins[0]) if type(ins[0]) is Var else None
+        if src is not None and src.prim is p and _same(out, src.inputs[0]):
+            return ("atom", src.inputs[0])
+    elif name == "reshape":
+        x = ins[0]
+        shape = tuple(params[0])
+        if type(x) is Var and x.shape == shape:
+            return ("atom", x)
+        src = prod.get(x) if type(x) is Var else None
+        if src is not None and src.prim is p and type(src.inputs[0]) is Var:
+            y = src.inputs[0]
+            if y.shape == shape:
+                return ("atom", y)
+            return ("eqn", p, [y], (shape, y.shape))
+    elif name == "broadcast_to":
+        x = ins[0]
+        if type(x) is Var and x.shape == tuple(params[0]):
+            return ("atom", x)
+    elif name == "transpose":
+        x = ins[0]
+        perm = tuple(params[0])
+        if perm == tuple(range(len(perm))) and _same(out, x):
+            return ("atom", x)
+        src = prod.get(x) if type(x) is Var else None
+        if src is not None and src.prim is p:
+            p1 = tuple(src.params[0])
+            comp = tuple(p1[i] for i in perm)
+            y = src.inputs[0]
+            if comp == tuple(range(len(comp))):
+                return ("atom", y) if _same(out, y) else None
+            return ("eqn", p, [y], (comp,))
+    elif name == "convert_element_type":
+        x = ins[0]
+        if type(x) is Var and x.dtype == np.dtype(params[0]) and _same(out, x):
+            return ("atom", x)
+    elif name == "stop_gradient":
+        if _same(out, ins[0]):
+            return ("atom", ins[0])
+    elif name == "select":
+        c, x, y = ins
+        if x is y and _same(out, x):
+            return ("atom", x)
+    if name in _ELEMENTWISE_BINARY and len(ins) == 2:
+        # an operand broadcast explicitly against one of full shape: let NumPy
+        # broadcast it instead (no broadcast_to in the generated code)
+        new = list(ins)
+        changed = False
+        for i in (0, 1):
+            a, other = new[i], new[1 - i]
+            src = prod.get(a) if type(a) is Var else None
+            if src is not None and src.prim is P.broadcast_p:
+                oshape = other.shape if type(other) is Var else np.shape(other)
+                if tuple(oshape) == out.shape:
+                    new[i] = src.inputs[0]
+                    changed = True
+        if changed:
+            return ("eqn", p, new, params)
+    return None
+
+
+def _atom_key(a):
+    if type(a) is Var:
+        return a
+    if isinstance(a, np.ndarray):
+        return ("arr", id(a))
+    if isinstance(a, (int, float, complex, np.generic)):
+        return (type(a), repr(a))
+    return (type(a), a)
+
+
+def optimize(graph: Graph) -> Graph:
+    """Constant folding, algebraic simplification, CSE and DCE of ``graph``.
+
+    Returns a new :class:`Graph` sharing the variables of ``graph``; rows keep
+    their number in the original listing.
+
+    >>> import wengert as wg
+    >>> g = wg.make_graph(wg.grad(lambda x: x * x), 3.0)
+    >>> print(optimize(g))  # doctest: +NORMALIZE_WHITESPACE
+    inputs  v1: f64[]
+       3  v2 = add v1 v1  : f64[]
+    outputs v2
+    """
+    sub: dict = {}
+    cse: dict = {}
+    prod: dict = {}
+    new: list = []
+
+    def rd(a):
+        if type(a) is Var:
+            while a in sub:
+                a = sub[a]
+        return a
+
+    for e in graph.eqns:
+        p = e.prim
+        ins = [rd(a) for a in e.inputs]
+        params = e.params
+        if isinstance(p, str):
+            p = P.REGISTRY[p]
+        # constant folding
+        if ins and all(type(a) is not Var and not isinstance(a, Tracer) for a in ins):
+            try:
+                val = p.impl(*ins, *params)
+            except Exception:  # keep the equation: it raises at run time as it would eagerly
+                val = None
+            else:
+                vals = val if p.multiple_results else (val,)
+                for v, c in zip(e.outputs, vals):
+                    sub[v] = c
+                continue
+        out0 = e.outputs[0] if e.outputs else None
+        # algebraic simplification (repeat while it rewrites)
+        for _ in range(4):
+            if p.multiple_results or out0 is None:
+                break
+            r = _simplify(p, ins, params, out0, prod)
+            if r is None:
+                break
+            if r[0] == "atom":
+                sub[out0] = r[1]
+                break
+            _, p, ins, params = r
+        else:
+            r = None
+        if r is not None and r[0] == "atom":
+            continue
+        # common subexpressions
+        try:
+            key = (id(p), tuple(_atom_key(a) for a in ins), params)
+            hash(key)
+        except TypeError:
+            key = None
+        if key is not None:
+            prev = cse.get(key)
+            if prev is not None:
+                for v, w in zip(e.outputs, prev.outputs):
+                    sub[v] = w
+                continue
+        ne = Eqn(p, ins, e.outputs, params, e.src, e.note, e.row)
+        if key is not None:
+            cse[key] = ne
+        for v in e.outputs:
+            prod[v] = ne
+        new.append(ne)
+    outs = [rd(o) for o in graph.outputs]
+    # dead-code elimination
+    live = {o for o in outs if type(o) is Var}
+    kept = []
+    for e in reversed(new):
+        if any(v in live for v in e.outputs):
+            kept.append(e)
+            for a in e.inputs:
+                if type(a) is Var:
+                    live.add(a)
+    kept.reverse()
+    g = Graph(graph.inputs, kept, outs, graph.in_tree, graph.out_tree, graph.name)
+    return g
+
+
+# ----------------------------------------------------------------------------
+# Code generation
+
+_INFIX = {
+    operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
+    operator.pow: "**", operator.floordiv: "//", operator.eq: "==", operator.ne: "!=",
+    operator.lt: "<", operator.le: "<=", operator.gt: ">", operator.ge: ">=",
+    operator.matmul: "@",
+}
+
+
+def _literal(x) -> str | None:
+    """Python source for ``x`` if it is a plain literal that round-trips."""
+    t = type(x)
+    if x is None or t is bool or t is int or t is str:
+        return repr(x)
+    if t is float:
+        if math.isfinite(x):
+            r = repr(x)
+            return f"({r})" if x < 0 or r.startswith("-") else r
+        return None
+    if t is tuple:
+        parts = [_literal(v) for v in x]
+        if any(s is None for s in parts):
+            return None
+        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    if t is slice:
+        parts = [_literal(v) for v in (x.start, x.stop, x.step)]
+        if any(s is None for s in parts):
+            return None
+        return f"slice({', '.join(parts)})"
+    return None
+
+
+def _index_src(idx) -> str | None:
+    """``a[1:, ::2]``-style text for a basic index tuple, or None."""
+    parts = []
+    for i in idx:
+        if i is None:
+            parts.append("None")
+        elif i is Ellipsis:
+            parts.append("...")
+        elif type(i) is int:
+            parts.append(repr(i))
+        elif type(i) is slice and all(v is None or type(v) is int for v in (i.start, i.stop, i.step)):
+            s = ("" if i.start is None else str(i.start)) + ":" + ("" if i.stop is None else str(i.stop))
+            if i.step is not None:
+                s += f":{i.step}"
+            parts.append(s)
+        else:
+            return None
+    if not parts:
+        return "()"
+    return ", ".join(parts) + ("," if len(parts) == 1 and parts[0] != "..." else "")
+
+
+def _nan_any(x) -> bool:
+    try:
+        return bool(np.isnan(x).any())
+    except TypeError:
+        return False
+
+
+class _Gen:
+    def __init__(self, graph: Graph, name: str):
+        self.g = graph
+        self.name = name
+        self.glb: dict = {"np": np, "__builtins__": __builtins__}
+        self.n_const = 0
+        self.names = {}
+
+    def const(self, c, hint="c") -> str:
+        lit = _literal(c)
+        if lit is not None and type(c) is not str:
+            return lit
+        self.n_const += 1
+        nm = f"_{hint}{self.n_const}"
+        self.glb[nm] = c
+        return nm
+
+    def atom(self, a) -> str:
+        if type(a) is Var:
+            return self.names[a]
+        return self.const(a)
+
+    def expr(self, e: Eqn, args: list[str]) -> str:
+        p = e.prim
+        impl = p.impl
+        params = e.params
+        name = p.name
+        core = P.REGISTRY.get(name) is p
+        if not params:
+            op = _INFIX.get(impl)
+            if op is not None and len(args) == 2:
+                return f"{args[0]} {op} {args[1]}"
+            if impl is operator.neg and len(args) == 1:
+                return f"-{args[0]}"
+            if isinstance(impl, np.ufunc) and getattr(np, impl.__name__, None) is impl:
+                return f"np.{impl.__name__}({', '.join(args)})"
+            if impl is np.where:
+                return f"np.where({', '.join(args)})"
+        if core:
+            if name == "reduce_sum":
+                return f"np.add.reduce({args[0]}, axis={_literal(tuple(params[0]))})"
+            if name == "reduce_max":
+                return f"np.maximum.reduce({args[0]}, axis={_literal(tuple(params[0]))})"
+            if name == "reduce_min":
+                return f"np.minimum.reduce({args[0]}, axis={_literal(tuple(params[0]))})"
+            if name == "reshape":
+                return f"np.reshape({args[0]}, {_literal(tuple(params[0]))})"
+            if name == "broadcast_to":
+                return f"np.broadcast_to({args[0]}, {_literal(tuple(params[0]))})"
+            if name == "transpose":
+                return f"np.transpose({args[0]}, {_literal(tuple(params[0]))})"
+            if name == "getitem":
+                s = _index_src(params[0])
+                if s is None:
+                    s = self.const(params[0], "idx")
+                return f"{args[0]}[{s}]"
+        fn = self.const(impl, name.replace(".", "_") if name.isidentifier() else "impl")
+        ps = [self.const(v, "p") for v in params]
+        return f"{fn}({', '.join(args + ps)})"
+
+    def tree_expr(self, tree, leaves: list[str]) -> str:
+        it = iter(leaves)
+
+        def go(t):
+            k = t.kind
+            if k == "leaf":
+                return next(it)
+            if k == "none":
+                return "None"
+            if k is tuple:
+                kids = [go(c) for c in t.children]
+                return "(" + ", ".join(kids) + ("," if len(kids) == 1 else "") + ")"
+            if k is list:
+                return "[" + ", ".join(go(c) for c in t.children) + "]"
+            if k is dict and all(type(key) is str for key in t.aux):
+                return "{" + ", ".join(f"{key!r}: {go(c)}" for key, c in zip(t.aux, t.children)) + "}"
+            raise _NotLiteral
+        try:
+            return go(tree)
+        except _NotLiteral:
+            self.glb["_unflatten"] = tree_unflatten
+            return f"_unflatten({self.const(tree, 'tree')}, [{', '.join(leaves)}])"
+
+
+class _NotLiteral(Exception):
+    pass
+
+
+_FILE_IDS = itertools.count(1)
+
+
+def codegen(graph: Graph, name: str = "f", in_types: Sequence[type] | None = None,
+            debug_nans: bool = False) -> tuple[str, Callable]:
+    """Python source for ``graph`` and the compiled function.
+
+    The function takes the flat input leaves and returns the outputs in the
+    graph's output structure.  ``in_types[i]`` is the Python type of leaf
+    ``i`` at call time (Python scalars are converted to NumPy on entry).
+    """
+    gen = _Gen(graph, name)
+    names = graph.var_names()
+    gen.names = names
+    fname = "".join(c if c.isalnum() or c == "_" else "_" for c in name).strip("_") or "f"
+    if not fname[0].isalpha() or keyword.iskeyword(fname):
+        fname = "f_" + fname
+    ins = [names[v] for v in graph.inputs]
+    lines = [f"def {fname}({', '.join(ins)}):"]
+    for i, v in enumerate(graph.inputs):
+        t = in_types[i] if in_types is not None else None
+        if t in (float, int, bool, complex):
+            conv = gen.const(v.dtype.type, "to_" + v.dtype.name)
+            lines.append(f"    {names[v]} = {conv}({names[v]})")
+    # last use of each variable, to drop big intermediates early
+    last = {}
+    for k, e in enumerate(graph.eqns):
+        for a in e.inputs:
+            if type(a) is Var:
+                last[a] = k
+    out_vars = {o for o in graph.outputs if type(o) is Var}
+    in_vars = set(graph.inputs)
+    if debug_nans:
+        gen.glb["_nan"] = _nan_any
+        gen.glb["_nan_found"] = _nan_found
+    for k, e in enumerate(graph.eqns):
+        args = [gen.atom(a) for a in e.inputs]
+        rhs = gen.expr(e, args)
+        if e.multiple_results:
+            outs = [names[v] for v in e.outputs]
+            lhs = ", ".join(outs) + ("," if len(outs) == 1 else "")
+        else:
+            lhs = names[e.outputs[0]]
+        note = e.name
+        comment = f"  # {note}" + (f" [{e.note}]" if e.note else "") + (f" {short_src(e.src)}" if e.src else "")
+        lines.append(f"    {lhs} = {rhs}{comment}")
+        if debug_nans:
+            info = gen.const((e.name, e.row, e.src, e.note), "eq")
+            vin = [gen.atom(a) for a in e.inputs if type(a) is Var]
+            tup = "(" + ", ".join(vin) + ("," if len(vin) == 1 else "") + ")"
+            for v in e.outputs:
+                if v.dtype.kind in "fc":
+                    lines.append(f"    if _nan({names[v]}): _nan_found({info}, {tup})")
+        dead = [names[a] for a in dict.fromkeys(a for a in e.inputs if type(a) is Var)
+                if last.get(a) == k and a not in out_vars and a not in in_vars
+                and math.prod(a.shape) >= 4096]
+        if dead:
+            lines.append(f"    del {', '.join(dead)}")
+    leaves = []
+    for o in graph.outputs:
+        if type(o) is Var:
+            leaves.append(names[o])
+        elif isinstance(o, np.ndarray):
+            leaves.append(f"{gen.const(o)}.copy()")
+        elif isinstance(o, (bool, int, float, complex)):
+            leaves.append(gen.const(np.asarray(o)[()]))
+        else:
+            leaves.append(gen.const(o))
+    if graph.out_tree is None:
+        ret = "[" + ", ".join(leaves) + "]"
+    else:
+        ret = gen.tree_expr(graph.out_tree, leaves)
+    lines.append(f"    return {ret}")
+    src = "\n".join(lines) + "\n"
+    filename = f"<wengert-jit {fname} #{next(_FILE_IDS)}>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+    code = compile(src, filename, "exec")
+    exec(code, gen.glb)
+    fn = gen.glb[fname]
+    consts = [f"#   {k} = {_show_const(v)}" for k, v in gen.glb.items()
+              if k.startswith("_") and k not in ("__builtins__", "_nan", "_nan_found", "_unflatten")]
+    if consts:
+        src = "# constants:\n" + "\n".join(consts) + "\n" + src
+    return src, fn
+
+
+def _show_const(v) -> str:
+    if isinstance(v, (np.ndarray, np.generic)):
+        return _fmt_const(v)
+    if callable(v):
+        mod = getattr(v, "__module__", None) or ""
+        return f"{mod + '.' if mod else ''}{getattr(v, '__qualname__', getattr(v, '__name__', repr(v)))}"
+    return _fmt_param(v)
+
+
+def _nan_found(info, inputs):
+    from ._config import NanError
+    for x in inputs:
+        if _nan_any(x):
+            return  # propagated from an input: reported where it appeared
+    from ._config import _line_text
+    name, row, src, note = info
+    where = f"\n  at {src}{_line_text(src)}" if src else ""
+    what = f" [{note}]" if note else ""
+    raise NanError(
+        f"debug_nans: primitive `{name}`{what} produced NaN from inputs without NaN, at "
+        f"row {row} of the Wengert list (the wg.make_graph listing), inside jit{where}")
+
+
+# ----------------------------------------------------------------------------
+# The jitted function
+
+_SCALARS = (float, int, bool, complex, np.float64, np.float32, np.complex128,
+            np.complex64, np.int64, np.int32, np.bool_, np.float16)
+_SCALAR_SET = frozenset(_SCALARS)
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+def _clear_fast_caches():
+    """Called when wg.config changes: the next call takes the full lookup."""
+    for j in list(_LIVE):
+        j._fast.clear()
+
+
+def _leaf_sig(x, fname, i):
+    t = type(x)
+    if t is np.ndarray:
+        return (x.shape, x.dtype)
+    if t in _SCALAR_SET:
+        return t
+    if isinstance(x, np.ndarray):
+        return (t, x.shape, x.dtype)
+    if isinstance(x, np.generic):
+        return t
+    raise TypeError(
+        f"jit({fname}): argument leaf {i} is a {t.__name__}, not an array or number. "
+        "Pass arrays (or pytrees of arrays) as arguments, and mark other arguments "
+        "static with wg.jit(f, static_argnums=(...)) (they must be hashable).")
+
+
+class _Entry:
+    __slots__ = ("fn", "source", "graph", "opt")
+
+    def __init__(self, fn, source, graph, opt):
+        self.fn = fn
+        self.source = source
+        self.graph = graph
+        self.opt = opt
+
+
+class Jitted:
+    """A function compiled by :func:`jit` (one compiled version per signature)."""
+
+    def __init__(self, fun: Callable, static_argnums: Sequence[int] = ()):
+        if not callable(fun):
+            raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
+        if isinstance(static_argnums, (int, np.integer)):
+            static_argnums = (int(static_argnums),)
+        try:
+            static_argnums = tuple(int(i) for i in static_argnums)
+        except TypeError:
+            raise TypeError(f"jit: static_argnums must be an int or a tuple of ints, got "
+                            f"{static_argnums!r}") from None
+        self._fun = fun
+        self._static = static_argnums
+        self._cache: dict = {}
+        self._fast: dict = {}
+        self.trace_count = 0
+        self._name = getattr(fun, "__name__", type(fun).__name__)
+        functools.update_wrapper(self, fun)
+        _LIVE.add(self)
+
+    def __repr__(self):
+        return f"<jit-compiled {self._name}>"
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        if not kwargs:
+            sig = []
+            for a in args:
+                t = type(a)
+                if t is np.ndarray:
+                    sig.append((a.shape, a.dtype))
+                elif t in _SCALAR_SET:
+                    sig.append(t)
+                else:
+                    break
+            else:
+                fn = self._fast.get(tuple(sig))
+                if fn is not None:
+                    return fn(*args)
+        return self._call_slow(args, kwargs)
+
+    # -- the full path ---------------------------------------------------------
+    def _split(self, args):
+        n = len(args)
+        static = set()
+        for i in self._static:
+            if not -n <= i < n:
+                raise ValueError(f"jit({self._name}): static_argnums={self._static} names "
+                                 f"argument {i}, but {n} positional arguments were given")
+            static.add(i % n)
+        svals = []
+        for i in sorted(static):
+            v = args[i]
+            try:
+                hash(v)
+            except TypeError:
+                raise TypeError(
+                    f"jit({self._name}): static argument {i} (static_argnums) must be "
+                    f"hashable, got an unhashable {type(v).__name__}. Pass a tuple instead "
+                    "of a list/array, or make it a regular (traced) argument.") from None
+            svals.append((i, type(v), v))
+        dyn = [a for i, a in enumerate(args) if i not in static]
+        return static, tuple(svals), dyn
+
+    def _lookup(self, args, kwargs):
+        static, svals, dyn = self._split(args)
+        leaves, tree = tree_flatten((dyn, kwargs))
+        for x in leaves:
+            if isinstance(x, Tracer):
+                return None, leaves, static
+        sig = tuple(_leaf_sig(x, self._name, i) for i, x in enumerate(leaves))
+        key = (tree, sig, svals, config.debug_nans)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._compile(args, kwargs, static, leaves)
+            if entry is None:
+                return False, leaves, static
+            self._cache[key] = entry
+        if not kwargs and not static and all(type(a) is np.ndarray or type(a) in _SCALAR_SET
+                                             for a in args):
+            self._fast[sig] = entry.fn
+        return entry, leaves, static
+
+    def _compile(self, args, kwargs, static, leaves):
+        self.trace_count += 1
+        debug = config.debug_nans
+        prev = CTX.origin
+        try:
+            graph = stage(self._fun, args, kwargs, tuple(sorted(static)), self._name)
+        finally:
+            CTX.origin = prev
+        if getattr(graph, "has_outer", False):
+            self._pending_graph = graph
+            return None
+        opt = optimize(graph)
+        src, fn = codegen(opt, self._name, [type(x) for x in leaves], debug)
+        return _Entry(fn, src, graph, opt)
+
+    def _call_slow(self, args, kwargs):
+        entry, leaves, static = self._lookup(args, kwargs)
+        if entry is None:
+            # called with values of outer transformations (grad/vmap/jvp of a jitted
+            # function, or jit inside jit): run the function under them
+            return self._fun(*args, **kwargs)
+        if entry is False:
+            # the function closes over values of an outer transformation: run the
+            # staged graph (binding each primitive) instead of caching it
+            g = self.__dict__.pop("_pending_graph")
+            return tree_unflatten(g.out_tree, g.evaluate_flat(leaves))
+        return entry.fn(*leaves)
+
+    # -- inspection ------------------------------------------------------------
+    def _entry(self, args, kwargs):
+        entry, _, _ = self._lookup(args, kwargs)
+        if not entry:
+            raise TypeError(f"jit({self._name}): cannot compile for values of an outer "
+                            "transformation; call .source()/.graph() with arrays")
+        return entry
+
+    def source(self, *args, **kwargs) -> str:
+        """The generated Python source for these arguments' signature.
+
+        >>> import wengert as wg, wengert.numpy as wnp
+        >>> print(wg.jit(lambda x: wnp.sin(x) * 2.0).source(1.0))  # doctest: +ELLIPSIS
+        # constants:
+        ...
+        def _lambda_(v1):
+            v1 = _to_float641(v1)
+            v2 = np.sin(v1)  # sin ...
+            v3 = v2 * 2.0  # mul ...
+            return v3
+        <BLANKLINE>
+        """
+        return self._entry(args, kwargs).source
+
+    def graph(self, *args, optimized: bool = True, **kwargs) -> Graph:
+        """The (optimised, by default) Wengert list compiled for these arguments."""
+        e = self._entry(args, kwargs)
+        return e.opt if optimized else e.graph
+
+    def _cache_size(self) -> int:
+        return len(self._cache)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+        self._fast.clear()
+
+
+def jit(fun: Callable | None = None, static_argnums: int | Sequence[int] = ()) -> Any:
+    """Compile ``fun``: trace once per input signature, optimise, generate NumPy code.
+
+    The signature is the pytree structure of the arguments, each leaf's shape
+    and dtype (Python scalars by type), and the values of the ``static_argnums``
+    arguments (which must be hashable).  Python control flow on traced values
+    raises :class:`~wengert._ir.TracerBoolError`: use ``wg.cond`` /
+    ``wg.while_loop``, ``wnp.where``, or make the argument static.  Results are
+    NumPy arrays or scalars.  ``jit(f).source(*args)`` shows the generated code.
+
+    >>> import wengert as wg, wengert.numpy as wnp
+    >>> f = wg.jit(lambda x, n: wnp.sum(x ** n), static_argnums=1)
+    >>> float(f(wnp.arange(3.0), 2))
+    5.0
+    """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums)
+    if isinstance(fun, Jitted) and not static_argnums:
+        return fun
+    return Jitted(fun, static_argnums)
