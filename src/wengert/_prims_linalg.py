@@ -56,22 +56,21 @@ def _sym(t, nd, cplx):
     return (t + _H(t, nd, cplx)) * 0.5
 
 
-def _eye(shape, dtype=float):
+def _rdt(x):
+    """The real dtype of x's precision (float32 stays float32)."""
+    return np.finfo(np.dtype(x.dtype)).dtype
+
+
+def _eye(shape, dtype):
     """Identity matrices of the trailing (n, n) of ``shape``, broadcast over the rest."""
     n = shape[-1]
     return np.broadcast_to(np.eye(n, dtype=dtype), tuple(shape))
 
 
-def _diag_part(x, shape):
+def _diag_part(x, shape, dtype):
     """The diagonal (…, n) of a (…, n, n) value (tangents too)."""
     nd = len(shape)
-    return P.reduce_sum(x * _eye(shape), (nd - 1,), tuple(shape))
-
-
-def _tr(x, shape):
-    """Trace over the trailing two axes."""
-    nd = len(shape)
-    return P.reduce_sum(x * _eye(shape), (nd - 2, nd - 1), tuple(shape))
+    return P.reduce_sum(x * _eye(shape, dtype), (nd - 1,), tuple(shape))
 
 
 def _shape(x):
@@ -161,7 +160,7 @@ def _cholesky_jvp(t, ans, a):
     Linv = inv_p.bind(L)
     tmp = P.matmul(Linv, P.matmul(_sym(t, nd, c), _H(Linv, nd, c)))
     n = shape[-1]
-    phi = np.broadcast_to(np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n), shape)
+    phi = np.broadcast_to((np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)).astype(_rdt(a)), shape)
     return P.matmul(L, tmp * phi)
 
 
@@ -184,7 +183,7 @@ def _eigh_jvp(primals, tangents, ans, params):
     nd = len(shape)
     c = iscomplex(a)
     X = P.matmul(_H(v, nd, c), P.matmul(_sym(t, nd, c), v))
-    dw = _diag_part(X, shape)
+    dw = _diag_part(X, shape, _rdt(a))
     if c:
         dw = P.real(dw)
     Fm = _inv_gaps(w, lambda wj, wi: wj - wi)
@@ -236,7 +235,7 @@ def _svd_jvp(primals, tangents, ans, params):
     Uh = _H(U, nd, c)
     kk = shape[:-2] + (k, k)
     dS = P.matmul(Uh, P.matmul(t, V))
-    ds = _diag_part(dS, kk)
+    ds = _diag_part(dS, kk, _rdt(a))
     if c:
         ds = P.real(ds)
     if not cuv:
@@ -248,7 +247,7 @@ def _svd_jvp(primals, tangents, ans, params):
     SdS = dS * s_col
     zero = F.equal(s, 0)
     s_inv = F.where(zero, 0.0, 1.0 / F.where(zero, 1.0, s))
-    s_inv_mat = F.broadcast_to(F.expand_dims(s_inv, -2), kk) * _eye(kk)
+    s_inv_mat = F.broadcast_to(F.expand_dims(s_inv, -2), kk) * _eye(kk, _rdt(a))
     dU = P.matmul(U, (dSS + _H(dSS, nd, c)) * Fm + (dS - _H(dS, nd, c)) * (s_inv_mat * 0.5))
     dV = P.matmul(V, (SdS + _H(SdS, nd, c)) * Fm)
     inv_row = F.expand_dims(s_inv, -2)
@@ -291,11 +290,11 @@ def _qr_jvp(primals, tangents, ans, params):
     nn = shape[:-2] + (n, n)
     dx_rinv = P.matmul(t, inv_p.bind(r))
     qt_dx_rinv = P.matmul(_H(q, nd, c), dx_rinv)
-    lower = qt_dx_rinv * np.broadcast_to(np.tril(np.ones((n, n)), -1), nn)
+    lower = qt_dx_rinv * np.broadcast_to(np.tril(np.ones((n, n), _rdt(a)), -1), nn)
     do = lower - _H(lower, nd, c)
     if c:
         # i·Im of the diagonal (the complex part of the gauge)
-        do = do + (qt_dx_rinv - P.conj(qt_dx_rinv)) * (_eye(nn) * 0.5)
+        do = do + (qt_dx_rinv - P.conj(qt_dx_rinv)) * (_eye(nn, _rdt(a)) * 0.5)
     dq = P.matmul(q, do - qt_dx_rinv) + dx_rinv
     dr = P.matmul(qt_dx_rinv - do, r)
     if complete and m != n:
@@ -326,8 +325,8 @@ def _pinv_jvp(t, ans, a, rcond, hermitian):
     m, n = shape[-2:]
     ph = _H(p, nd, c)
     th = _H(t, nd, c)
-    i_m = _eye(shape[:-2] + (m, m))
-    i_n = _eye(shape[:-2] + (n, n))
+    i_m = _eye(shape[:-2] + (m, m), _rdt(a))
+    i_n = _eye(shape[:-2] + (n, n), _rdt(a))
     left = i_m - P.matmul(a, p)
     right = i_n - P.matmul(p, a)
     out = -P.matmul(p, P.matmul(t, p))
