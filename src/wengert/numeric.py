@@ -190,7 +190,7 @@ class _Counted:
                 raise TypeError(
                     f"numeric.{self.caller}({self.fname}, method='complex'): {self.fname} failed on "
                     f"complex input ({e}). The complex step needs code that accepts complex numbers "
-                    "(wengert.numpy functions do); use method='central' otherwise.") from e
+                    "(most wengert.numpy functions do); use method='central' otherwise.") from e
             raise
         leaves, tree = tree_flatten(out)
         arrs = [np.asarray(o) for o in leaves]
@@ -472,7 +472,7 @@ def derivative(f: Callable, x: float, method: str = "central", step: float | Non
 # Hessians
 
 
-def _hessian_flat(F, flat, method, order, h):
+def _hessian_flat(F, flat, method, order, h, f0=None):
     x0 = flat.x0
     n = x0.size
     k, exps = _levels(method, order)
@@ -504,7 +504,6 @@ def _hessian_flat(F, flat, method, order, h):
         rnd = flat.eps * max(F.fmax, 1e-300) / np.min(hmin) * amp
         return Hb, corr, rnd
     sign = -1.0 if method == "backward" else 1.0
-    f0 = F(x0)[0]
     for lev in range(k):
         hl = h / 2.0 ** lev
         hs = _representable(x0, hl, sign)
@@ -561,9 +560,10 @@ def hessian(f: Callable, x: Any, method: str = "central", step: float | None = N
     fname, order, flat, h, F = _prepare(f, x, method, order, step, "hessian", 2)
     if method == "complex":
         F.complex_input = True
-    F(flat.x0.astype(np.result_type(flat.dtype, np.complex64)) if method == "complex" else flat.x0)
+    v0 = F(flat.x0.astype(np.result_type(flat.dtype, np.complex64)) if method == "complex"
+           else flat.x0)
     _check_scalar(F, fname, "hessian")
-    H, corr, rnd = _hessian_flat(F, flat, method, order, h)
+    H, corr, rnd = _hessian_flat(F, flat, method, order, h, v0[0].real)
     H = H.astype(flat.dtype)
     blocks_by_row = [[None] * len(flat.shapes) for _ in flat.shapes]
     # block (i, j) = H[entries of leaf i, entries of leaf j]
