@@ -175,6 +175,26 @@ class Trace:
     def __init__(self, level):
         self.level = level
 
+    def _process_construct(self, p, args, params):
+        """Constructs that run user code (control flow, checkpoint, custom
+        rules) see the trace itself and build their outputs."""
+        primals = []
+        tangents = []
+        any_t = False
+        for a in args:
+            if type(a) is JVPTracer and a._trace is self:
+                primals.append(a.primal)
+                t = a.tangent
+                if t is not None:
+                    any_t = True
+                tangents.append(t)
+            else:
+                primals.append(a)
+                tangents.append(None)
+        if not any_t:
+            return p.bind(*primals, *params)
+        return p.jvp_trace(self, primals, tangents, params)
+
     def process2(self, p, x, y, params):
         """Binary primitives (subclasses may specialise)."""
         return self.process(p, (x, y), params)
@@ -278,6 +298,8 @@ class JVPTrace(Trace):
     __slots__ = ()
 
     def process(self, p, args, params):
+        if p.jvp_trace is not None:
+            return self._process_construct(p, args, params)
         n = len(args)
         if n == 2:
             return self.process2(p, args[0], args[1], params)
@@ -315,10 +337,6 @@ class JVPTrace(Trace):
             else:
                 primals.append(a)
                 tangents.append(None)
-        if any_t and p.jvp_trace is not None and not p.nondiff:
-            # constructs that run user code (control flow, checkpoint, custom
-            # rules) see the trace itself and build their outputs
-            return p.jvp_trace(self, primals, tangents, params)
         ans = p.bind(*primals, *params)
         if not any_t or p.nondiff:
             return ans
