@@ -1,0 +1,5 @@
+"""``python -m wengert``: the command line (see :mod:`wengert.cli`)."""
+
+from .cli import main
+
+raise SystemExit(main())
