@@ -1,0 +1,163 @@
+"""Loss functions, numerically stable, differentiable with any wengert
+transformation and on ``wg.Tensor``.
+
+Every loss takes ``reduction="mean" | "sum" | "none"``.
+
+>>> import numpy as np
+>>> logits = np.array([[2.0, 0.5, -1.0], [0.0, 3.0, 0.0]])
+>>> round(float(cross_entropy(logits, np.array([0, 1]))), 4)
+0.1681
+>>> float(mse(np.array([1.0, 2.0]), np.array([1.0, 4.0])))
+2.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import numpy as wnp
+from .activations import log_softmax, softplus
+
+__all__ = ["mse", "mse_loss", "l1", "cross_entropy", "nll", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "accuracy"]
+
+
+def _reduce(loss, reduction, name):
+    if reduction == "mean":
+        return wnp.mean(loss)
+    if reduction == "sum":
+        return wnp.sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _values(x):
+    """The concrete NumPy value of targets/labels (never differentiated)."""
+    data = getattr(x, "data", None)
+    if isinstance(data, np.ndarray) and not isinstance(x, np.ndarray):
+        return data
+    return np.asarray(x)
+
+
+def mse(pred, target, reduction: str = "mean"):
+    """Mean squared error ``mean((pred - target)²)``.
+
+    >>> float(mse(np.array([0.0, 0.0]), np.array([1.0, 3.0]), reduction="sum"))
+    10.0
+    """
+    d = pred - target
+    return _reduce(d * d, reduction, "mse")
+
+
+mse_loss = mse
+
+
+def l1(pred, target, reduction: str = "mean"):
+    """Mean absolute error ``mean(|pred - target|)`` (derivative 0 where equal).
+
+    >>> float(l1(np.array([0.0, 0.0]), np.array([1.0, -3.0])))
+    2.0
+    """
+    return _reduce(wnp.abs(pred - target), reduction, "l1")
+
+
+def _one_hot(labels, n, dtype, name):
+    labels = _values(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{name}: integer class labels expected, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= n):
+        raise ValueError(f"{name}: labels must lie in [0, {n}), got values from "
+                         f"{labels.min()} to {labels.max()}")
+    return np.eye(n, dtype=dtype)[labels]
+
+
+def cross_entropy(logits, target, axis: int = -1, reduction: str = "mean",
+                  label_smoothing: float = 0.0):
+    """Softmax cross entropy from unnormalised ``logits``.
+
+    ``target`` is either integer class labels (shape ``logits.shape`` without
+    the class axis) or class probabilities / one-hot rows (the shape of
+    ``logits``).  Computed as ``-sum(target * log_softmax(logits))``, which
+    stays finite for any logits.
+
+    >>> logits = np.array([[1000.0, 0.0]])
+    >>> float(cross_entropy(logits, np.array([1])))
+    1000.0
+    >>> float(cross_entropy(logits, np.array([[0.0, 1.0]])))
+    1000.0
+    """
+    logp = log_softmax(logits, axis=axis)
+    shape = tuple(logp.shape)
+    n = shape[axis]
+    if _dtype_of(target).kind in "iu":
+        t = _one_hot(target, n, _dtype(logits), "cross_entropy")
+        if axis % len(shape) != len(shape) - 1:
+            t = np.moveaxis(t, -1, axis)
+    else:
+        t = target if hasattr(target, "shape") else np.asarray(target)
+    if tuple(t.shape) != shape:
+        raise ValueError(
+            f"cross_entropy: target has shape {tuple(np.shape(_values(target)))}; expected "
+            f"integer labels (the logits' shape {shape} without the class axis) or "
+            f"probabilities of shape {shape}")
+    if label_smoothing:
+        t = (1.0 - label_smoothing) * t + label_smoothing / n
+    return _reduce(-wnp.sum(t * logp, axis=axis), reduction, "cross_entropy")
+
+
+def nll(log_probs, labels, axis: int = -1, reduction: str = "mean"):
+    """Negative log likelihood of integer ``labels`` under ``log_probs``.
+
+    >>> float(nll(np.log(np.array([[0.5, 0.5]])), np.array([0])).round(4))
+    0.6931
+    """
+    shape = tuple(log_probs.shape)
+    t = _one_hot(labels, shape[axis], _dtype(log_probs), "nll")
+    if axis % len(shape) != len(shape) - 1:
+        t = np.moveaxis(t, -1, axis)
+    return _reduce(-wnp.sum(t * log_probs, axis=axis), reduction, "nll")
+
+
+def binary_cross_entropy(probs, target, reduction: str = "mean"):
+    """``-(t log p + (1 - t) log(1 - p))`` from probabilities ``p``; each log
+    is clamped at -100, as PyTorch does, so ``p = 0`` or ``1`` stays finite.
+
+    >>> float(binary_cross_entropy(np.array([0.0]), np.array([1.0])))
+    100.0
+    """
+    with np.errstate(divide="ignore"):
+        lp = wnp.maximum(wnp.log(probs), -100.0)
+        lq = wnp.maximum(wnp.log(1.0 - probs), -100.0)
+    return _reduce(-(target * lp + (1.0 - target) * lq), reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
+    """Binary cross entropy of ``sigmoid(logits)``, computed stably as
+    ``softplus(z) - t z``.
+
+    >>> float(binary_cross_entropy_with_logits(np.array([-1000.0]), np.array([1.0])))
+    1000.0
+    """
+    return _reduce(softplus(logits) - target * logits, reduction,
+                   "binary_cross_entropy_with_logits")
+
+
+def accuracy(logits, labels, axis: int = -1) -> float:
+    """Fraction of rows whose arg-max matches ``labels`` (not differentiable).
+
+    >>> accuracy(np.array([[0.1, 2.0], [3.0, 0.0]]), np.array([1, 1]))
+    0.5
+    """
+    pred = np.argmax(_values(logits), axis=axis)
+    return float(np.mean(pred == _values(labels)))
+
+
+def _dtype_of(x):
+    dt = getattr(x, "dtype", None)
+    return np.dtype(dt) if dt is not None else np.asarray(x).dtype
+
+
+def _dtype(x):
+    dt = np.dtype(getattr(x, "dtype", np.float64))
+    return dt if dt.kind in "fc" else np.dtype(np.float64)

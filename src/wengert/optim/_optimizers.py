@@ -1,0 +1,318 @@
+"""Optimizers with two faces: functional on pytrees, PyTorch-style on tensors.
+
+Functional (pure; params and state are pytrees, nothing is mutated)::
+
+    opt = optim.Adam(lr=1e-3)
+    state = opt.init(params)
+    params, state = opt.update(grads, state, params)
+
+PyTorch style (``wg.Tensor`` parameters, updated in place)::
+
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    opt.zero_grad(); loss.backward(); opt.step()
+
+Each algorithm is one per-parameter rule, ``_leaf(g, p, slots, count, lr)``,
+shared by both faces; the formulas are PyTorch's (``torch.optim``), so the
+two give the same numbers step for step.
+
+>>> import numpy as np
+>>> opt = SGD(lr=0.1)
+>>> params = {"w": np.array([1.0, 2.0])}
+>>> state = opt.init(params)
+>>> params, state = opt.update({"w": np.array([1.0, -1.0])}, state, params)
+>>> params["w"], state["count"]
+(array([0.9, 2.1]), 1)
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from .. import numpy as wnp
+from ..tree_util import tree_flatten, tree_unflatten
+from .schedules import Schedule, as_schedule
+
+__all__ = ["Optimizer", "SGD", "Momentum", "Adam", "AdamW"]
+
+_UNSET = object()
+
+
+def _zeros_like(p):
+    return np.zeros(np.shape(p), dtype=np.result_type(p, 1.0))
+
+
+class Optimizer:
+    """Base class. Subclasses define ``slots`` (per-parameter state arrays) and
+    ``_leaf(g, p, slots, count, lr) -> (new_p, new_slots)``."""
+
+    slots: tuple = ()
+
+    def __init__(self, params: Any, lr: Any, default_lr: Any = _UNSET):
+        name = type(self).__name__
+        if params is not None and (isinstance(params, (numbers.Real, Schedule)) or (
+                callable(params) and not isinstance(params, Iterable))):
+            if lr is not _UNSET:
+                raise TypeError(f"{name}: lr given twice (as the first argument and as lr=)")
+            params, lr = None, params
+        if lr is _UNSET:
+            lr = default_lr
+        if lr is _UNSET:
+            raise TypeError(f"{name}: missing the learning rate: {name}(lr=...) or "
+                            f"{name}(model.parameters(), lr=...)")
+        if isinstance(lr, numbers.Real) and lr < 0:
+            raise ValueError(f"{name}: lr must be non-negative, got {lr}")
+        self.lr: Schedule = as_schedule(lr)
+        self.tensors: list | None = None
+        self.step_count = 0
+        if params is not None:
+            self._bind(params)
+
+    # -- functional face -------------------------------------------------------
+    def init(self, params: Any) -> dict:
+        """The initial state for ``params`` (a pytree): ``{"count": 0, slot: zeros...}``."""
+        leaves, tree = tree_flatten(params)
+        state: dict = {"count": 0}
+        for s in self.slots:
+            state[s] = tree_unflatten(tree, [_zeros_like(p) for p in leaves])
+        return state
+
+    def update(self, grads: Any, state: dict, params: Any) -> tuple[Any, dict]:
+        """One step: ``(new_params, new_state)`` from ``grads`` (a pytree shaped
+        like ``params``); inputs are not modified."""
+        name = type(self).__name__
+        p_leaves, tree = tree_flatten(params)
+        g_leaves, gtree = tree_flatten(grads)
+        if gtree != tree:
+            raise ValueError(f"{name}.update: grads and params have different structures: "
+                             f"{gtree} vs {tree}")
+        if not isinstance(state, dict) or "count" not in state:
+            raise TypeError(f"{name}.update: state must come from {name}.init(params) or a "
+                            "previous update")
+        slot_leaves = {}
+        for s in self.slots:
+            leaves, stree = tree_flatten(state[s])
+            if stree != tree:
+                raise ValueError(f"{name}.update: the state's '{s}' does not match params' "
+                                 "structure; call init(params) again")
+            slot_leaves[s] = leaves
+        count = int(state["count"])
+        lr = self.lr(count)
+        new_p: list = []
+        new_slots: dict = {s: [] for s in self.slots}
+        for i, (g, p) in enumerate(zip(g_leaves, p_leaves)):
+            if g is None:
+                new_p.append(p)
+                for s in self.slots:
+                    new_slots[s].append(slot_leaves[s][i])
+                continue
+            np_, sl = self._leaf(g, p, {s: slot_leaves[s][i] for s in self.slots}, count, lr)
+            new_p.append(np_)
+            for s in self.slots:
+                new_slots[s].append(sl[s])
+        new_state = {"count": count + 1}
+        for s in self.slots:
+            new_state[s] = tree_unflatten(tree, new_slots[s])
+        return tree_unflatten(tree, new_p), new_state
+
+    # -- PyTorch face ----------------------------------------------------------
+    def _bind(self, params):
+        name = type(self).__name__
+        tensors = list(params)
+        if not tensors:
+            raise ValueError(f"{name}: got an empty parameter list")
+        for t in tensors:
+            if not (hasattr(t, "grad") and hasattr(t, "requires_grad")):
+                raise TypeError(
+                    f"{name}(params, ...): params must be wg.Tensor objects (e.g. "
+                    f"model.parameters()), got {type(t).__name__}. For arrays and pytrees use "
+                    f"the functional API: opt = {name}(lr=...); state = opt.init(params); "
+                    "params, state = opt.update(grads, state, params)")
+        self.tensors = tensors
+        self._tslots = [{s: _zeros_like(t.data) for s in self.slots} for t in tensors]
+        self._tcount = [0] * len(tensors)
+
+    def _need_tensors(self, what):
+        if self.tensors is None:
+            name = type(self).__name__
+            raise TypeError(f"{name}.{what}() updates wg.Tensor parameters: create it as "
+                            f"{name}(model.parameters(), lr=...). With arrays and pytrees use "
+                            "opt.update(grads, state, params)")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear ``.grad`` of every parameter tensor."""
+        self._need_tensors("zero_grad")
+        for t in self.tensors:
+            if set_to_none or t.grad is None:
+                t.grad = None
+            else:
+                t.grad.data[...] = 0
+
+    def step(self) -> None:
+        """Update every parameter tensor that has a ``.grad``, in place."""
+        self._need_tensors("step")
+        lr = self.lr(self.step_count)
+        for i, t in enumerate(self.tensors):
+            if t.grad is None:
+                continue
+            g = t.grad.data if hasattr(t.grad, "requires_grad") else np.asarray(t.grad)
+            new, self._tslots[i] = self._leaf(g, t.data, self._tslots[i], self._tcount[i], lr)
+            self._tcount[i] += 1
+            _assign(t, new)
+        self.step_count += 1
+
+    @property
+    def current_lr(self) -> float:
+        """The learning rate the next ``step()`` will use (PyTorch style)."""
+        return self.lr(self.step_count)
+
+    def __repr__(self):
+        hyper = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
+        return f"{type(self).__name__}(lr={self.lr!r}{', ' + hyper if hyper else ''})"
+
+    def _hyper(self) -> dict:
+        return {}
+
+    def _leaf(self, g, p, slots: dict, count: int, lr: float):
+        raise TypeError(f"{type(self).__name__} defines no update rule")
+
+
+def _assign(t, new):
+    """Write ``new`` into tensor ``t``'s storage (in place where possible)."""
+    data = t.data
+    new = np.asarray(new)
+    if isinstance(data, np.ndarray) and data.flags.writeable and data.shape == new.shape:
+        np.copyto(data, new, casting="unsafe")
+        if t.data is data:
+            return
+    t.data = new.astype(np.asarray(data).dtype, copy=False)
+
+
+def _check(name, **kw):
+    for k, (v, lo, hi) in kw.items():
+        if not (lo <= v < hi):
+            raise ValueError(f"{name}: {k} must be in [{lo}, {hi}), got {v!r}")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum (heavy ball or
+    Nesterov), dampening and L2 ``weight_decay``: PyTorch's ``torch.optim.SGD``.
+
+    ``g += weight_decay * p``; with momentum ``b = g`` on the first step, then
+    ``b = momentum * b + (1 - dampening) * g``, and ``g = g + momentum * b``
+    (Nesterov) or ``g = b``; finally ``p -= lr * g``.
+
+    >>> import numpy as np
+    >>> opt = SGD(lr=0.5, momentum=0.9)
+    >>> p = np.array([1.0]); s = opt.init(p)
+    >>> p, s = opt.update(np.array([1.0]), s, p); p
+    array([0.5])
+    >>> p, s = opt.update(np.array([1.0]), s, p); p  # b = 0.9 * 1 + 1
+    array([-0.45])
+    """
+
+    def __init__(self, params: Any = None, lr: float | Callable = _UNSET, momentum: float = 0.0,
+                 dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
+        _check(type(self).__name__, momentum=(momentum, 0.0, float("inf")),
+               weight_decay=(weight_decay, 0.0, float("inf")), dampening=(dampening, 0.0, 1.0 + 1e-12))
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(f"{type(self).__name__}: nesterov=True needs momentum > 0 and "
+                             "dampening = 0")
+        self.momentum, self.dampening = momentum, dampening
+        self.nesterov, self.weight_decay = nesterov, weight_decay
+        self.slots = ("momentum",) if momentum else ()
+        super().__init__(params, lr)
+
+    def _hyper(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov,
+                "weight_decay": self.weight_decay}
+
+    def _leaf(self, g, p, slots, count, lr):
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        if self.momentum:
+            b = g if count == 0 else self.momentum * slots["momentum"] + (1.0 - self.dampening) * g
+            slots = {"momentum": b}
+            g = g + self.momentum * b if self.nesterov else b
+        return p - lr * g, slots
+
+
+class Momentum(SGD):
+    """SGD with momentum (default 0.9), optionally Nesterov's: ``SGD(lr,
+    momentum=momentum, nesterov=nesterov)``.
+
+    >>> Momentum(0.1, nesterov=True)
+    Momentum(lr=constant(0.1), momentum=0.9, nesterov=True, weight_decay=0.0)
+    """
+
+    def __init__(self, params: Any = None, lr: float | Callable = _UNSET, momentum: float = 0.9,
+                 nesterov: bool = False, weight_decay: float = 0.0, dampening: float = 0.0):
+        if momentum <= 0:
+            raise ValueError(f"Momentum: momentum must be positive, got {momentum}")
+        super().__init__(params, lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+                         weight_decay=weight_decay)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), as ``torch.optim.Adam``: ``weight_decay`` is an L2
+    term added to the gradient.
+
+    ``m = β1 m + (1-β1) g``, ``v = β2 v + (1-β2) g²``, and
+    ``p -= lr / (1-β1ᵗ) · m / (√v / √(1-β2ᵗ) + eps)``.
+
+    >>> import numpy as np
+    >>> opt = Adam(lr=0.1)
+    >>> p = np.array([1.0, -1.0]); s = opt.init(p)
+    >>> p, s = opt.update(np.array([3.0, -2.0]), s, p); p  # first step: lr * sign(g)
+    array([ 0.9, -0.9])
+    """
+
+    slots = ("m", "v")
+    decoupled = False
+
+    def __init__(self, params: Any = None, lr: float | Callable = _UNSET,
+                 betas: tuple = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        name = type(self).__name__
+        b1, b2 = betas
+        _check(name, **{"betas[0]": (b1, 0.0, 1.0), "betas[1]": (b2, 0.0, 1.0)},
+               eps=(eps, 0.0, float("inf")), weight_decay=(weight_decay, 0.0, float("inf")))
+        self.betas, self.eps, self.weight_decay = (float(b1), float(b2)), eps, weight_decay
+        super().__init__(params, lr, default_lr=1e-3)
+
+    def _hyper(self):
+        return {"betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}
+
+    def _leaf(self, g, p, slots, count, lr):
+        b1, b2 = self.betas
+        if self.weight_decay:
+            if self.decoupled:
+                p = p * (1.0 - lr * self.weight_decay)
+            else:
+                g = g + self.weight_decay * p
+        m = b1 * slots["m"] + (1.0 - b1) * g
+        v = b2 * slots["v"] + (1.0 - b2) * (g * g)
+        t = count + 1
+        step_size = lr / (1.0 - b1 ** t)
+        denom = wnp.sqrt(v) / (1.0 - b2 ** t) ** 0.5 + self.eps
+        return p - step_size * (m / denom), {"m": m, "v": v}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as
+    ``torch.optim.AdamW``: ``p *= 1 - lr * weight_decay`` before the Adam step.
+
+    >>> import numpy as np
+    >>> opt = AdamW(lr=0.1, weight_decay=0.5)
+    >>> p = np.array([2.0]); s = opt.init(p)
+    >>> p, s = opt.update(np.array([1.0]), s, p); p  # 2 * (1 - 0.05) - 0.1
+    array([1.8])
+    """
+
+    decoupled = True
+
+    def __init__(self, params: Any = None, lr: float | Callable = _UNSET,
+                 betas: tuple = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
+        super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay)
