@@ -205,9 +205,9 @@ def optimize(graph: Graph) -> Graph:
 
     >>> import wengert as wg
     >>> g = wg.make_graph(wg.grad(lambda x: x * x), 3.0)
-    >>> print(optimize(g))  # doctest: +NORMALIZE_WHITESPACE
+    >>> print(optimize(g))  # doctest: +NORMALIZE_WHITESPACE +ELLIPSIS
     inputs  v1: f64[]
-       3  v2 = add v1 v1  : f64[]
+       4  v2 = add v1 v1  : f64[]  # reverse sweep ...
     outputs v2
     """
     sub: dict = {}
@@ -240,6 +240,7 @@ def optimize(graph: Graph) -> Graph:
                 continue
         out0 = e.outputs[0] if e.outputs else None
         # algebraic simplification (repeat while it rewrites)
+        r = None
         for _ in range(4):
             if p.multiple_results or out0 is None:
                 break
@@ -507,7 +508,7 @@ def codegen(graph: Graph, name: str = "f", in_types: Sequence[type] | None = Non
         else:
             leaves.append(gen.const(o))
     if graph.out_tree is None:
-        ret = "[" + ", ".join(leaves) + "]"
+        ret = leaves[0] if len(leaves) == 1 else "(" + ", ".join(leaves) + ",)"
     else:
         ret = gen.tree_expr(graph.out_tree, leaves)
     lines.append(f"    return {ret}")
@@ -601,13 +602,13 @@ class Jitted:
         except TypeError:
             raise TypeError(f"jit: static_argnums must be an int or a tuple of ints, got "
                             f"{static_argnums!r}") from None
+        functools.update_wrapper(self, fun, updated=())
         self._fun = fun
         self._static = static_argnums
         self._cache: dict = {}
         self._fast: dict = {}
         self.trace_count = 0
         self._name = getattr(fun, "__name__", type(fun).__name__)
-        functools.update_wrapper(self, fun)
         _LIVE.add(self)
 
     def __repr__(self):
@@ -719,8 +720,8 @@ class Jitted:
         >>> import wengert as wg, wengert.numpy as wnp
         >>> print(wg.jit(lambda x: wnp.sin(x) * 2.0).source(1.0))  # doctest: +ELLIPSIS
         # constants:
-        ...
-        def _lambda_(v1):
+        #   _to_float641 = numpy.float64
+        def f_lambda(v1):
             v1 = _to_float641(v1)
             v2 = np.sin(v1)  # sin ...
             v3 = v2 * 2.0  # mul ...

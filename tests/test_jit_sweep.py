@@ -1,0 +1,85 @@
+"""The jit sweep: for every case of the table, ``jit(f)`` equals ``f`` and
+``jit(grad(sum∘f))`` equals ``grad(sum∘f)``.
+
+Cases whose function needs the *contents* of a traced value (indexing with a
+mask or indices computed from the input, sort/argsort/partition
+permutations) cannot be staged: jit raises a ConcretizationError instead of
+baking a data-dependent permutation into the compiled code.  They are listed
+in ``DATA_DEPENDENT`` and checked to raise that error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cases import all_cases
+
+import wengert as wg
+import wengert.numpy as wnp
+from wengert._ir import ConcretizationError
+
+CASES = [c for c in all_cases() if getattr(c, "vmap", True)]
+
+DATA_DEPENDENT = {
+    "idx-mask-from-value": "boolean mask computed from x (x[x > 0])",
+    "sort": "sort's permutation comes from argsort of the traced value",
+    "sort-axis0": "sort's permutation comes from argsort of the traced value",
+    "partition": "partition's permutation comes from the traced value",
+    "argmax": "indexes x with argmax(x), a traced index",
+    "argmin-axis": "take_along_axis with argmin(x), traced indices",
+    "argsort": "indexes x with argsort(x), a traced permutation",
+}
+
+
+def _sum_f(fn):
+    def f(*args):
+        y = fn(*args)
+        if wnp.iscomplexobj(y):
+            y = wnp.real(y)
+        return wnp.sum(y)
+    return f
+
+
+def _close(a, b, tol=1e-10):
+    la, ta = wg.tree_util.tree_flatten(a)
+    lb, tb = wg.tree_util.tree_flatten(b)
+    assert ta == tb
+    for x, y in zip(la, lb):
+        assert not isinstance(x, wg._core.Tracer)
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=tol, atol=tol)
+        assert np.shape(x) == np.shape(y)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_jit_matches_eager(case):
+    args = case.args(np.random.default_rng(5))
+    if case.name in DATA_DEPENDENT:
+        with pytest.raises(ConcretizationError):
+            wg.jit(case.fn)(*args)
+        pytest.skip(f"not stageable: {DATA_DEPENDENT[case.name]}")
+    want = case.fn(*args)
+    jf = wg.jit(case.fn)
+    _close(jf(*args), want)
+    # a second call with new values reuses the compiled code
+    args2 = case.args(np.random.default_rng(6))
+    _close(jf(*args2), case.fn(*args2))
+    assert jf.trace_count == 1
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_jit_grad_matches_grad(case):
+    if "rev" not in case.modes:
+        pytest.skip("case has no reverse mode")
+    args = case.args(np.random.default_rng(7))
+    argnums = tuple(range(len(args)))
+    g = wg.grad(_sum_f(case.fn), argnums=argnums)
+    if case.name in DATA_DEPENDENT:
+        with pytest.raises(ConcretizationError):
+            wg.jit(g)(*args)
+        pytest.skip(f"not stageable: {DATA_DEPENDENT[case.name]}")
+    want = g(*args)
+    jg = wg.jit(g)
+    _close(jg(*args), want, case.tol if case.tol > 1e-10 else 1e-10)
+    args2 = case.args(np.random.default_rng(8))
+    _close(jg(*args2), g(*args2), case.tol if case.tol > 1e-10 else 1e-10)
+    assert jg.trace_count == 1
