@@ -20,7 +20,8 @@ from . import _prims as P
 from ._core import Trace, Tracer, end_level, new_level
 from .tree_util import tree_flatten, tree_unflatten
 
-__all__ = ["vmap", "BatchTracer", "BatchTrace", "BATCH_RULES"]
+__all__ = ["vmap", "BatchTracer", "BatchTrace", "BATCH_RULES", "register_batch_rule",
+           "run_batched"]
 
 
 class BatchTrace(Trace):
@@ -369,6 +370,33 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
         return tree_unflatten(out_tree, res)
 
     return vmapped
+
+
+def run_batched(fn: Callable, size: int, vals: list, flags: list) -> tuple[list, list]:
+    """Run ``fn(list) -> list`` with the entries of ``vals`` where ``flags``
+    batched (batch at axis 0); returns the raw outputs and which are batched.
+
+    The building block of batching rules for primitives that hold user
+    functions (control flow, custom rules): the function is run under a
+    nested :class:`BatchTrace`, never in a Python loop over examples.
+    """
+    level = new_level()
+    trace = BatchTrace(level, size)
+    try:
+        args = [BatchTracer(trace, v) if b else v for v, b in zip(vals, flags)]
+        outs = fn(args)
+        res, oflags = [], []
+        for o in outs:
+            if type(o) is BatchTracer and o._trace is trace:
+                res.append(o.val)
+                oflags.append(True)
+            else:
+                res.append(o)
+                oflags.append(False)
+    finally:
+        end_level()
+        trace.kill()
+    return res, oflags
 
 
 def _out_axes(name, out_axes, out, n):
