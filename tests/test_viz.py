@@ -59,7 +59,7 @@ def test_table_text_is_aligned_and_complete():
     widths = {len(ln.rstrip()) for ln in lines[1:-1]}
     assert len(widths) == 1
     assert "mul(v-1, v0)" in s and "11.6521" in s and "1.71634" in s
-    assert lines[-1] == "output: y = v5"
+    assert lines[-1] == "output: v5"
 
 
 def test_constants_and_arrays():
@@ -145,3 +145,18 @@ def test_render_with_graphviz(tmp_path, ext, magic):
     q = tmp_path / "h.out"
     wg.render(wg.to_dot(baydin, 2.0, 5.0), q, format=ext)
     assert magic in q.read_bytes()[:400]
+
+
+def test_to_dot_and_render_accept_make_graph(tmp_path):
+    try:
+        make_graph = wg.make_graph
+    except (AttributeError, ImportError):
+        pytest.skip("wg.make_graph is not available")
+    g = make_graph(lambda x, y: wnp.sin(x) * y + 2.0, 1.0, 2.0)
+    src = wg.to_dot(g)
+    assert src.startswith("digraph") and "sin" in src and "mul" in src
+    with_values = wg.to_dot(g, 1.0, 2.0)
+    assert f"grad {np.cos(1.0) * 2:.6g}" in with_values
+    p = tmp_path / "g.dot"
+    wg.render(g, p)
+    assert "sin" in p.read_text()

@@ -126,7 +126,7 @@ class TraceTable:
     ``op`` (the primitive's name, or ``"input"``), ``inputs`` (names of the
     operands, constants written out), ``value`` and ``tangent`` (forward
     mode) or ``adjoint`` (reverse mode); also ``label`` (the argument's name,
-    inputs only).  ``value`` is the function's value; ``derivative`` is the
+    inputs only) and ``params`` (the primitive's static parameters).  ``value`` is the function's value; ``derivative`` is the
     output's tangent (forward mode: the directional derivative along the seed)
     or the tuple of adjoints of the inputs (reverse mode: the gradient, one
     entry per input leaf).
@@ -161,7 +161,9 @@ class TraceTable:
             if r["op"] == "input":
                 opx = f"input {r['label']}"
             else:
-                opx = f"{r['op']}({', '.join(r['inputs'])})"
+                params = [p for p in r.get("params", ()) if not callable(p)]
+                ptxt = "[" + ", ".join(_fmt_param(p) for p in params) + "]" if params else ""
+                opx = f"{r['op']}{ptxt}({', '.join(r['inputs'])})"
             body.append([r["name"], opx, _fmt(r["value"]), _fmt(r[col])])
         widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
                   for i, h in enumerate(header)]
@@ -178,7 +180,7 @@ class TraceTable:
         lines = [self.title, line(header), line(["-" * w for w in widths])]
         lines += [line(b) for b in body]
         if self.outputs:
-            lines.append(f"output: y = {', '.join(self.outputs)}")
+            lines.append(f"output: {', '.join(self.outputs)}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -216,7 +218,7 @@ def trace_table(f: Callable, *args: Any, mode: str = "forward", wrt: int = 0) ->
     v3   add(v1, v2)     10.6931          5.5
     v4   sin(v0)       -0.958924            0
     v5   sub(v3, v4)     11.6521          5.5
-    output: y = v5
+    output: v5
     """
     if mode in ("fwd", "forward"):
         mode = "forward"
@@ -265,9 +267,9 @@ def trace_table(f: Callable, *args: Any, mode: str = "forward", wrt: int = 0) ->
     for e in rec.eqns:
         ins = [_arg_text(a, names) for a in e.args]
         for v in e.outs:
-            op = _op_text(e) + (f"#{v.out_index}" if e.prim.multiple_results else "")
+            op = e.prim.name + (f"#{v.out_index}" if e.prim.multiple_results else "")
             rows.append({"name": names[v.index], "op": op, "inputs": ins, "value": v.value,
-                         key: _zero_if_none(d.get(v.index), v.value)})
+                         key: _zero_if_none(d.get(v.index), v.value), "params": e.params})
     outs = [names[o.index] if type(o) is Var else _fmt(o) for o in rec.outputs]
     return TraceTable(mode, rows, outs, title, value, derivative)
 
@@ -305,8 +307,9 @@ def to_dot(f: Callable | Any, *args: Any, rankdir: str = "LR") -> str:
     operations grey, the output orange; constants appear as small plain
     nodes.  No ``graphviz`` package is needed to make the text; use
     :func:`render` to draw it.  ``f`` may also be an object with its own
-    ``to_dot()`` method (``wg.Tensor``, ``wg.make_graph``'s graph), which is
-    then called.
+    ``to_dot()`` method (``wg.Tensor``), which is then called, or a graph
+    from ``wg.make_graph``: without arguments its structure is drawn (shapes,
+    no values), with arguments it is run and drawn with values and gradients.
 
     >>> import wengert as wg, wengert.numpy as wnp
     >>> src = wg.to_dot(lambda x, y: x * y + wnp.sin(x), 2.0, 3.0)
@@ -315,9 +318,11 @@ def to_dot(f: Callable | Any, *args: Any, rankdir: str = "LR") -> str:
     >>> "grad 2.58385" in src   # ∂/∂x = y + cos(x)
     True
     """
-    if not callable(f) and hasattr(f, "to_dot"):
+    if not args and hasattr(f, "to_dot"):
         return f.to_dot()
-    if hasattr(f, "to_dot") and not args:
+    if not args and _is_graph(f):
+        return _graph_dot(f, rankdir)
+    if not callable(f) and hasattr(f, "to_dot"):
         return f.to_dot()
     if not callable(f):
         raise TypeError(f"to_dot: expected a function (and its arguments) or an object with "
@@ -376,6 +381,44 @@ def to_dot(f: Callable | Any, *args: Any, rankdir: str = "LR") -> str:
 _COMMUTATIVE = {"add", "mul", "maximum", "minimum", "hypot", "logaddexp", "logaddexp2"}
 
 
+def _is_graph(g: Any) -> bool:
+    return hasattr(g, "var_names") and hasattr(g, "eqns") and hasattr(g, "inputs")
+
+
+def _graph_dot(g: Any, rankdir: str = "LR") -> str:
+    """Structure of a ``wg.make_graph`` graph: one node per value, with shapes."""
+    names = g.var_names()
+    lines = ["digraph wengert {", f"  rankdir={rankdir};",
+             '  node [shape=record, fontname="Helvetica", fontsize=10, style=filled, '
+             'fillcolor="#eeeeee"];', '  edge [fontname="Helvetica", fontsize=9];']
+    outs = {id(o) for o in g.outputs}
+
+    def nid(v):
+        return names[v].replace("-", "m")
+
+    def color(v, base):
+        return "#ffd9a8" if id(v) in outs else base
+
+    for v in g.inputs:
+        lines.append(f'  {nid(v)} [label="{{{_dot_escape(names[v] + " = input")}|'
+                     f'{_dot_escape(v.aval)}}}", fillcolor="{color(v, "#c9f2c9")}"];')
+    nconst = 0
+    for e in g.eqns:
+        for v in e.outputs:
+            lines.append(f'  {nid(v)} [label="{{{_dot_escape(names[v] + " = " + e.name)}|'
+                         f'{_dot_escape(v.aval)}}}", fillcolor="{color(v, "#eeeeee")}"];')
+            for a in e.inputs:
+                if type(a) is type(v) and a in names:
+                    lines.append(f"  {nid(a)} -> {nid(v)};")
+                else:
+                    lines.append(f'  c{nconst} [label="{_dot_escape(_fmt(a))}", shape=plaintext, '
+                                 'style="", fontcolor="#555555"];')
+                    lines.append(f"  c{nconst} -> {nid(v)};")
+                    nconst += 1
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 class GraphvizNotFoundError(RuntimeError):
     """The Graphviz ``dot`` program is not installed."""
 
@@ -403,6 +446,8 @@ def render(graph: Any, path: str | os.PathLike, format: str | None = None) -> st
         src = graph
     elif hasattr(graph, "to_dot"):
         src = graph.to_dot()
+    elif _is_graph(graph):
+        src = _graph_dot(graph)
     elif hasattr(graph, "source") and isinstance(graph.source, str):
         src = graph.source  # a graphviz.Digraph
     else:
