@@ -127,9 +127,10 @@ class TraceTable:
     operands, constants written out), ``value`` and ``tangent`` (forward
     mode) or ``adjoint`` (reverse mode); also ``label`` (the argument's name,
     inputs only) and ``params`` (the primitive's static parameters).
-    ``value`` is the function's value; ``derivative`` is the output's tangent (forward mode: the directional derivative along the seed)
-    or the tuple of adjoints of the inputs (reverse mode: the gradient, one
-    entry per input leaf).
+    ``value`` is the function's value; ``derivative`` is the output's
+    tangent (forward mode: the directional derivative along the seed) or the
+    tuple of adjoints of the inputs (reverse mode: the gradient, one entry
+    per input leaf).
     """
 
     def __init__(self, mode: str, rows: list[dict], outputs: list[str], title: str,
