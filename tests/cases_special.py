@@ -1,0 +1,65 @@
+"""Sweep cases for ``wengert.scipy.special`` and ``wengert.scipy.stats.norm``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cases import Case
+
+sp = pytest.importorskip("scipy.special")
+st = pytest.importorskip("scipy.stats")
+
+from wengert.scipy import special as S  # noqa: E402
+from wengert.scipy.stats import norm  # noqa: E402
+
+CASES: list[Case] = []
+
+
+def U(lo, hi, *shapes):
+    def build(rng):
+        return tuple(rng.uniform(lo, hi, s) for s in shapes)
+    return build
+
+
+def add(name, fn, args, ref, **kw):
+    CASES.append(Case(f"special.{name}", fn, args, ref, tags=("scipy",), **kw))
+
+
+_UNARY = {
+    "erf": (-2, 2), "erfc": (-2, 2), "erfinv": (-0.9, 0.9), "gammaln": (0.5, 3),
+    "digamma": (0.5, 3), "psi": (0.5, 3), "expit": (-3, 3), "logit": (0.1, 0.9),
+    "ndtr": (-3, 3), "log_ndtr": (-3, 3), "ndtri": (0.1, 0.9),
+}
+for _n, (_lo, _hi) in _UNARY.items():
+    for _s in ((), (2, 3)):
+        add(f"{_n}{_s}", getattr(S, _n), U(_lo, _hi, _s), getattr(sp, _n))
+for _k in (0, 1, 3):
+    add(f"polygamma{_k}", (lambda k: lambda x: S.polygamma(k, x))(_k), U(0.5, 3, (3,)),
+        (lambda k: lambda x: sp.polygamma(k, x))(_k))
+add("xlogy", S.xlogy, lambda rng: (rng.uniform(-2, 2, (2, 3)), rng.uniform(0.5, 2, (3,))), sp.xlogy)
+add("xlogy-x0", lambda y: S.xlogy(np.array([0.0, 1.0, 0.0]), y), U(0.5, 2, (3,)),
+    lambda y: sp.xlogy(np.array([0.0, 1.0, 0.0]), y))
+add("xlog1py", S.xlog1py, U(-0.5, 2, (3,), (3,)), sp.xlog1py)
+add("logsumexp", S.logsumexp, U(-2, 2, (2, 3)), sp.logsumexp)
+for _kw in ({"axis": 0}, {"axis": -1, "keepdims": True}, {"axis": (0, 1)}):
+    add(f"logsumexp{_kw}", (lambda kw: lambda x: S.logsumexp(x, **kw))(_kw), U(-2, 2, (2, 3)),
+        (lambda kw: lambda x: sp.logsumexp(x, **kw))(_kw))
+add("logsumexp-b", lambda x, b: S.logsumexp(x, axis=1, b=b), U(0.5, 2, (2, 3), (3,)),
+    lambda x, b: sp.logsumexp(x, axis=1, b=b))
+add("logsumexp-sign", lambda x: S.logsumexp(x, axis=1, b=np.array([1.0, -3.0, 1.0]), return_sign=True)[0],
+    U(-1, 1, (2, 3)), lambda x: sp.logsumexp(x, axis=1, b=np.array([1.0, -3.0, 1.0]), return_sign=True)[0])
+add("logsumexp-huge", lambda x: S.logsumexp(x * 1e-3 + 700.0), U(-2, 2, (4,)),
+    lambda x: sp.logsumexp(x * 1e-3 + 700.0))
+add("logsumexp-neginf", lambda x: S.logsumexp(x + np.array([0.0, -np.inf, 0.0]), axis=-1), U(-2, 2, (2, 3)),
+    lambda x: sp.logsumexp(x + np.array([0.0, -np.inf, 0.0]), axis=-1))
+add("softmax", lambda x: S.softmax(x, axis=1), U(-2, 2, (2, 3)), lambda x: sp.softmax(x, axis=1))
+add("softmax-all", S.softmax, U(-2, 2, (2, 3)), sp.softmax)
+add("log_softmax", lambda x: S.log_softmax(x, axis=0), U(-2, 2, (2, 3)), lambda x: sp.log_softmax(x, axis=0))
+
+for _n in ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf"):
+    add(f"norm.{_n}", getattr(norm, _n), U(-2, 2, (3,)), getattr(st.norm, _n))
+    add(f"norm.{_n}-loc-scale", (lambda n: lambda x, loc, s: getattr(norm, n)(x, loc, s))(_n),
+        U(0.5, 2, (2, 3), (3,), ()), (lambda n: lambda x, loc, s: getattr(st.norm, n)(x, loc, s))(_n))
+add("norm.ppf", norm.ppf, U(0.1, 0.9, (3,)), st.norm.ppf)
+add("norm.logcdf-tail", lambda x: norm.logcdf(x - 30.0), U(-2, 2, (3,)), lambda x: st.norm.logcdf(x - 30.0),
+    tol=1e-5)
