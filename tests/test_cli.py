@@ -175,3 +175,14 @@ def test_console_script_is_installed():
     r = subprocess.run([exe, "grad", "x*x", "--at", "x=1.5", "--methods", "reverse"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "3" in r.stdout
+
+
+def test_bench_subcommand(capsys):
+    code, text = run(["bench", "--quick", "--only", "W1", "--impls", "hand,wengert"])
+    assert code == 0
+    assert "### W1" in text and "| f1 | wengert |" in text and "ok" in text
+    code, _ = run(["bench", "--bogus"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "unrecognized arguments" in err
+    code, _ = run(["bench", "--help"])
+    assert code == 0 and "--quick" in capsys.readouterr().out

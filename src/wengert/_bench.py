@@ -1334,8 +1334,14 @@ def _print_quick(results: list[dict], out) -> None:
     print(tables(results), file=out)
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit status 2
+        print(f"wengert bench: error: {message} (see `wengert bench --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wengert bench", description="Run the wengert benchmark suite "
+    p = _Parser(prog="wengert bench", description="Run the wengert benchmark suite "
                                 "(medians of fresh pinned processes; every result checked).")
     p.add_argument("--quick", action="store_true",
                    help="run every job once in this process: checks and rough times only")

@@ -600,12 +600,6 @@ def cmd_graph(args: argparse.Namespace, out) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace, out) -> int:
-    from . import _bench
-
-    return _bench.main(args.bench_args, out=out)
-
-
 def cmd_demo(out) -> int:
     print("wengert: derivatives of NumPy-style Python code. A demo "
           "(see `wengert --help` for the commands):\n", file=out)
@@ -684,6 +678,13 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         return cmd_demo(out)
+    if argv[0] == "bench":  # its own options: see `wengert bench --help`
+        from . import _bench
+
+        try:
+            return _bench.main(argv[1:], out=out)
+        except SystemExit as exc:
+            return int(exc.code or 0)
     try:
         parser = build_parser()
         try:
@@ -701,8 +702,7 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
                 raise CLIError(f"wengert {args.command}: give an expression, e.g. "
                                f"wengert {args.command} \"x**2*y\" --at x=3 y=4")
             args.expression = text
-        handler = {"grad": cmd_grad, "trace": cmd_trace, "graph": cmd_graph,
-                   "bench": cmd_bench}[args.command]
+        handler = {"grad": cmd_grad, "trace": cmd_trace, "graph": cmd_graph}[args.command]
         return handler(args, out)
     except CLIError as exc:
         print(f"wengert: error: {exc}", file=sys.stderr)
