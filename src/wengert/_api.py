@@ -107,6 +107,8 @@ def _fit_ct(ct, x):
     if ct is None:
         return _zeros_like(x)
     if isinstance(ct, Tracer):
+        if np.dtype(ct.dtype).kind == "c" and np.dtype(x.dtype).kind != "c":
+            return P.real(ct)  # a real input's cotangent is real (also when nested)
         return ct
     if not isinstance(ct, (np.ndarray, np.generic)):
         ct = np.asarray(ct)
