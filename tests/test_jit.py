@@ -342,3 +342,35 @@ def test_debug_nans_is_part_of_the_signature():
     with np.errstate(invalid="ignore"):
         assert np.isnan(f(-1.0))
     assert f.trace_count == 2
+
+
+def test_vmap_and_jvp_of_jit_are_compiled_and_cached():
+    calls = []
+
+    def f(x, w):
+        calls.append(1)
+        return wnp.tanh(x * w) + w
+
+    jf = wg.jit(f)
+    xs = np.linspace(-1, 1, 6).reshape(3, 2)
+    w = np.array([0.5, 2.0])
+    want = np.tanh(xs * w) + w
+    np.testing.assert_allclose(wg.vmap(jf, in_axes=(0, None))(xs, w), want)
+    n = len(calls)
+    np.testing.assert_allclose(wg.vmap(jf, in_axes=(0, None))(xs * 2, w), np.tanh(2 * xs * w) + w)
+    assert len(calls) == n  # jit(vmap(f)) reused, not retraced
+    # batched along both, and vmap of vmap
+    np.testing.assert_allclose(wg.vmap(jf)(xs, xs), np.tanh(xs * xs) + xs)
+    np.testing.assert_allclose(wg.vmap(wg.vmap(jf))(xs, xs), np.tanh(xs * xs) + xs)
+    out, t = wg.jvp(jf, (xs[0], w), (np.ones(2), np.zeros(2)))
+    np.testing.assert_allclose(t, (1 - np.tanh(xs[0] * w) ** 2) * w)
+    n = len(calls)
+    wg.jvp(jf, (xs[1], w), (np.ones(2), np.zeros(2)))
+    assert len(calls) == n
+    # forward over reverse and reverse over forward through the jitted function
+    h = wg.hessian(lambda x: wnp.sum(jf(x, w)))(xs[0])
+    h0 = wg.hessian(lambda x: wnp.sum(f(x, w)))(xs[0])
+    np.testing.assert_allclose(h, h0)
+    gj = wg.grad(lambda x: wg.jvp(lambda y: wnp.sum(jf(y, w)), (x,), (np.ones(2),))[1])(xs[0])
+    g0 = wg.grad(lambda x: wg.jvp(lambda y: wnp.sum(f(y, w)), (x,), (np.ones(2),))[1])(xs[0])
+    np.testing.assert_allclose(gj, g0)

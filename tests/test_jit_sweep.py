@@ -18,7 +18,8 @@ import wengert as wg
 import wengert.numpy as wnp
 from wengert._ir import ConcretizationError
 
-CASES = [c for c in all_cases() if getattr(c, "vmap", True)]
+CASES = all_cases()
+VMAP_CASES = [c for c in CASES if getattr(c, "vmap", True)]
 
 DATA_DEPENDENT = {
     "idx-mask-from-value": "boolean mask computed from x (x[x > 0])",
@@ -83,3 +84,14 @@ def test_jit_grad_matches_grad(case):
     args2 = case.args(np.random.default_rng(8))
     _close(jg(*args2), g(*args2), case.tol if case.tol > 1e-10 else 1e-10)
     assert jg.trace_count == 1
+
+
+@pytest.mark.parametrize("case", VMAP_CASES, ids=lambda c: c.name)
+def test_vmap_of_jit_matches_vmap(case):
+    rng = np.random.default_rng(9)
+    a1, a2 = case.args(rng), case.args(rng)
+    stacked = [np.stack([x, y]) for x, y in zip(a1, a2)]
+    if case.name in DATA_DEPENDENT:
+        pytest.skip(f"not stageable: {DATA_DEPENDENT[case.name]}")
+    want = wg.vmap(case.fn)(*stacked)
+    _close(wg.vmap(wg.jit(case.fn))(*stacked), want)

@@ -696,15 +696,95 @@ class Jitted:
     def _call_slow(self, args, kwargs):
         entry, leaves, static = self._lookup(args, kwargs)
         if entry is None:
-            # called with values of outer transformations (grad/vmap/jvp of a jitted
-            # function, or jit inside jit): run the function under them
-            return self._fun(*args, **kwargs)
+            # called with values of outer transformations (vmap/jvp/grad of a jitted
+            # function, or jit inside jit)
+            return self._call_traced(args, kwargs, leaves, static)
         if entry is False:
             # the function closes over values of an outer transformation: run the
             # staged graph (binding each primitive) instead of caching it
             g = self.__dict__.pop("_pending_graph")
             return tree_unflatten(g.out_tree, g.evaluate_flat(leaves))
         return entry.fn(*leaves)
+
+    # -- under other transformations ---------------------------------------------
+    def _call_traced(self, args, kwargs, leaves, static):
+        """``vmap(jit(f))`` runs ``jit(vmap(f))``; ``jvp(jit(f))`` runs ``jit(jvp(f))``
+        (both compiled and cached); everything else (reverse mode, nesting,
+        jit inside jit) runs ``f`` inline under the outer transformations."""
+        from ._core import JVPTrace, JVPTracer
+        from ._vmap import BatchTrace, BatchTracer
+        traces = {x._trace for x in leaves if isinstance(x, Tracer)}
+        if len(traces) == 1:
+            (tr,) = traces
+            if type(tr) is BatchTrace:
+                vals, axes = [], []
+                for x in leaves:
+                    if type(x) is BatchTracer:
+                        vals.append(x.val)
+                        axes.append(0)
+                    else:
+                        vals.append(x)
+                        axes.append(None)
+                # values of further-out transformations go on to jv's own rules
+                jv = self._derived("vmap", args, kwargs, static, tuple(axes))
+                out = jv(*vals)
+                return _tree_map(lambda o: BatchTracer(tr, o), out)
+            elif type(tr) is JVPTrace:
+                ps, ts = [], []
+                ok = True
+                for x in leaves:
+                    if type(x) is JVPTracer:
+                        p, t = x.primal, x.tangent
+                    else:
+                        p, t = x, None
+                    if isinstance(t, Tracer):
+                        ok = False  # reverse mode (LinVar tangents): inline
+                        break
+                    p = np.asarray(p)[()] if type(p) in (float, complex) else p
+                    dt = np.dtype(p.dtype) if isinstance(p, Tracer) else np.result_type(p)
+                    if dt.kind not in "fc":
+                        ok = False
+                        break
+                    ps.append(p)
+                    ts.append(np.zeros(tuple(p.shape), dt)[()] if t is None else t)
+                if ok:
+                    jj = self._derived("jvp", args, kwargs, static, None)
+                    out, tout = jj(ps, ts)
+                    return _tree_map(lambda o, t: JVPTracer(tr, o, t), out, tout)
+        return self._fun(*args, **kwargs)
+
+    def _derived(self, kind, args, kwargs, static, extra):
+        """A cached Jitted of vmap/jvp of this function's flat form."""
+        static_vals = {i: args[i] for i in static}
+        key = (kind, tree_flatten(([a for i, a in enumerate(args) if i not in static], kwargs))[1],
+               tuple(sorted((i, type(v), v) for i, v in static_vals.items())), extra)
+        d = self.__dict__.setdefault("_derived_cache", {})
+        j = d.get(key)
+        if j is not None:
+            return j
+        tree = key[1]
+        nargs = len(args)
+        fun = self._fun
+
+        def flat(*ls):
+            dyn, kw = tree_unflatten(tree, list(ls))
+            it = iter(dyn)
+            full = [static_vals[i] if i in static_vals else next(it) for i in range(nargs)]
+            return fun(*full, **kw)
+
+        flat.__name__ = self._name
+        if kind == "vmap":
+            from ._vmap import vmap
+            j = Jitted(vmap(flat, in_axes=extra))
+        else:
+            from ._api import jvp
+
+            def fjvp(ps, ts):
+                return jvp(flat, tuple(ps), tuple(ts))
+            fjvp.__name__ = f"jvp_{self._name}"
+            j = Jitted(fjvp)
+        d[key] = j
+        return j
 
     # -- inspection ------------------------------------------------------------
     def _entry(self, args, kwargs):
@@ -741,6 +821,11 @@ class Jitted:
     def clear_cache(self) -> None:
         self._cache.clear()
         self._fast.clear()
+
+
+def _tree_map(f, *trees):
+    from .tree_util import tree_map
+    return tree_map(f, *trees)
 
 
 def jit(fun: Callable | None = None, static_argnums: int | Sequence[int] = ()) -> Any:
