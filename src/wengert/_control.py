@@ -175,7 +175,10 @@ class Lin:
 
     def __init__(self, tape, ins, outs):
         self.tape = tape
-        self.eqs = list(tape.tape)
+        # take the equations out of the trace: a LinVar -> trace -> tape ->
+        # LinVar cycle would keep every coefficient alive until a GC pass
+        self.eqs = tape.tape
+        tape.tape = []
         self.ins = ins
         self.outs = outs
 
@@ -183,20 +186,25 @@ class Lin:
         ins = [v for v in self.ins if v is not None]
         vals = [t for v, t in zip(self.ins, tangents) if v is not None]
         self.tape.tape = self.eqs
-        res = evaluate_tape(self.tape, ins, vals, [o if type(o) is LinVar else None
-                                                   for o in self.outs])
-        return res
+        try:
+            return evaluate_tape(self.tape, ins, vals, [o if type(o) is LinVar else None
+                                                        for o in self.outs])
+        finally:
+            self.tape.tape = []
 
     def backward(self, cts):
         tr = self.tape
-        tr.tape = list(self.eqs)
         for v in self.ins:
             if v is not None:
                 v.ct = None
         seeds = [(o, c) for o, c in zip(self.outs, cts)
                  if type(o) is LinVar and o._trace is tr and c is not None]
         if seeds:
-            backward_pass(tr, seeds)
+            tr.tape = self.eqs
+            try:
+                backward_pass(tr, seeds)
+            finally:
+                tr.tape = []
         out = []
         for v in self.ins:
             if v is None:
@@ -452,9 +460,12 @@ def _batched_fn(fn, size, in_flags, force_out=None):
     return fb
 
 
-def _out_flags(fn, size, vals, flags):
-    """Which outputs of ``fn`` are batched, found by a trial run on zeros."""
-    trial = [np.zeros(_shape(v), _dtype(v)) for v in vals]
+def _out_flags(fn, size, vals, flags, orig=None):
+    """Which outputs of ``fn`` are batched, found by a trial run on zeros
+    (``orig``: which ``vals`` already hold a batch axis; default ``flags``)."""
+    orig = flags if orig is None else orig
+    trial = [np.zeros(((size,) if f and not o else ()) + _shape(v), _dtype(v))
+             for v, f, o in zip(vals, flags, orig)]
     with np.errstate(all="ignore"):
         _, oflags = run_batched(fn, size, trial, list(flags))
     return oflags
@@ -462,9 +473,11 @@ def _out_flags(fn, size, vals, flags):
 
 def _carry_fixpoint(step, size, c_vals, c_flags, x_vals, x_flags, n_c):
     """Carry leaves batched after the loop: grow the set until it is stable."""
+    orig = list(c_flags) + list(x_flags)
     c_flags = list(c_flags)
     for _ in range(n_c + 1):
-        oflags = _out_flags(step, size, list(c_vals) + list(x_vals), c_flags + list(x_flags))
+        oflags = _out_flags(step, size, list(c_vals) + list(x_vals), c_flags + list(x_flags),
+                            orig)
         new = [a or b for a, b in zip(c_flags, oflags[:n_c])]
         if new == c_flags:
             return c_flags
@@ -685,14 +698,18 @@ def _while_jvp(trace, primals, tangents, params):
     return tuple(JVPTracer(trace, v, next(it)) if m else v for v, m in zip(outs[:n], tm))
 
 
-def _while_batch(size, vals, batched, cond_fn, body_fn, info):
+def _while_batch(size, vals, batched, cond_fn1, body_fn, info):
     n = len(vals)
+
+    def cond_fn(c):
+        return [cond_fn1(c)]
+
     pflag = _out_flags(cond_fn, size, vals, batched)[0]
     if pflag:
         flags = [True] * n
     else:
         flags = _carry_fixpoint(body_fn, size, vals, batched, [], [], n)
-        pflag = _out_flags(cond_fn, size, vals, flags)[0]
+        pflag = _out_flags(cond_fn, size, vals, flags, batched)[0]
         if pflag:
             flags = [True] * n
     carry = [v if b else _bcast_raw(_canon(v), size) if f else v
