@@ -83,7 +83,7 @@ def _describe_user_line() -> str:
         return ""
     fn, ln = f.f_code.co_filename, f.f_lineno
     text = linecache.getline(fn, ln).strip()
-    return f"\n  at {fn}:{ln}" + (f"\n    {text}" if text else "")
+    return f"\n  at {fn}:{ln} (in {f.f_code.co_name})" + (f"\n    {text}" if text else "")
 
 
 def short_src(src: str | None) -> str | None:
