@@ -181,8 +181,51 @@ def hyperbolic(x):
                    + wnp.exp2(x) + wnp.log10(x + 1) + wnp.cbrt(x + 1))
 
 
+def cli_functions(x, y):
+    a = wnp.sinc(x) + wnp.deg2rad(x) * wnp.rad2deg(y) + wnp.radians(y) + wnp.degrees(x)
+    b = wnp.fmax(x, y) * wnp.fmin(x, 0.1) + wnp.logaddexp2(x, y)
+    c = x % 0.7 + wnp.fmod(y, 0.3) + wnp.mod(x * 3, y) + (x // 0.2) * y
+    return wnp.sum(a + b + c)
+
+
 def atan2_hypot(x, y):
     return wnp.arctan2(x, y) * wnp.hypot(x, y) + wnp.logaddexp(x, y)
+
+
+def _dense(x, W, b, act=True):
+    z = x @ W + b
+    if act:
+        z = wnp.tanh(z)
+    return z
+
+
+def _two(x):
+    return x * 2.0, x + 1.0
+
+
+def calls_helpers(W1, b1, W2, X):
+    h = _dense(X, W1, b1)
+    out = _dense(h, W2, 0.0, act=False)
+    a, b = _two(wnp.sum(out))
+    return a * b + _two(out[0, 0])[1]
+
+
+def uses_nn_relu(x):
+    return wnp.sum(wg.nn.relu(x) ** 2 + wg.nn.leaky_relu(x, 0.2))
+
+
+def _collide(t1, W):
+    t2 = t1 * W
+    return wnp.sum(t2) + wnp.sum(W)
+
+
+def _uses_global_W(v):
+    return wnp.sum(W @ v)
+
+
+def collisions(W, v):
+    t1 = v[:3] * 3.0
+    return _collide(t1, W[0, :3]) + _uses_global_W(v) + _collide(v[:3], v[1:])
 
 
 lam = lambda x, y: wnp.sin(x) * y ** 2  # noqa: E731
@@ -245,7 +288,11 @@ CORPUS = [
     (unused_argument, (1.0, np.ones(3))),
     (hyperbolic, (np.array([0.3, 1.2]),)),
     (atan2_hypot, (0.6, -1.2)),
+    (cli_functions, (np.array([0.3, -0.45, 0.0, 1.1]), np.array([0.55, 0.21, 0.4, 1.1]))),
     (lam, (0.5, 2.0)),
+    (calls_helpers, (R.normal(size=(3, 5)), R.normal(size=5), R.normal(size=(5, 2)), R.normal(size=(4, 3)))),
+    (uses_nn_relu, (np.array([-1.0, 2.0, 0.5]),)),
+    (collisions, (R.normal(size=(2, 3)), R.normal(size=4))),
     (decorated, (0.4,)),
     (closure, (vec(),)),
 ]
@@ -382,8 +429,8 @@ def early_return(x):
     return -x
 
 
-def floor_div(x):
-    return x // 2
+def bit_xor(x):
+    return x ^ 2
 
 
 def ternary(x):
@@ -397,7 +444,7 @@ def ternary(x):
     (mutates, ["x[0]", "in place"]),
     (dynamic_range, ["loop range", "constant"]),
     (early_return, ["`return` must be the last statement"]),
-    (floor_div, ["`//`"]),
+    (bit_xor, ["`^`"]),
     (ternary, ["np.where"]),
 ])
 def test_unsupported_constructs(f, words):
@@ -413,6 +460,34 @@ def test_unsupported_constructs(f, words):
     lines, start = inspect.getsourcelines(f)
     line = int(msg.split("(line ")[1].split(")")[0])
     assert start <= line < start + len(lines)
+
+
+def _rec(x):
+    return _rec(x)
+
+
+def recursive(x):
+    return _rec(x) * 2.0
+
+
+def _helper_with_while(x):
+    while x > 0:
+        x = x - 1.0
+    return x
+
+
+def calls_bad_helper(x):
+    return _helper_with_while(x) + 1.0
+
+
+def test_inlined_helpers_in_source_and_errors():
+    text = source.grad_source(calls_helpers)
+    assert "[in _dense()]" in text and "# grad of: z = x @ W + b   [in _dense()]" in text
+    assert "np.tanh" in text
+    with pytest.raises(SourceTransformError, match=r"in _rec\(\): the recursive call"):
+        source.grad(recursive)
+    with pytest.raises(SourceTransformError, match=r"in _helper_with_while\(\): a `while` loop"):
+        source.grad(calls_bad_helper)
 
 
 def test_not_a_python_function():

@@ -17,6 +17,7 @@ import inspect
 import math
 import numbers
 import textwrap
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,7 @@ from ._source_rules import ALIASES, METHODS, RULES, Rule
 __all__ = ["SourceTransformError", "Val", "Op", "Program", "lower"]
 
 MAX_UNROLL = 10_000
+MAX_INLINE_DEPTH = 20
 
 
 class SourceTransformError(SyntaxError):
@@ -186,12 +188,16 @@ def _index_code(idx):
 
 
 class _Lowerer:
-    def __init__(self, f):
+    """Lowers one function body; an inlined call gets a child lowerer that
+    shares the program and the namer but has its own names and globals."""
+
+    def __init__(self, f, parent=None):
         global _KNOWN
         if _KNOWN is None:
             _KNOWN = _known_functions()
         self.f = f
         name, args, body, self.src, self.line0 = _parse(f)
+        self.name = name
         self.ns = dict(vars(builtins))
         self.ns.update(f.__globals__)
         if f.__closure__:
@@ -200,38 +206,49 @@ class _Lowerer:
                     self.ns[n] = cell.cell_contents
                 except ValueError:
                     pass
-        self.prog = Program(name=name, args=[])
+        self.parent = parent
+        self.prog = parent.prog if parent else Program(name=name, args=[])
+        self.stack = (parent.stack if parent else ()) + (f,)
         if args.vararg or args.kwarg or args.kwonlyargs:
-            _fail("*args, **kwargs and keyword-only arguments are not supported; list the "
-                  "arguments one by one", None, self.prog)
-        argnames = [a.arg for a in getattr(args, "posonlyargs", [])] + [a.arg for a in args.args]
-        locals_ = set(argnames)
+            _fail(f"{self._where()}*args, **kwargs and keyword-only arguments are not "
+                  "supported; list the arguments one by one", None, self.prog)
+        self.argnames = [a.arg for a in getattr(args, "posonlyargs", [])] + [a.arg for a in args.args]
+        locals_ = set(self.argnames)
         for node in ast.walk(ast.Module(body=body, type_ignores=[])):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 locals_.add(node.id)
         self.locals = locals_
         outer = {n.id for n in ast.walk(ast.Module(body=body, type_ignores=[]))
                  if isinstance(n, ast.Name) and n.id not in locals_}
-        self.namer = Namer(user=locals_, outer=outer)
-        self.prog.namer = self.namer
+        if parent is None:
+            self.namer = Namer(user=locals_, outer=outer)
+            self.prog.namer = self.namer
+        else:
+            self.namer = parent.namer
+            self.namer.declare(user=locals_, outer=outer)
         self.env = {}        # user name -> Val
         self.loopvars = {}   # loop variable -> int
-        for a in argnames:
-            self.env[a] = Val(self.namer.version(a), active=True)
-            self.prog.args.append(a)
+        self.statics = {}    # parameters bound to constants at an inlined call
+        if parent is None:
+            for a in self.argnames:
+                self.env[a] = Val(self.namer.version(a), active=True)
+                self.prog.args.append(a)
         self.body = body
-        self.stmt = -1
+        self.stmt = parent.stmt if parent else -1
+
+    def _where(self):
+        return "".join(f"in {fn.__name__}(): " for fn in self.stack[1:])
 
     # -- helpers ---------------------------------------------------------------
     def fail(self, msg, node):
         line = getattr(node, "lineno", None)
         if line is not None:
             node = ast.Pass(lineno=line + self.line0 - 1)
-        _fail(msg, node, self.prog)
+        _fail(self._where() + msg, node, self.prog)
 
     def is_static(self, node):
         for n in ast.walk(node):
-            if isinstance(n, ast.Name) and n.id not in self.loopvars and (
+            if isinstance(n, ast.Name) and n.id not in self.loopvars and n.id not in self.statics and (
                     n.id in self.locals or n.id in self.env):
                 return False
         return True
@@ -242,7 +259,7 @@ class _Lowerer:
                       "variable of the function", node)
         try:
             return eval(compile(ast.Expression(body=node), "<source>", "eval"),
-                        {**self.ns, **self.loopvars})
+                        {**self.ns, **self.statics, **self.loopvars})
         except Exception as e:  # noqa: BLE001
             self.fail(f"cannot evaluate {what} `{ast.unparse(node)}` ({type(e).__name__}: {e})",
                       node)
@@ -251,17 +268,20 @@ class _Lowerer:
         """A static expression: a literal when it is a number, else a captured name."""
         if isinstance(node, ast.Name) and node.id in self.loopvars:
             return Val(_literal(self.loopvars[node.id]), literal=True)
+        if isinstance(node, ast.Name) and node.id in self.statics and not _is_number(
+                self.statics[node.id]):
+            self.fail(f"the argument `{node.id}` = {self.statics[node.id]!r} is used as an array "
+                      "but is not a number", node)
         value = self.static_value(node, "the expression")
         if _is_number(value):
             lit = _literal(value)
             return Val(lit, literal=True)
         if callable(value) or inspect.ismodule(value):
             self.fail(f"`{ast.unparse(node)}` is a function or module used as a value", node)
-        if isinstance(node, ast.Name):
-            name = node.id
-            self.namer.reserve(name)
-        else:
+        name = node.id if isinstance(node, ast.Name) else None
+        if name is None or (name in self.namer.used and self.prog.consts.get(name, self) is not value):
             name = self.namer.const()
+        self.namer.reserve(name)
         self.prog.consts[name] = value
         return Val(name)
 
@@ -273,8 +293,13 @@ class _Lowerer:
         return Val(out, active=active)
 
     # -- expressions -----------------------------------------------------------
-    def expr(self, node, out=None):
+    def expr(self, node, out=None, allow_tuple=False):
         val = self._expr(node, out)
+        if isinstance(val, tuple):
+            if not allow_tuple:
+                self.fail(f"`{ast.unparse(node)}` is a tuple (returned by a function); unpack it "
+                          "first (`a, b = ...`) or index it with a constant", node)
+            return val
         if out is not None and val.code != out:
             val = self.emit(RULES["copy"], {"x": val}, out=out)
         return val
@@ -289,10 +314,11 @@ class _Lowerer:
                 f"`{node.id}` is used before it is assigned", node)
         if isinstance(node, ast.BinOp):
             ops = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
-                   ast.Pow: "pow", ast.MatMult: "matmul"}
+                   ast.Pow: "pow", ast.MatMult: "matmul", ast.Mod: "mod",
+                   ast.FloorDiv: "floor_divide"}
             name = ops.get(type(node.op))
             if name is None:
-                self.fail(f"the operator `{_opsym(node.op)}` is not supported (only + - * / ** @)",
+                self.fail(f"the operator `{_opsym(node.op)}` is not supported (only + - * / ** @ % //)",
                           node)
             x, y = self.expr(node.left), self.expr(node.right)
             return self.emit(RULES[name], {"x": x, "y": y}, out=out)
@@ -319,8 +345,13 @@ class _Lowerer:
                                  {"axes": None}, out=out)
             self.fail(f"the attribute `.{node.attr}` of a variable is not supported", node)
         if isinstance(node, ast.Subscript):
-            x = self.expr(node.value)
+            x = self.expr(node.value, allow_tuple=True)
             idx = self.static_value(node.slice, "the index")
+            if isinstance(x, tuple):
+                if not isinstance(idx, int) or not -len(x) <= idx < len(x):
+                    self.fail(f"the tuple index `{ast.unparse(node.slice)}` must be a constant "
+                              f"int below {len(x)}", node)
+                return x[idx]
             try:
                 code = _index_code(idx)
             except TypeError:
@@ -346,10 +377,13 @@ class _Lowerer:
         else:
             obj = self.static_value(func, "the called function")
             hit = _KNOWN.get(id(obj))
+            if hit is None and isinstance(obj, types.FunctionType):
+                return self.inline(obj, node, out)
             if hit is None:
                 fname = ast.unparse(func)
-                self.fail(f"calls to `{fname}` are not supported: only NumPy / wengert.numpy "
-                          f"functions with adjoint rules are ({', '.join(sorted(ALIASES))})", node)
+                self.fail(f"calls to `{fname}` are not supported: only your own Python functions "
+                          "(inlined) and NumPy / wengert.numpy functions with adjoint rules "
+                          "(listed in docs/source.md) are", node)
             rname = hit[0]
             posargs = list(node.args)
             label = ast.unparse(func)
@@ -376,9 +410,44 @@ class _Lowerer:
         args = {s: self.expr(a) for s, a in zip(rule.slots, arg_nodes)}
         return self.emit(rule, args, params, out=out)
 
+    def inline(self, fn, node, out):
+        """A call to one of the user's own functions: its body is lowered in
+        place (inlined), its parameters bound to the call's operands."""
+        if fn in self.stack:
+            self.fail(f"the recursive call to {fn.__name__}() is not supported", node)
+        if len(self.stack) > MAX_INLINE_DEPTH:
+            self.fail(f"calls nest deeper than {MAX_INLINE_DEPTH} functions", node)
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(
+                kw.arg is None for kw in node.keywords):
+            self.fail(f"*args / **kwargs in the call to {fn.__name__}() are not supported", node)
+        try:
+            bound = inspect.signature(fn).bind(*node.args, **{kw.arg: kw.value for kw in node.keywords})
+        except TypeError as e:
+            self.fail(f"the call to {fn.__name__}() does not match its signature ({e})", node)
+        bound.apply_defaults()
+        child = _Lowerer(fn, parent=self)
+        child.out_hint = out
+        for pname, v in bound.arguments.items():
+            if isinstance(v, ast.AST) and not self.is_static(v):
+                child.env[pname] = self.expr(v)
+                continue
+            value = self.static_value(v, "the argument") if isinstance(v, ast.AST) else v
+            if isinstance(value, np.ndarray):
+                if isinstance(v, ast.Name):
+                    child.env[pname] = self.constant(v)
+                else:
+                    name = self.namer.const()
+                    self.prog.consts[name] = value
+                    child.env[pname] = Val(name)
+            else:
+                child.statics[pname] = value
+        return child.block(child.body, top=True)
+
     # -- statements ------------------------------------------------------------
     def new_stmt(self, node):
         text = ast.unparse(node).split("\n")[0]
+        if self.parent is not None:
+            text += f"   [in {self.name}()]"
         if self.loopvars:
             text += "   [" + ", ".join(f"{k} = {v}" for k, v in self.loopvars.items()) + "]"
         self.prog.stmts.append((node.lineno + self.line0 - 1, text))
@@ -403,9 +472,15 @@ class _Lowerer:
                 vals = [self.expr(v, out=self.namer.version(t.id))
                         for t, v in zip(names, value_node.elts)]
             else:
-                whole = self.expr(value_node)
-                vals = [self.emit(RULES["getitem"], {"x": whole}, {"index": str(k)},
-                                  out=self.namer.version(t.id)) for k, t in enumerate(names)]
+                whole = self.expr(value_node, allow_tuple=True)
+                if isinstance(whole, tuple):
+                    if len(whole) != len(names):
+                        self.fail(f"cannot unpack {len(whole)} values into {len(names)} names", node)
+                    vals = [self.emit(RULES["copy"], {"x": v}, out=self.namer.version(t.id))
+                            for t, v in zip(names, whole)]
+                else:
+                    vals = [self.emit(RULES["getitem"], {"x": whole}, {"index": str(k)},
+                                      out=self.namer.version(t.id)) for k, t in enumerate(names)]
             for t, v in zip(names, vals):
                 self.env[t.id] = v
             return
@@ -428,15 +503,17 @@ class _Lowerer:
                               "inside loops or `if` are not supported)", node)
                 if node.value is None:
                     self.fail("the function returns None; return a scalar", node)
-                if isinstance(node.value, ast.Tuple):
+                if isinstance(node.value, ast.Tuple) and self.parent is None:
                     self.fail("the function returns a tuple; source.grad needs one scalar output",
                               node)
                 self.new_stmt(node)
                 if isinstance(node.value, ast.Name) and node.value.id in self.env:
-                    self.prog.out = self.env[node.value.id]
-                else:
-                    self.prog.out = self.expr(node.value, out=self.namer.version("ans"))
-                return
+                    return self.env[node.value.id]
+                if self.parent is None:
+                    return self.expr(node.value, out=self.namer.version("ans"))
+                if isinstance(node.value, ast.Tuple):
+                    return tuple(self.expr(v, allow_tuple=True) for v in node.value.elts)
+                return self.expr(node.value, out=self.out_hint)
             if isinstance(node, ast.Assign):
                 if len(node.targets) != 1:
                     self.fail("chained assignment (`a = b = ...`) is not supported", node)
@@ -505,5 +582,5 @@ def _opsym(op):
 def lower(f) -> Program:
     """``f`` as a :class:`Program`: one operation per line, SSA names."""
     lw = _Lowerer(f)
-    lw.block(lw.body, top=True)
+    lw.prog.out = lw.block(lw.body, top=True)
     return lw.prog

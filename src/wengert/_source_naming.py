@@ -36,14 +36,22 @@ class Namer:
     def __init__(self, user=(), outer=()):
         self.outer = set(outer) | set(HELPERS) | set(keyword.kwlist)
         self.taken = set(user) | self.outer | set(dir(builtins))
+        self.used: set = set()     # names already given to a value
         self._temps = 0
         self._consts = 0
         self._versions: dict[str, int] = {}
         self._bars: dict[str, str] = {}
         self._dots: dict[str, str] = {}
 
+    def declare(self, user=(), outer=()):
+        """Names of an inlined function: its locals are kept free of
+        temporaries; its globals are left alone."""
+        self.outer |= set(outer) - self.used
+        self.taken |= set(user) | set(outer)
+
     def reserve(self, name: str) -> str:
         self.taken.add(name)
+        self.used.add(name)
         return name
 
     def _fresh(self, base: str) -> str:
@@ -73,7 +81,7 @@ class Namer:
         """The SSA name of the next assignment to ``user_name``: the name
         itself the first time, then ``name_1``, ``name_2``, ..."""
         k = self._versions.get(user_name)
-        if k is None and user_name not in self.outer:
+        if k is None and user_name not in self.outer and user_name not in self.used:
             self._versions[user_name] = 0
             return self.reserve(user_name)
         k = 1 if k is None else k + 1

@@ -66,6 +66,9 @@ UNARY = [
     _unary("abs", "{g} * np.sign({x})"),
     _unary("square", "{g} * 2 * {x}"),
     _unary("reciprocal", "-{g} * {ans} ** 2"),
+    _unary("deg2rad", "{g} * (np.pi / 180)"),
+    _unary("rad2deg", "{g} * (180 / np.pi)"),
+    _unary("sinc", "{g} * np.where({x} == 0, 0.0, (np.cos(np.pi * {x}) - {ans}) / np.where({x} == 0, 1.0, {x}))"),
     Rule("neg", "-{x}", ("x",), {"x": "-{g}"}),
     Rule("pos", "+{x}", ("x",), {"x": "{g}"}),
     Rule("copy", "{x}", ("x",), {"x": "{g}"}),
@@ -87,6 +90,14 @@ BINARY = [
             "{g} * (({y} > {x}) + 0.5 * ({x} == {y}))"),
     _binary("minimum", "np.minimum({x}, {y})", "{g} * (({x} < {y}) + 0.5 * ({x} == {y}))",
             "{g} * (({y} < {x}) + 0.5 * ({x} == {y}))"),
+    _binary("fmax", "np.fmax({x}, {y})", "{g} * (({x} > {y}) + 0.5 * ({x} == {y}) + np.isnan({y}))",
+            "{g} * (({y} > {x}) + 0.5 * ({x} == {y}) + np.isnan({x}))"),
+    _binary("fmin", "np.fmin({x}, {y})", "{g} * (({x} < {y}) + 0.5 * ({x} == {y}) + np.isnan({y}))",
+            "{g} * (({y} < {x}) + 0.5 * ({x} == {y}) + np.isnan({x}))"),
+    _binary("mod", "{x} % {y}", "{g}", "-{g} * np.floor({x} / {y})"),
+    _binary("fmod", "np.fmod({x}, {y})", "{g}", "-{g} * np.trunc({x} / {y})"),
+    _binary("logaddexp2", "np.logaddexp2({x}, {y})", "{g} * np.exp2({x} - {ans})",
+            "{g} * np.exp2({y} - {ans})"),
     _binary("arctan2", "np.arctan2({x}, {y})", "{g} * {y} / ({x} ** 2 + {y} ** 2)",
             "-{g} * {x} / ({x} ** 2 + {y} ** 2)"),
     _binary("hypot", "np.hypot({x}, {y})", "{g} * {x} / {ans}", "{g} * {y} / {ans}"),
@@ -132,7 +143,7 @@ STRUCTURAL = [
 NONDIFF = [
     Rule(n, f"{{x}} {op} {{y}}", ("x", "y"), kind="nondiff")
     for n, op in [("greater", ">"), ("greater_equal", ">="), ("less", "<"), ("less_equal", "<="),
-                  ("equal", "=="), ("not_equal", "!=")]
+                  ("equal", "=="), ("not_equal", "!="), ("floor_divide", "//")]
 ] + [Rule(n, f"np.{n}({{x}})", ("x",), kind="nondiff")
      for n in ("sign", "floor", "ceil", "rint", "trunc", "round")] + [
     Rule("stop_gradient", "{x}", ("x",), kind="nondiff"),
@@ -148,7 +159,8 @@ ALIASES: dict[str, str] = {
     "power": "pow", "pow": "pow", "amax": "max", "amin": "min",
     "asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
     "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh",
-    "permute_dims": "transpose",
+    "permute_dims": "transpose", "radians": "deg2rad", "degrees": "rad2deg",
+    "remainder": "mod",
 }
 
 # Methods of arrays: x.sum(axis=0), x.T, ...

@@ -37,8 +37,9 @@ final ``return``; ``+ - * / ** @``, unary ``-``; NumPy / ``wengert.numpy`` /
 an imported ``sin``: names are resolved through ``f.__globals__`` and its
 closure); comparisons and ``np.where``; reductions ``sum mean max min`` with
 ``axis``/``keepdims``; ``dot``, ``matmul``, ``outer``; indexing by constants;
-``for i in range(N)`` with a constant ``N`` (unrolled) and ``if`` on a
-constant (the branch is chosen when the code is generated). Anything else
+``for i in range(N)`` with a constant ``N`` (unrolled), ``if`` on a
+constant (the branch is chosen when the code is generated), and calls to
+the user's own Python functions (inlined). Anything else
 raises :class:`SourceTransformError` (a ``SyntaxError``) naming the construct
 and the line; ``wg.grad`` runs any Python.
 
