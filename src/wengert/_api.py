@@ -85,6 +85,16 @@ def _diff_input(x, fname, caller, holomorphic=False, allow_int=False):
     return x
 
 
+def _unwrap(x):
+    """A result that wraps a value (a ``wg.Tensor``, whose data may be this
+    transformation's tracer) hands that value over."""
+    if type(x) is not JVPTracer and isinstance(x, Tracer):
+        f = getattr(type(x), "_unwrap_output", None)
+        if f is not None:
+            return f(x)
+    return x
+
+
 def _as_out(x):
     """Results leave transformations as NumPy values."""
     if isinstance(x, Tracer) or isinstance(x, (np.ndarray, np.generic)):
@@ -225,6 +235,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                     raise TypeError(f"{caller}({fname}, has_aux=True) needs {fname} to return "
                                     f"a pair (value, aux), got {type(out).__name__}")
                 out, aux = out
+            out = _unwrap(out)
             if isinstance(out, JVPTracer) and out._trace is trace:
                 _check_scalar(out, fname, caller, holomorphic)
                 val, t = out.primal, out.tangent
@@ -327,6 +338,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
         out_leaves, out_tree = tree_flatten(out)
         vals, ts = [], []
         for o in out_leaves:
+            o = _unwrap(o)
             if isinstance(o, JVPTracer) and o._trace is trace:
                 vals.append(o.primal)
                 ts.append(o.tangent)
@@ -383,6 +395,7 @@ def linearize(fun: Callable, *primals: Any):
         out_leaves, out_tree = tree_flatten(out)
         vals, ts = [], []
         for o in out_leaves:
+            o = _unwrap(o)
             if isinstance(o, JVPTracer) and o._trace is trace:
                 vals.append(o.primal)
                 ts.append(o.tangent)
@@ -419,6 +432,7 @@ def _jvp_flat(fun_flat, primals, tangents):
         outs = fun_flat(tracers)
         vals, touts = [], []
         for o in outs:
+            o = _unwrap(o)
             if isinstance(o, JVPTracer) and o._trace is trace:
                 vals.append(o.primal)
                 touts.append(o.tangent)

@@ -1,0 +1,377 @@
+"""The engine behind :class:`wengert.Tensor`: grad mode, the Tensor trace and
+how one primitive applied to Tensors is recorded.
+
+A :class:`Tensor` is a :class:`~wengert._core.Tracer` of one global
+:class:`TensorTrace` whose level is above every transformation, so a
+primitive that meets a Tensor is processed here first.  The Tensor trace runs
+the primitive on the Tensors' ``data`` (which may itself be a tracer of an
+enclosing ``grad``/``vmap``/``jit``: those bind further down) and, when an
+input requires grad and grad mode is on, applies the primitive's own JVP rule
+to the inputs' tangents, exactly as ``linearize`` does.  A requires-grad
+Tensor's tangent is a :class:`~wengert._core.LinVar` of the graph trace
+``G``: the rule's linear equations point at their parents' LinVars, so the
+graph is held by references alone (no global tape) and is freed with the last
+Tensor that uses it.
+
+The backward sweeps (``_tensor_backward``) transpose these equations with
+the primitives' own transpose rules; ``create_graph=True`` re-runs each op's
+JVP rule on Tensors instead.  No derivative rule lives here.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import threading
+import weakref
+
+from ._core import LinVar, Primitive, TapeTrace, Trace, Tracer
+
+# Levels: the Tensor trace sits above every transformation (their levels are
+# nesting depths: 1, 2, ...), the graph's LinVars just above it, and the local
+# tapes of create_graph's re-linearisation above both.
+TENSOR_LEVEL = 1 << 40
+GRAPH_LEVEL = TENSOR_LEVEL + 0.5
+RELIN_LEVEL = TENSOR_LEVEL + 0.75
+
+
+# ----------------------------------------------------------------------------
+# Grad mode (per thread)
+
+
+class _Mode(threading.local):
+    enabled = True
+
+
+_mode = _Mode()
+
+
+def is_grad_enabled() -> bool:
+    """True when Tensor operations are being recorded (the default).
+
+    >>> import wengert as wg
+    >>> from wengert.tensor import is_grad_enabled
+    >>> with wg.no_grad():
+    ...     is_grad_enabled()
+    False
+    """
+    return _mode.enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode for its block."""
+
+    _value = True
+
+    def __init__(self):
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(_mode.enabled)
+        _mode.enabled = self._value
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self._prev.pop()
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        mode = type(self)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with mode():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 (PyTorch's spelling)
+    """Turn Tensor recording off in a block (or a decorated function).
+
+    Results computed inside do not require grad and hold no graph; use it for
+    parameter updates and evaluation.  Per thread.
+
+    >>> import wengert as wg
+    >>> x = wg.tensor([1.0, 2.0], requires_grad=True)
+    >>> with wg.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+
+    _value = False
+
+
+class enable_grad(_GradMode):  # noqa: N801
+    """Turn Tensor recording back on inside a ``no_grad`` block.
+
+    >>> import wengert as wg
+    >>> x = wg.tensor(1.0, requires_grad=True)
+    >>> with wg.no_grad():
+    ...     with wg.enable_grad():
+    ...         y = x * 2
+    >>> y.requires_grad
+    True
+    """
+
+    _value = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801
+    """``set_grad_enabled(mode)``: grad mode ``mode`` in a block (or decorated function).
+
+    >>> import wengert as wg
+    >>> from wengert.tensor import set_grad_enabled
+    >>> with set_grad_enabled(False):
+    ...     (wg.tensor(1.0, requires_grad=True) * 2).requires_grad
+    False
+    """
+
+    def __init__(self, mode: bool):
+        super().__init__()
+        self._value = bool(mode)
+
+    def __call__(self, fn):
+        import functools
+
+        value = self._value
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(value):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+# ----------------------------------------------------------------------------
+# Traces
+
+
+class GraphTrace(TapeTrace):
+    """The trace of every requires-grad Tensor's tangent (a LinVar)."""
+
+    __slots__ = ()
+
+    def __init__(self, level):
+        self.level = level
+        # a tape that keeps nothing: the graph lives in the LinVars' references
+        self.tape = collections.deque(maxlen=0)
+
+
+G = GraphTrace(GRAPH_LEVEL)
+
+
+class TensorTrace(Trace):
+    """Processes every primitive applied to a Tensor (see the module docstring)."""
+
+    __slots__ = ()
+
+    def process(self, p, args, params):
+        return apply(p, args, params)
+
+
+TRACE = TensorTrace(TENSOR_LEVEL)
+
+
+def _identity_T(ct, x):
+    return (ct,)
+
+
+# Graph-only linear equations (never bound on values, not in the registry):
+# ``identity`` gives a non-leaf Tensor its own tangent when its op's JVP
+# returned an input's tangent unchanged (``x + 2``), and ``retain`` marks a
+# tensor whose ``.grad`` is kept (``retain_grad``; its parameter is a weak
+# reference to the tensor).
+IDENTITY_P = Primitive("identity", lambda x: x, 1, linear=True, transpose=_identity_T)
+RETAIN_P = Primitive("retain", lambda x, ref: x, 1, nparams=1, linear=True,
+                     transpose=lambda ct, x, ref: (ct,))
+FREED_P = Primitive("freed", lambda x: x, 1, linear=True)
+
+_counter = itertools.count(1)
+
+
+class _InplaceState:
+    seen = False  # set by the first in-place operation on any Tensor
+
+
+INPLACE = _InplaceState()
+
+
+# ----------------------------------------------------------------------------
+# Tensor (the core slots; the public methods are added by ``wengert.tensor``)
+
+
+class Tensor(Tracer):
+    """A value that records the operations applied to it (see :mod:`wengert.tensor`)."""
+
+    __slots__ = ("_data", "_tan", "_rg", "_node", "__dict__", "__weakref__")
+    _trace = TRACE
+    # rarely set, hence instance-dict attributes with class defaults
+    _grad = None
+    _retain = False
+    _version = 0
+    _mod = 0
+    _gfn = None
+    _name = None
+
+
+_new = object.__new__
+
+
+def make(data, tan, rg, node):
+    t = _new(Tensor)
+    t._data = data
+    t._tan = tan
+    t._rg = rg
+    t._node = node
+    return t
+
+
+def const(data):
+    """A Tensor that does not require grad."""
+    t = _new(Tensor)
+    t._data = data
+    t._tan = None
+    t._rg = False
+    t._node = None
+    return t
+
+
+def make_leaf(data, requires_grad):
+    t = _new(Tensor)
+    t._data = data
+    t._node = None
+    if requires_grad:
+        t._rg = True
+        t._tan = LinVar(G, None, (), (weakref.ref(t),))
+    else:
+        t._rg = False
+        t._tan = None
+    return t
+
+
+def apply(p, args, params):
+    """Run ``p`` on the Tensors' data; record it when something requires grad."""
+    if len(args) == 1 and p.jvp_full is None and not p.multiple_results:
+        x = args[0]  # the Tensor trace only sees primitives applied to a Tensor
+        xd = x._data
+        ans = p.bind(xd, *params)
+        if not x._rg or p.nondiff or not _mode.enabled:
+            return const(ans)
+        tx = x._tan
+        node = (p, params, args, next(_counter))
+        if tx is None:
+            return make(ans, None, True, node)
+        t = p.jvps[0](tx, ans, xd, *params)
+        if t is tx:
+            t = LinVar(G, IDENTITY_P, (t,), ())
+        return make(ans, t, True, node)
+    primals = []
+    tans = []
+    need = False
+    for a in args:
+        if isinstance(a, Tensor):
+            primals.append(a._data)
+            if a._rg:
+                need = True
+                tans.append(a._tan)
+            else:
+                tans.append(None)
+        else:
+            primals.append(a)
+            tans.append(None)
+    ans = p.bind(*primals, *params)
+    if not need or p.nondiff or not _mode.enabled:
+        if p.multiple_results:
+            return tuple(const(a) for a in ans)
+        return const(ans)
+    t = p.jvp(primals, tans, ans, params)
+    node = (p, params, args, next(_counter))
+    if p.multiple_results:
+        outs = []
+        for i, (a, ti) in enumerate(zip(ans, t)):
+            ti = _own(ti, tans)
+            outs.append(make(a, ti, True, node + (i,)))
+        return tuple(outs)
+    return make(ans, _own(t, tans), True, node)
+
+
+def _own(t, tans):
+    """A non-leaf Tensor owns its tangent (so retain_grad and grads with
+    respect to it see its own cotangent, not its input's)."""
+    if t is None:
+        return None
+    for u in tans:
+        if u is t:
+            return LinVar(G, IDENTITY_P, (t,), ())
+    return t
+
+
+def fast_binary(p, x, y):
+    """``apply`` for a binary differentiable primitive whose operands need no
+    broadcasting (``p.jvps`` holds one rule per operand)."""
+    rg = False
+    if isinstance(x, Tensor):
+        xd = x._data
+        if x._rg:
+            rg = True
+            tx = x._tan
+        else:
+            tx = None
+    else:
+        xd = x
+        tx = None
+    if isinstance(y, Tensor):
+        yd = y._data
+        if y._rg:
+            rg = True
+            ty = y._tan
+        else:
+            ty = None
+    else:
+        yd = y
+        ty = None
+    ans = p.bind(xd, yd)
+    if not rg or not _mode.enabled:
+        return const(ans)
+    jx, jy = p.jvps
+    t = None
+    if tx is not None:
+        t = jx(tx, ans, xd, yd)
+    if ty is not None:
+        c = jy(ty, ans, xd, yd)
+        if c is not None:
+            t = c if t is None else t + c
+    if t is not None and (t is tx or t is ty):
+        t = LinVar(G, IDENTITY_P, (t,), ())
+    return make(ans, t, True, (p, (), (x, y), next(_counter)))
+
+
+def fast_unary(p, x):
+    """``apply`` for a unary primitive without parameters."""
+    xd = x._data
+    ans = p.bind(xd)
+    if not x._rg or not _mode.enabled or p.nondiff:
+        return const(ans)
+    tx = x._tan
+    if tx is None:
+        return make(ans, None, True, (p, (), (x,), next(_counter)))
+    t = p.jvps[0](tx, ans, xd)
+    if t is tx:
+        t = LinVar(G, IDENTITY_P, (t,), ())
+    return make(ans, t, True, (p, (), (x,), next(_counter)))
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def data_of(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+__all__ = ["Tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]

@@ -1,0 +1,121 @@
+"""A Tensor's recorded graph as a Wengert list (``_ir.Graph``) and as DOT."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._ir import Eqn, Graph, Var, aval_str
+from ._tensor_core import Tensor
+
+
+def _collect(outputs):
+    """Reachable tensors: (leaves in first-use order, op tensors in creation order)."""
+    seen = {}
+    stack = list(outputs)
+    ops = []
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen[id(t)] = t
+        if t._node is not None:
+            ops.append(t)
+            for a in t._node[2]:
+                if isinstance(a, Tensor):
+                    stack.append(a)
+    ops.sort(key=lambda t: (t._node[3], t._node[4] if len(t._node) > 4 else 0))
+    leaves = []
+    lseen = set()
+    for t in ops:
+        for a in t._node[2]:
+            if isinstance(a, Tensor) and a._node is None and id(a) not in lseen:
+                lseen.add(id(a))
+                leaves.append(a)
+    for t in outputs:
+        if t._node is None and id(t) not in lseen:
+            lseen.add(id(t))
+            leaves.append(t)
+    return leaves, ops
+
+
+def _var(t):
+    return Var(tuple(t.shape), np.dtype(t.dtype))
+
+
+def to_graph(outputs, with_map=False):
+    leaves, ops = _collect(outputs)
+    var = {id(t): _var(t) for t in leaves}
+    eqns = []
+    done = {}
+    for t in ops:
+        node = t._node
+        key = (node[3],)
+        if len(node) > 4:  # multiple results share one equation
+            if key in done:
+                continue
+        ins = [var.get(id(a), a) if isinstance(a, Tensor) else a for a in node[2]]
+        ins = [a._data if isinstance(a, Tensor) else a for a in ins]
+        out = _var(t)
+        var[id(t)] = out
+        e = Eqn(node[0], ins, [out], node[1])
+        done[key] = e
+        eqns.append(e)
+    g = Graph([var[id(t)] for t in leaves], eqns, [var[id(t)] for t in outputs],
+              name="tensor")
+    return (g, var, leaves, ops) if with_map else g
+
+
+def _fmt(x):
+    if x is None:
+        return "-"
+    d = x._data if isinstance(x, Tensor) else x
+    try:
+        a = np.asarray(d)
+    except TypeError:
+        return "<traced>"
+    if a.size <= 4:
+        return np.array2string(a, precision=5, separator=" ").replace("\n", "")
+    return aval_str(a.shape, a.dtype)
+
+
+def _esc(s):
+    return (s.replace("\\", "\\\\").replace('"', '\\"').replace("{", "\\{").replace("}", "\\}")
+            .replace("<", "\\<").replace(">", "\\>").replace("|", "\\|"))
+
+
+def _fields(*fs):
+    return "|".join(_esc(f) for f in fs)
+
+
+def to_dot(out, rankdir="LR"):
+    g, var, leaves, ops = to_graph([out], with_map=True)
+    names = g.var_names()
+    lines = ["digraph wengert {", f"  rankdir={rankdir};",
+             '  node [shape=record, fontname="Helvetica", fontsize=10, style=filled, '
+             'fillcolor="#eeeeee"];',
+             '  edge [fontname="Helvetica", fontsize=9];']
+    for t in leaves:
+        v = var[id(t)]
+        head = f"{names[v]} ({'leaf, requires_grad' if t._rg else 'input'})"
+        label = _fields(head, v.aval, f"value {_fmt(t)}", f"grad {_fmt(t._grad)}")
+        lines.append(f'  {names[v]} [label="{{{label}}}", fillcolor="#d5f5d5"];')
+    for t in ops:
+        v = var[id(t)]
+        op = t._node[0].name
+        color = "#fbd9b0" if t is out else "#eeeeee"
+        grad = _fmt(t._grad) if t._retain else "-"
+        label = _fields(f"{names[v]} = {op}", v.aval, f"value {_fmt(t)}", f"grad {grad}")
+        lines.append(f'  {names[v]} [label="{{{label}}}", fillcolor="{color}"];')
+    for t in ops:
+        v = var[id(t)]
+        k = 0
+        for a in t._node[2]:
+            if isinstance(a, Tensor) and id(a) in var:
+                lines.append(f"  {names[var[id(a)]]} -> {names[v]};")
+            else:
+                k += 1
+                cname = f"c{names[v][1:]}_{k}"
+                lines.append(f'  {cname} [label="{_esc(_fmt(a))}", shape=plaintext, style=""];')
+                lines.append(f"  {cname} -> {names[v]};")
+    lines.append("}")
+    return "\n".join(lines)
