@@ -267,15 +267,16 @@ for _n in ("argmax", "argmin", "argsort"):
 
 def _flatten_axes(name, axes, tree_args, nargs):
     """Broadcast an in_axes spec (int/None or a pytree prefix) to the leaves."""
-    if axes is None or isinstance(axes, int):
+    if axes is None or isinstance(axes, (int, np.integer)):
         leaves = tree_flatten(tree_args)[0]
-        return [axes] * len(leaves)
+        return [None if axes is None else int(axes)] * len(leaves)
     if isinstance(axes, list):
         axes = tuple(axes)
     if not isinstance(axes, tuple) or len(axes) != nargs:
         raise ValueError(
-            f"vmap({name}): in_axes must be an int, None, or a tuple with one entry per "
-            f"positional argument ({nargs}), got {axes!r}")
+            f"vmap({name}): in_axes={axes!r} must be an int, None, or a tuple with one entry "
+            f"per positional argument, but {name} was called with {nargs} positional "
+            f"argument{'s' if nargs != 1 else ''} (keyword arguments are never mapped)")
     out = []
     for ax, arg in zip(axes, tree_args):
         out.extend(_broadcast_prefix(name, ax, arg))
@@ -283,8 +284,8 @@ def _flatten_axes(name, axes, tree_args, nargs):
 
 
 def _broadcast_prefix(name, ax, tree):
-    if ax is None or isinstance(ax, int):
-        return [ax] * len(tree_flatten(tree)[0])
+    if ax is None or isinstance(ax, (int, np.integer)):
+        return [None if ax is None else int(ax)] * len(tree_flatten(tree)[0])
     if isinstance(ax, (tuple, list)) and isinstance(tree, (tuple, list)) and len(ax) == len(tree):
         out = []
         for a, t in zip(ax, tree):
@@ -311,27 +312,36 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
     """
     name = getattr(fun, "__name__", "fun")
 
+    _check_axes_spec(name, "in_axes", in_axes)
+    _check_axes_spec(name, "out_axes", out_axes)
+    if not callable(fun):
+        raise TypeError(f"vmap: fun must be callable, got {type(fun).__name__}")
+
     @functools.wraps(fun)
     def vmapped(*args, **kwargs):
         leaves, in_tree = tree_flatten(list(args))
         axes = _flatten_axes(name, in_axes, list(args), len(args))
+        where = _leaf_positions(args)
         size = None
-        for x, ax in zip(leaves, axes):
+        first = None
+        for k, (x, ax) in enumerate(zip(leaves, axes)):
             if ax is None:
                 continue
             shp = tuple(x.shape) if isinstance(x, Tracer) else np.shape(x)
-            if not -len(shp) <= ax < len(shp) or not shp:
-                raise ValueError(
-                    f"vmap({name}): in_axes={ax} is out of range for an argument of shape {shp}")
+            if not -len(shp) <= ax < len(shp):
+                hint = ("a scalar has no axis to map; use in_axes=None for it" if not shp
+                        else f"valid axes: {-len(shp)} to {len(shp) - 1}")
+                raise ValueError(f"vmap({name}): in_axes={ax} is out of range for {where[k]}, "
+                                 f"of shape {shp} ({hint})")
             n = shp[ax]
             if size is None:
-                size = n
+                size, first = n, (k, ax)
             elif n != size:
-                sizes = sorted({(tuple(y.shape) if isinstance(y, Tracer) else np.shape(y))[a]
-                                for y, a in zip(leaves, axes) if a is not None})
+                k0, a0 = first
                 raise ValueError(
-                    f"vmap({name}) got inconsistent sizes for the mapped axis: {sizes}; every "
-                    "batched argument needs the same size along its in_axes")
+                    f"vmap({name}) got inconsistent sizes for the mapped axis: {where[k0]} has "
+                    f"size {size} along axis {a0} but {where[k]} has size {n} along axis {ax}; "
+                    "every batched argument needs the same size along its in_axes")
         if size is None:
             raise ValueError(f"vmap({name}) needs at least one batched argument (in_axes all None)")
         level = new_level()
@@ -360,8 +370,13 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
                         continue
                     v = _bcast(o if isinstance(o, (Tracer, np.ndarray, np.generic)) else np.asarray(o), size)
                 if oax is None:
-                    raise ValueError(f"vmap({name}): out_axes=None for an output that is batched")
-                if oax % max(len(v.shape), 1) != 0:
+                    raise ValueError(f"vmap({name}): out_axes=None for an output that is batched "
+                                     "(it differs across the batch); give it an axis")
+                nd = len(v.shape)
+                if not -nd <= oax < nd:
+                    raise ValueError(f"vmap({name}): out_axes={oax} is out of range for an output "
+                                     f"of shape {tuple(v.shape)[1:]} (valid: {-nd} to {nd - 1})")
+                if oax % max(nd, 1) != 0:
                     v = _moveaxis_any(v, 0, oax % len(v.shape))
                 res.append(v)
         finally:
@@ -370,6 +385,24 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
         return tree_unflatten(out_tree, res)
 
     return vmapped
+
+
+def _check_axes_spec(name, what, spec):
+    for a in tree_flatten(spec)[0]:
+        if a is not None and (isinstance(a, bool) or not isinstance(a, (int, np.integer))):
+            raise TypeError(f"vmap({name}): {what} entries must be ints or None, got {a!r}")
+
+
+def _leaf_positions(args):
+    """A description of each leaf of ``args`` for error messages."""
+    out = []
+    for i, a in enumerate(args):
+        n = len(tree_flatten(a)[0])
+        if n == 1 and tree_flatten(a)[1] == tree_flatten(0.0)[1]:
+            out.append(f"argument {i}")
+        else:
+            out.extend(f"leaf {j} of argument {i}" for j in range(n))
+    return out
 
 
 def run_batched(fn: Callable, size: int, vals: list, flags: list) -> tuple[list, list]:
@@ -400,8 +433,8 @@ def run_batched(fn: Callable, size: int, vals: list, flags: list) -> tuple[list,
 
 
 def _out_axes(name, out_axes, out, n):
-    if out_axes is None or isinstance(out_axes, int):
-        return [out_axes] * n
+    if out_axes is None or isinstance(out_axes, (int, np.integer)):
+        return [None if out_axes is None else int(out_axes)] * n
     return _broadcast_prefix(name, out_axes, out)
 
 
