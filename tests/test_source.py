@@ -324,6 +324,34 @@ def test_jvp_matches_wg_jvp(case):
     np.testing.assert_allclose(out_dot, ref_dot, rtol=1e-10, atol=1e-12)
 
 
+KINKED = {"max_min", "where_fn", "max_reduction", "relu_net", "cli_functions", "misc_unary",
+          "uses_nn_relu"}
+
+
+@pytest.mark.parametrize("case", [c for c in CORPUS if c[0].__name__ not in KINKED],
+                         ids=[_ids(c) for c in CORPUS if c[0].__name__ not in KINKED])
+def test_grad_matches_finite_differences(case):
+    """The same corpus through another method: wengert.numeric (4th order)."""
+    f, args = case[:2]
+    _, grads = source.grad(f)(*args)
+    fd = wg.numeric.grad(lambda a: f(*a), tuple(np.asarray(a, dtype=float) for a in args), order=4)
+    for g, r in zip(grads, fd):
+        np.testing.assert_allclose(g, r, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("f, text, at", [
+    (poly, "x**2*y + y + 2", (3.0, 4.0)),
+    (trig_nest, "sin(cos(x)*y) + tan(x/3)", (0.7, 1.3)),
+    (atan2_hypot, "arctan2(x, y)*hypot(x, y) + logaddexp(x, y)", (0.6, -1.2)),
+])
+def test_grad_matches_symbolic(f, text, at):
+    pytest.importorskip("sympy")
+    _, grads = source.grad(f)(*at)
+    for g, var in zip(grads, ("x", "y")):
+        ref = wg.symbolic.diff(text, var).evaluate(x=at[0], y=at[1])
+        assert float(g) == pytest.approx(float(ref), rel=1e-12)
+
+
 def test_w1_example():
     value, grads = source.grad(poly)(3.0, 4.0)
     assert float(value) == 42.0
