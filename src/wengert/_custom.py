@@ -252,11 +252,6 @@ class custom_jvp:
             return ans, (out if out is not None else ans * 0.0)
         self.jvp = jvp
 
-    def __get__(self, obj, objtype=None):
-        if obj is None:
-            return self
-        return functools.partial(self, obj)
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         name = self.name
         if self.jvp is None:
@@ -397,11 +392,6 @@ class custom_vjp:
             raise TypeError(f"custom_vjp({self.name}).defvjp: jvp must be callable or None")
         self.fwd, self.bwd, self.jvp = fwd, bwd, jvp
 
-    def __get__(self, obj, objtype=None):
-        if obj is None:
-            return self
-        return functools.partial(self, obj)
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         name = self.name
         if self.fwd is None:
@@ -450,9 +440,7 @@ class custom_vjp:
             out = []
             for g, a in zip(got, fl.diff_args(leaves0)):
                 al, at = tree_flatten(a)
-                if g is None:
-                    out.extend(_zeros(x) for x in al)
-                    continue
+                g = _fill_none(g, a)
                 gl, gt = tree_flatten(g)
                 if gt != at:
                     raise TypeError(f"custom_vjp({name}): bwd returned a cotangent of "
@@ -483,6 +471,17 @@ class custom_vjp:
         outs = cvjp_p.bind(*fl.leaves, fun_flat, fwd_call, _bwd_adapter(bwd_flat, res_box),
                            jvp_flat, n_out, name)
         return tree_unflatten(box[0], list(outs))
+
+
+def _fill_none(g, a):
+    """``None`` in a cotangent stands for zeros shaped like that part of the argument."""
+    if g is None:
+        return tree_unflatten(tree_flatten(a)[1], [_zeros(x) for x in tree_flatten(a)[0]])
+    if isinstance(g, dict) and isinstance(a, dict) and set(g) == set(a):
+        return {k: _fill_none(g[k], a[k]) for k in g}
+    if isinstance(g, (tuple, list)) and isinstance(a, (tuple, list)) and len(g) == len(a):
+        return type(a)(_fill_none(x, y) for x, y in zip(g, a))
+    return g
 
 
 def _bwd_adapter(bwd_flat, res_box):
