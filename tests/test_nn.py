@@ -86,8 +86,30 @@ def test_kinks_and_stability():
     assert float(wg.grad(nn.softplus)(-800.0)) == 0.0
 
 
-@pytest.mark.skipif("scipy" not in sys.modules and not __import__("importlib").util.find_spec("scipy"),
-                    reason="scipy not installed")
+@pytest.mark.parametrize("name, f, ref", ACTS, ids=[a[0] for a in ACTS])
+def test_activations_on_tensors(name, f, ref):
+    pytest.importorskip("wengert.tensor", reason="wg.Tensor has not landed yet")
+    x = R.normal(size=(2, 3))
+    w = R.normal(size=np.shape(ref(x)))
+    t = wg.tensor(x, requires_grad=True)
+    out = f(t)
+    assert isinstance(out, wg.Tensor)
+    (out * w).sum().backward()
+    np.testing.assert_allclose(t.grad.data, wg.grad(lambda z: wnp.sum(f(z) * w))(x), rtol=1e-12)
+
+
+def test_losses_on_tensors():
+    pytest.importorskip("wengert.tensor", reason="wg.Tensor has not landed yet")
+    z, p = R.normal(size=(4, 3)), R.uniform(0.1, 0.9, size=(4, 3))
+    t, labels = R.uniform(size=(4, 3)), np.array([0, 2, 1, 1])
+    for f, x in [(lambda a: losses.cross_entropy(a, labels), z), (lambda a: losses.mse(a, t), z),
+                 (lambda a: losses.binary_cross_entropy(a, t), p),
+                 (lambda a: losses.binary_cross_entropy_with_logits(a, t), z)]:
+        xt = wg.tensor(x, requires_grad=True)
+        f(xt).backward()
+        np.testing.assert_allclose(xt.grad.data, wg.grad(f)(x), rtol=1e-12)
+
+
 def test_gelu_exact_matches_torch():
     torch = pytest.importorskip("torch")
     pytest.importorskip("wengert.scipy.special")
