@@ -451,6 +451,12 @@ def autograd_grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_
     """
     caller = "autograd_grad"
     single_out = isinstance(outputs, Tensor)
+    if not single_out and not isinstance(outputs, (list, tuple)):
+        raise TypeError(f"{caller}: outputs must be a wg.Tensor or a sequence of them, got "
+                        f"{type(outputs).__name__}")
+    if not isinstance(inputs, (Tensor, list, tuple)):
+        raise TypeError(f"{caller}: inputs must be a wg.Tensor or a sequence of them, got "
+                        f"{type(inputs).__name__}")
     outputs = [outputs] if single_out else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None:
