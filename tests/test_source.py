@@ -181,6 +181,19 @@ def hyperbolic(x):
                    + wnp.exp2(x) + wnp.log10(x + 1) + wnp.cbrt(x + 1))
 
 
+def norms_and_inf(x, M):
+    a = wnp.linalg.norm(x) + wnp.linalg.norm(M, axis=1).sum() + wnp.linalg.norm(M, None, 0, True).sum()
+    return a + wnp.sum(wnp.minimum(x, np.inf)) + wnp.maximum(wnp.sum(x), -np.inf)
+
+
+def np_norm(x):
+    return np.linalg.norm(x * 2.0)
+
+
+def np_norm_ref(x):
+    return wnp.linalg.norm(x * 2.0)
+
+
 def cli_functions(x, y):
     a = wnp.sinc(x) + wnp.deg2rad(x) * wnp.rad2deg(y) + wnp.radians(y) + wnp.degrees(x)
     b = wnp.fmax(x, y) * wnp.fmin(x, 0.1) + wnp.logaddexp2(x, y)
@@ -288,6 +301,8 @@ CORPUS = [
     (unused_argument, (1.0, np.ones(3))),
     (hyperbolic, (np.array([0.3, 1.2]),)),
     (atan2_hypot, (0.6, -1.2)),
+    (norms_and_inf, (R.normal(size=3), R.normal(size=(2, 3)))),
+    (np_norm, (R.normal(size=(2, 2)),), np_norm_ref),
     (cli_functions, (np.array([0.3, -0.45, 0.0, 1.1]), np.array([0.55, 0.21, 0.4, 1.1]))),
     (lam, (0.5, 2.0)),
     (calls_helpers, (R.normal(size=(3, 5)), R.normal(size=5), R.normal(size=(5, 2)), R.normal(size=(4, 3)))),

@@ -74,7 +74,7 @@ def _known_functions():
     import wengert.numpy as wnp
 
     table = {}
-    for mod in (np, wnp, math):
+    for mod in (np, wnp, math, np.linalg, wnp.linalg):
         for attr, rule in ALIASES.items():
             try:
                 obj = getattr(mod, attr, None)
@@ -164,7 +164,12 @@ def _literal(v):
     if isinstance(v, numbers.Integral):
         return repr(int(v))
     if isinstance(v, numbers.Real):
-        return repr(float(v))
+        v = float(v)
+        if math.isnan(v):
+            return "np.nan"
+        if math.isinf(v):
+            return "np.inf" if v > 0 else "-np.inf"
+        return repr(v)
     return repr(complex(v))
 
 
@@ -407,6 +412,9 @@ class _Lowerer:
             if rname == "where":
                 self.fail("np.where needs three arguments here (condition, x, y)", node)
             self.fail(f"{label} needs {nslots} array argument(s)", node)
+        if rname == "norm" and params["ord"] is not None:
+            self.fail(f"{label} with ord={params['ord']!r} is not supported (only the default "
+                      "2-norm / Frobenius norm)", node)
         args = {s: self.expr(a) for s, a in zip(rule.slots, arg_nodes)}
         return self.emit(rule, args, params, out=out)
 

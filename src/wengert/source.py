@@ -104,7 +104,7 @@ def _forward(op: Op) -> str:
 def _pow_literal(op: Op, g: str) -> str | None:
     """``x ** c`` for a literal ``c``: ``g * c * x ** (c - 1)``, simplified."""
     y = op.args["y"]
-    if not y.literal or "j" in y.code:
+    if not y.literal or "j" in y.code or "np." in y.code:
         return None
     c = float(y.code) if "." in y.code or "e" in y.code else int(y.code)
     x = _operand(op.args["x"])
