@@ -111,12 +111,19 @@ _DT_SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "complex128":
              "int8": "i8", "uint8": "u8", "uint32": "u32", "uint64": "u64", "bool": "bool"}
 
 
+_SHORT_CACHE: dict = {}
+
+
 def _short_dtype(dt) -> str:
+    r = _SHORT_CACHE.get(dt)
+    if r is not None:
+        return r
     try:
         name = np.dtype(dt).name
     except TypeError:
         return str(dt)
-    return _DT_SHORT.get(name, name)
+    r = _SHORT_CACHE[dt] = _DT_SHORT.get(name, name)
+    return r
 
 
 def aval_str(shape, dtype) -> str:
@@ -407,13 +414,37 @@ class StagingTrace(Trace):
                 vals.append(a)
                 ins.append(a)
         out = p.bind(*vals, *params)
+        return self._record(p, ins, params, out)
+
+    def process2(self, p, x, y, params):
+        if type(x) is StagedTracer and x._trace is self:
+            xv = x.val
+            x = x.var
+        else:
+            xv = x
+            if isinstance(x, Tracer):
+                self.has_outer = True
+        if type(y) is StagedTracer and y._trace is self:
+            yv = y.val
+            y = y.var
+        else:
+            yv = y
+            if isinstance(y, Tracer):
+                self.has_outer = True
+        if isinstance(xv, Tracer) or isinstance(yv, Tracer):
+            out = p.bind(xv, yv, *params)
+        else:
+            out = p.impl(xv, yv, *params)
+        return self._record(p, [x, y], params, out)
+
+    def _record(self, p, ins, params, out):
         src = note = None
         if self.record_src:
             o = CTX.origin
             if o is not None:
                 note, src = o
             else:
-                f = sys._getframe(1)
+                f = sys._getframe(2)
                 while f is not None:
                     co = f.f_code
                     fn = co.co_filename
@@ -427,8 +458,15 @@ class StagingTrace(Trace):
             tracers = tuple(StagedTracer(self, o, _var_of(o)) for o in out)
             self.eqns.append(Eqn(p, ins, [t.var for t in tracers], params, src, note))
             return tracers
-        t = StagedTracer(self, out, _var_of(out))
-        self.eqns.append(Eqn(p, ins, [t.var], params, src, note))
+        try:
+            var = Var.__new__(Var)
+            var.shape = tuple(out.shape)
+            d = out.dtype
+            var.dtype = d if isinstance(d, np.dtype) else np.dtype(d)
+        except AttributeError:
+            var = _var_of(out)
+        t = StagedTracer(self, out, var)
+        self.eqns.append(Eqn(p, ins, [var], params, src, note))
         return t
 
 
@@ -542,18 +580,22 @@ def stage(fun: Callable, args: Sequence[Any], kwargs: dict | None = None,
         out = fun(*full, **kw_t)
         out_leaves, out_tree = tree_flatten(out)
         outs = []
+        vals = []
         for o in out_leaves:
             if type(o) is StagedTracer and o._trace is trace:
                 outs.append(o.var)
+                vals.append(o.val)
             else:
                 if isinstance(o, Tracer):
                     trace.has_outer = True
                 outs.append(o)
+                vals.append(o)
     finally:
         end_level()
         trace.kill()
     g = Graph(invars, trace.eqns, outs, in_tree, out_tree, fname)
     g.has_outer = trace.has_outer
+    g.example_outputs = vals  # the outputs computed while tracing (flat)
     return g
 
 

@@ -46,7 +46,7 @@ import numpy as np
 from . import _prims as P
 from ._config import config
 from ._core import Tracer
-from ._ir import CTX, Eqn, Graph, Var, _fmt_const, _fmt_param, short_src, stage
+from ._ir import CTX, Eqn, Graph, Var, _fmt_const, _fmt_param, _short_dtype, short_src, stage
 from .tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["jit", "Jitted", "optimize", "codegen"]
@@ -97,99 +97,140 @@ _ELEMENTWISE_BINARY = {
 }
 
 
-def _core(name):
-    return P.REGISTRY.get(name)
+def _r_mul(p, ins, params, out, prod):
+    x, y = ins
+    if type(y) is not Var and _const_all(y, 1) and _same(out, x):
+        return ("atom", x)
+    if type(x) is not Var and _const_all(x, 1) and _same(out, y):
+        return ("atom", y)
+    return _r_bcast(p, ins, params, out, prod)
 
 
-def _simplify(p, ins, params, out, prod):
-    """A replacement for ``out`` (an atom), a rewritten ``(p, ins, params)``, or None."""
-    name = p.name
-    if P.REGISTRY.get(name) is not p:
-        return None
-    if name == "mul":
-        x, y = ins
-        if _const_all(y, 1) and _same(out, x):
-            return ("atom", x)
-        if _const_all(x, 1) and _same(out, y):
-            return ("atom", y)
-    elif name == "div":
-        x, y = ins
-        if _const_all(y, 1) and _same(out, x):
-            return ("atom", x)
-    elif name == "add":
-        x, y = ins
-        if _const_all(y, 0) and _same(out, x):
-            return ("atom", x)
-        if _const_all(x, 0) and _same(out, y):
-            return ("atom", y)
-    elif name == "sub":
-        x, y = ins
-        if _const_all(y, 0) and _same(out, x):
-            return ("atom", x)
-    elif name == "neg":
-        src = prod.get(ins[0]) if type(ins[0]) is Var else None
-        if src is not None and src.prim is p and _same(out, src.inputs[0]):
-            return ("atom", src.inputs[0])
-    elif name == "reshape":
-        x = ins[0]
-        shape = tuple(params[0])
-        if type(x) is Var and x.shape == shape:
-            return ("atom", x)
-        src = prod.get(x) if type(x) is Var else None
-        if src is not None and src.prim is p and type(src.inputs[0]) is Var:
-            y = src.inputs[0]
-            if y.shape == shape:
-                return ("atom", y)
-            return ("eqn", p, [y], (shape, y.shape))
-    elif name == "broadcast_to":
-        x = ins[0]
-        if type(x) is Var and x.shape == tuple(params[0]):
-            return ("atom", x)
-    elif name == "transpose":
-        x = ins[0]
-        perm = tuple(params[0])
-        if perm == tuple(range(len(perm))) and _same(out, x):
-            return ("atom", x)
-        src = prod.get(x) if type(x) is Var else None
-        if src is not None and src.prim is p:
-            p1 = tuple(src.params[0])
-            comp = tuple(p1[i] for i in perm)
-            y = src.inputs[0]
-            if comp == tuple(range(len(comp))):
-                return ("atom", y) if _same(out, y) else None
-            return ("eqn", p, [y], (comp,))
-    elif name == "convert_element_type":
-        x = ins[0]
-        if type(x) is Var and x.dtype == np.dtype(params[0]) and _same(out, x):
-            return ("atom", x)
-    elif name == "stop_gradient":
-        if _same(out, ins[0]):
-            return ("atom", ins[0])
-    elif name == "select":
-        c, x, y = ins
-        if x is y and _same(out, x):
-            return ("atom", x)
-    if name in _ELEMENTWISE_BINARY and len(ins) == 2:
-        # an operand broadcast explicitly against one of full shape: let NumPy
-        # broadcast it instead (no broadcast_to in the generated code)
-        new = list(ins)
-        changed = False
-        for i in (0, 1):
-            a, other = new[i], new[1 - i]
-            src = prod.get(a) if type(a) is Var else None
-            if src is not None and src.prim is P.broadcast_p:
-                oshape = other.shape if type(other) is Var else np.shape(other)
-                if tuple(oshape) == out.shape:
-                    new[i] = src.inputs[0]
-                    changed = True
-        if changed:
-            return ("eqn", p, new, params)
+def _r_div(p, ins, params, out, prod):
+    x, y = ins
+    if type(y) is not Var and _const_all(y, 1) and _same(out, x):
+        return ("atom", x)
+    return _r_bcast(p, ins, params, out, prod)
+
+
+def _r_add(p, ins, params, out, prod):
+    x, y = ins
+    if type(y) is not Var and _const_all(y, 0) and _same(out, x):
+        return ("atom", x)
+    if type(x) is not Var and _const_all(x, 0) and _same(out, y):
+        return ("atom", y)
+    return _r_bcast(p, ins, params, out, prod)
+
+
+def _r_sub(p, ins, params, out, prod):
+    x, y = ins
+    if type(y) is not Var and _const_all(y, 0) and _same(out, x):
+        return ("atom", x)
+    return _r_bcast(p, ins, params, out, prod)
+
+
+def _r_neg(p, ins, params, out, prod):
+    src = prod.get(ins[0]) if type(ins[0]) is Var else None
+    if src is not None and src.prim is p and _same(out, src.inputs[0]):
+        return ("atom", src.inputs[0])
     return None
 
 
-def _atom_key(a):
-    if type(a) is Var:
-        return a
+def _r_reshape(p, ins, params, out, prod):
+    x = ins[0]
+    shape = tuple(params[0])
+    if type(x) is not Var:
+        return None
+    if x.shape == shape:
+        return ("atom", x)
+    src = prod.get(x)
+    if src is not None and src.prim is p and type(src.inputs[0]) is Var:
+        y = src.inputs[0]
+        if y.shape == shape and y.dtype == out.dtype:
+            return ("atom", y)
+        return ("eqn", p, [y], (shape, y.shape))
+    return None
+
+
+def _r_broadcast(p, ins, params, out, prod):
+    x = ins[0]
+    if type(x) is Var and x.shape == tuple(params[0]):
+        return ("atom", x)
+    return None
+
+
+def _r_transpose(p, ins, params, out, prod):
+    x = ins[0]
+    perm = tuple(params[0])
+    if perm == tuple(range(len(perm))) and _same(out, x):
+        return ("atom", x)
+    src = prod.get(x) if type(x) is Var else None
+    if src is not None and src.prim is p:
+        p1 = tuple(src.params[0])
+        comp = tuple(p1[i] for i in perm)
+        y = src.inputs[0]
+        if comp == tuple(range(len(comp))):
+            return ("atom", y) if _same(out, y) else None
+        return ("eqn", p, [y], (comp,))
+    return None
+
+
+def _r_convert(p, ins, params, out, prod):
+    x = ins[0]
+    if type(x) is Var and x.dtype == np.dtype(params[0]) and _same(out, x):
+        return ("atom", x)
+    return None
+
+
+def _r_identity(p, ins, params, out, prod):
+    return ("atom", ins[0]) if _same(out, ins[0]) else None
+
+
+def _r_select(p, ins, params, out, prod):
+    c, x, y = ins
+    if x is y and _same(out, x):
+        return ("atom", x)
+    return None
+
+
+def _r_bcast(p, ins, params, out, prod):
+    """An operand broadcast explicitly against one of full shape: let NumPy
+    broadcast it instead (no ``broadcast_to`` in the generated code)."""
+    if len(ins) != 2:
+        return None
+    new = None
+    for i in (0, 1):
+        a = ins[i]
+        src = prod.get(a) if type(a) is Var else None
+        if src is not None and src.prim is P.broadcast_p:
+            other = ins[1 - i]
+            oshape = other.shape if type(other) is Var else np.shape(other)
+            if tuple(oshape) == out.shape:
+                if new is None:
+                    new = list(ins)
+                new[i] = src.inputs[0]
+    return None if new is None else ("eqn", p, new, params)
+
+
+_RULES: dict = {}
+
+
+def _rules() -> dict:
+    if not _RULES:
+        R = P.REGISTRY
+        for n in _ELEMENTWISE_BINARY:
+            if n in R:
+                _RULES[R[n]] = _r_bcast
+        _RULES.update({
+            R["mul"]: _r_mul, R["div"]: _r_div, R["add"]: _r_add, R["sub"]: _r_sub,
+            R["neg"]: _r_neg, R["reshape"]: _r_reshape, R["broadcast_to"]: _r_broadcast,
+            R["transpose"]: _r_transpose, R["convert_element_type"]: _r_convert,
+            R["stop_gradient"]: _r_identity, R["select"]: _r_select,
+        })
+    return _RULES
+
+
+def _const_key(a):
     if isinstance(a, np.ndarray):
         return ("arr", id(a))
     if isinstance(a, (int, float, complex, np.generic)):
@@ -214,63 +255,68 @@ def optimize(graph: Graph) -> Graph:
     cse: dict = {}
     prod: dict = {}
     new: list = []
+    rules = _rules()
+    registry = P.REGISTRY
 
     def rd(a):
-        if type(a) is Var:
-            while a in sub:
-                a = sub[a]
-        return a
+        return sub.get(a, a) if type(a) is Var else a
 
     for e in graph.eqns:
         p = e.prim
-        ins = [rd(a) for a in e.inputs]
-        params = e.params
         if isinstance(p, str):
-            p = P.REGISTRY[p]
+            p = registry[p]
+        ins = [sub.get(a, a) if type(a) is Var else a for a in e.inputs]
+        params = e.params
+        outputs = e.outputs
+        has_var = False
+        for a in ins:
+            if type(a) is Var:
+                has_var = True
+                break
         # constant folding
-        if ins and all(type(a) is not Var and not isinstance(a, Tracer) for a in ins):
+        if not has_var and ins and not any(isinstance(a, Tracer) for a in ins):
             try:
                 val = p.impl(*ins, *params)
             except Exception:  # keep the equation: it raises at run time as it would eagerly
-                val = None
+                pass
             else:
                 vals = val if p.multiple_results else (val,)
-                for v, c in zip(e.outputs, vals):
+                for v, c in zip(outputs, vals):
                     sub[v] = c
                 continue
-        out0 = e.outputs[0] if e.outputs else None
         # algebraic simplification (repeat while it rewrites)
-        r = None
-        for _ in range(4):
-            if p.multiple_results or out0 is None:
-                break
-            r = _simplify(p, ins, params, out0, prod)
-            if r is None:
-                break
-            if r[0] == "atom":
-                sub[out0] = r[1]
-                break
-            _, p, ins, params = r
-        else:
-            r = None
-        if r is not None and r[0] == "atom":
-            continue
+        rule = rules.get(p)
+        if rule is not None and len(outputs) == 1 and not p.multiple_results:
+            out0 = outputs[0]
+            atom = False
+            for _ in range(4):
+                r = rule(p, ins, params, out0, prod)
+                if r is None:
+                    break
+                if r[0] == "atom":
+                    sub[out0] = r[1]
+                    atom = True
+                    break
+                _, p, ins, params = r
+                rule = rules.get(p)
+                if rule is None:
+                    break
+            if atom:
+                continue
         # common subexpressions
         try:
-            key = (id(p), tuple(_atom_key(a) for a in ins), params)
-            hash(key)
-        except TypeError:
-            key = None
-        if key is not None:
+            key = (p, tuple([a if type(a) is Var else _const_key(a) for a in ins]), params)
             prev = cse.get(key)
-            if prev is not None:
-                for v, w in zip(e.outputs, prev.outputs):
-                    sub[v] = w
-                continue
-        ne = Eqn(p, ins, e.outputs, params, e.src, e.note, e.row)
+        except TypeError:  # unhashable parameters or constants: never merged
+            key = prev = None
+        if prev is not None:
+            for v, w in zip(outputs, prev.outputs):
+                sub[v] = w
+            continue
+        ne = Eqn(p, ins, outputs, params, e.src, e.note, e.row)
         if key is not None:
             cse[key] = ne
-        for v in e.outputs:
+        for v in outputs:
             prod[v] = ne
         new.append(ne)
     outs = [rd(o) for o in graph.outputs]
@@ -461,7 +507,7 @@ def codegen(graph: Graph, name: str = "f", in_types: Sequence[type] | None = Non
     for i, v in enumerate(graph.inputs):
         t = in_types[i] if in_types is not None else None
         if t in (float, int, bool, complex):
-            conv = gen.const(v.dtype.type, "to_" + v.dtype.name)
+            conv = gen.const(v.dtype.type, "to_" + _short_dtype(v.dtype))
             lines.append(f"    {names[v]} = {conv}({names[v]})")
     # last use of each variable, to drop big intermediates early
     last = {}
@@ -580,13 +626,26 @@ def _leaf_sig(x, fname, i):
 
 
 class _Entry:
-    __slots__ = ("fn", "source", "graph", "opt")
+    __slots__ = ("fn", "source", "graph", "opt", "fresh", "shown")
 
     def __init__(self, fn, source, graph, opt):
         self.fn = fn
         self.source = source
         self.graph = graph
         self.opt = opt
+        self.fresh = False
+        self.shown = False  # source re-generated with the user's lines
+
+
+def _as_out(v, var):
+    """An example output returned by the first call (as the compiled code would)."""
+    if type(var) is Var:
+        return v
+    if isinstance(v, np.ndarray):
+        return v.copy()  # a constant of the graph: never hand out the cached one
+    if isinstance(v, (bool, int, float, complex)):
+        return np.asarray(v)[()]
+    return v
 
 
 class Jitted:
@@ -673,6 +732,7 @@ class Jitted:
             if entry is None:
                 return False, leaves, static
             self._cache[key] = entry
+            entry.fresh = True
         if not kwargs and not static and all(type(a) is np.ndarray or type(a) in _SCALAR_SET
                                              for a in args):
             self._fast[sig] = entry.fn
@@ -683,7 +743,11 @@ class Jitted:
         debug = config.debug_nans
         prev = CTX.origin
         try:
-            graph = stage(self._fun, args, kwargs, tuple(sorted(static)), self._name)
+            # user source lines are recorded when debug_nans needs them for its
+            # messages (walking the stack per operation slows tracing down);
+            # .source() traces again with them for display
+            graph = stage(self._fun, args, kwargs, tuple(sorted(static)), self._name,
+                          record_src=debug)
         finally:
             CTX.origin = prev
         if getattr(graph, "has_outer", False):
@@ -704,6 +768,15 @@ class Jitted:
             # staged graph (binding each primitive) instead of caching it
             g = self.__dict__.pop("_pending_graph")
             return tree_unflatten(g.out_tree, g.evaluate_flat(leaves))
+        if entry.fresh:
+            # the first call returns what tracing computed (the same NumPy
+            # operations, unoptimised) instead of running the code once more;
+            # with debug_nans on, the checking code runs
+            entry.fresh = False
+            if not config.debug_nans:
+                return tree_unflatten(entry.graph.out_tree,
+                                      [_as_out(v, o) for v, o in zip(entry.graph.example_outputs,
+                                                               entry.graph.outputs)])
         return entry.fn(*leaves)
 
     # -- under other transformations ---------------------------------------------
@@ -800,15 +873,23 @@ class Jitted:
         >>> import wengert as wg, wengert.numpy as wnp
         >>> print(wg.jit(lambda x: wnp.sin(x) * 2.0).source(1.0))  # doctest: +ELLIPSIS
         # constants:
-        #   _to_float641 = numpy.float64
+        #   _to_f641 = numpy.float64
         def f_lambda(v1):
-            v1 = _to_float641(v1)
+            v1 = _to_f641(v1)
             v2 = np.sin(v1)  # sin ...
             v3 = v2 * 2.0  # mul ...
             return v3
         <BLANKLINE>
         """
-        return self._entry(args, kwargs).source
+        entry = self._entry(args, kwargs)
+        if not entry.shown and not any(e.src for e in entry.graph.eqns):
+            static = set(i % len(args) for i in self._static) if args else set()
+            g = stage(self._fun, args, kwargs, tuple(sorted(static)), self._name)
+            leaves = tree_flatten(([a for i, a in enumerate(args) if i not in static], kwargs))[0]
+            entry.source, _ = codegen(optimize(g), self._name, [type(x) for x in leaves],
+                                      config.debug_nans)
+            entry.shown = True
+        return entry.source
 
     def graph(self, *args, optimized: bool = True, **kwargs) -> Graph:
         """The (optimised, by default) Wengert list compiled for these arguments."""
