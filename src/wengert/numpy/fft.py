@@ -11,7 +11,7 @@ input is real (JAX's convention).
 >>> wnp.fft.fft(wnp.array([1.0, 0.0, 0.0, 0.0]))
 array([1.+0.j, 1.+0.j, 1.+0.j, 1.+0.j])
 >>> wg.grad(lambda x: wnp.sum(wnp.abs(wnp.fft.rfft(x)) ** 2))(wnp.array([1.0, 2.0]))
-array([ 4., 8.])
+array([4., 8.])
 """
 
 from __future__ import annotations
