@@ -286,6 +286,46 @@ def test_params_are_pytrees_for_wg_grad():
     assert np.all(model.layers[0].params["weight"] == 0)
 
 
+class Affine(nn.Module):
+    """A user-defined module: registered as a pytree node automatically."""
+
+    def __init__(self, n):
+        self.params = {"a": np.ones(n), "b": np.zeros(n)}
+
+    def apply(self, p, x):
+        return p["a"] * x + p["b"]
+
+
+def test_modules_are_pytrees():
+    X, y = _blobs(120)
+    model = nn.Sequential(nn.Linear(2, 8, seed=0), nn.Tanh(), nn.Linear(8, 3, seed=1))
+    loss = lambda m: losses.cross_entropy(m(X), y)
+    g = wg.grad(loss)(model)
+    assert type(g) is nn.Sequential and g.layers[0].params["weight"].shape == (8, 2)
+    ref = wg.grad(lambda p: losses.cross_entropy(model.apply(p, X), y))(model.params)
+    for a, b in zip(wg.tree_util.tree_leaves(g), wg.tree_util.tree_leaves(ref)):
+        np.testing.assert_array_equal(a, b)
+    # the optimizers take whole models; the original is left alone
+    opt = optim.Adam(0.05)
+    m, state = model, opt.init(model)
+    w0 = model.layers[0].params["weight"].copy()
+    for _ in range(100):
+        m, state = opt.update(wg.grad(loss)(m), state, m)
+    assert losses.accuracy(m(X), y) > 0.95 and type(m) is nn.Sequential
+    np.testing.assert_array_equal(model.layers[0].params["weight"], w0)
+    # structure: equal for same-shaped models, different otherwise
+    S = wg.tree_util.tree_structure
+    assert S(nn.MLP([2, 3, 1], seed=0)) == S(nn.MLP([2, 3, 1], seed=5))
+    assert S(nn.MLP([2, 3, 1], seed=0)) != S(nn.MLP([2, 4, 1], seed=0))
+    assert S(nn.MLP([2, 3, 1], activation="tanh")) != S(nn.MLP([2, 3, 1], activation="relu"))
+    # a user's own module
+    x = np.array([1.0, 2.0])
+    ga = wg.grad(lambda m: wnp.sum(m(x) ** 2))(Affine(2))
+    assert isinstance(ga, Affine)
+    np.testing.assert_allclose(ga.params["a"], 2 * x * x)
+    np.testing.assert_allclose(ga.params["b"], 2 * x)
+
+
 def _blobs(n=300, seed=0):
     r = np.random.default_rng(seed)
     centers = np.array([[0.0, 2.0], [2.0, -1.0], [-2.0, -1.0]])

@@ -22,12 +22,20 @@ to turn the leaves into ``wg.Tensor``s and train in the PyTorch style.
 from __future__ import annotations
 
 import abc
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
+from ..tree_util import (
+    register_pytree_node,
+    tree_flatten,
+    tree_leaves,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
+)
 from . import activations as A
 from . import init as I
 
@@ -46,10 +54,58 @@ def _tensor_api():
     return Tensor, tensor
 
 
+class _Skeleton:
+    """A module's pytree aux data: the module itself, compared by structure
+    (type, sizes, activations), not by identity or parameter values."""
+
+    __slots__ = ("module", "key")
+
+    def __init__(self, module):
+        self.module = module
+        self.key = module._structure()
+
+    def __eq__(self, other):
+        return isinstance(other, _Skeleton) and self.key == other.key
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __repr__(self):
+        return type(self.module).__name__
+
+
+def _flatten_module(m):
+    return (m.params,), _Skeleton(m)
+
+
+def _unflatten_module(skeleton, children):
+    return skeleton.module._with_params(children[0])
+
+
 class Module(abc.ABC):
-    """Base class: ``params`` (a pytree) and a pure ``apply(params, x)``."""
+    """Base class: ``params`` (a pytree) and a pure ``apply(params, x)``.
+
+    Every module is also a pytree node whose leaves are its parameters, so a
+    whole model can be passed where a pytree goes (equinox style):
+    ``wg.grad(lambda m: loss(m(x)))(model)`` returns a model-shaped gradient,
+    and ``opt.update(grads, state, model)`` returns an updated copy.
+    """
 
     params: Any = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        register_pytree_node(cls, _flatten_module, _unflatten_module)
+
+    def _structure(self):
+        """What makes two modules the same pytree structure."""
+        return (type(self), tree_structure(self.params))
+
+    def _with_params(self, params):
+        """A shallow copy of this module holding ``params``."""
+        clone = copy.copy(self)
+        clone.params = params
+        return clone
 
     @abc.abstractmethod
     def apply(self, params: Any, x: Any) -> Any:
@@ -108,6 +164,9 @@ class Activation(Module):
 
     def apply(self, params, x):
         return self.fn(x, **self.kwargs)
+
+    def _structure(self):
+        return (type(self), self.fn, tuple(sorted(self.kwargs.items())))
 
     def __repr__(self):
         extra = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
@@ -196,6 +255,9 @@ class Linear(Module):
             b = I.get(bias_init)(r, (out_features,), in_features, out_features, dtype)
             self.params["bias"] = np.asarray(b, dtype=dtype)
 
+    def _structure(self):
+        return (type(self), self.in_features, self.out_features, tree_structure(self.params))
+
     def apply(self, params, x):
         y = x @ params["weight"].T
         b = params.get("bias")
@@ -242,6 +304,15 @@ class Sequential(Module):
         for layer, p in zip(self.layers, params):
             x = layer.apply(p, x)
         return x
+
+    def _structure(self):
+        return (type(self), tuple(layer._structure() for layer in self.layers))
+
+    def _with_params(self, params):
+        clone = copy.copy(self)
+        params = list(params)
+        clone.layers = [layer._with_params(p) for layer, p in zip(self.layers, params)]
+        return clone
 
     def __getitem__(self, i):
         return self.layers[i]
