@@ -800,25 +800,33 @@ def make_job(job_id: str, impl: str) -> Job:
 
 
 def _measure(fn: Callable[[], Any], budget: float) -> dict:
-    """Median seconds per call, timed in batches of about 10 ms."""
+    """Seconds per call, timed in batches of about 5 ms after a warm-up.
+
+    Returns the best batch (``best``: the least disturbed by other work on
+    the machine, timeit's estimator) and the median batch (``median``).
+    """
     t0 = time.perf_counter()
     fn()
     one = time.perf_counter() - t0
-    for _ in range(2):
-        t0 = time.perf_counter()
-        fn()
-        one = min(one, time.perf_counter() - t0)
-    n = max(1, int(0.01 / max(one, 1e-8)))
-    rounds = int(max(5, min(41, budget / max(n * one, 1e-9))))
-    if one > budget / 3:
-        rounds = 3
+    if one * 4 > budget:   # slow: a few single calls
+        samples = [one]
+        for _ in range(2):
+            t0 = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t0)
+        return {"best": min(samples), "median": statistics.median(samples), "calls": 3}
+    t0 = time.perf_counter()
+    fn()
+    one = min(one, time.perf_counter() - t0)
+    n = max(1, int(0.005 / max(one, 1e-8)))
+    rounds = int(max(5, min(61, budget / max(n * one, 1e-9))))
     samples = []
     for _ in range(rounds):
         t0 = time.perf_counter()
         for _ in range(n):
             fn()
         samples.append((time.perf_counter() - t0) / n)
-    return {"median": statistics.median(samples), "min": min(samples), "calls": n * rounds}
+    return {"best": min(samples), "median": statistics.median(samples), "calls": n * rounds}
 
 
 def run_job(job_id: str, impl: str, quick: bool = False, budget: float = 0.4) -> dict:
@@ -849,7 +857,7 @@ def run_job(job_id: str, impl: str, quick: bool = False, budget: float = 0.4) ->
         res["error"] = f"wrong result: relative error {err:.2e} > {job.rtol:.0e}"
         return res
     m = _measure(job.fn, 0.02 if quick else budget)
-    res.update(time=m["median"], time_min=m["min"], calls=m["calls"])
+    res.update(time=m["best"], time_median=m["median"], calls=m["calls"])
     return res
 
 
@@ -874,13 +882,14 @@ def _memory_job(impl: str) -> dict:
         res.update(skipped=str(exc))
         return res
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    tracemalloc.start()
+    out = job.fn()            # the first call (for jit: tracing and compiling too)
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()       # then the peak of a steady-state call
     try:
-        out = job.fn()
+        job.fn()
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     ok, err = _close(out, job.ref, job.rtol)
     res.update(ok=ok, rel_err=err, tracemalloc_peak=peak, rss_growth=(rss1 - rss0) * 1024,
                rss_import=rss0 * 1024)
@@ -1001,17 +1010,21 @@ def run_full(only: Sequence[str] | None, impls: Sequence[str] | None, repeats: i
             if not impls or impl in impls:
                 groups.setdefault(("W6mem", impl), []).append(("W6.memory", impl))
     results: dict[tuple[str, str], list[dict]] = {}
-    for (wl, impl), jobs in groups.items():
-        if log:
-            print(f"  {wl:5s} {impl:15s} ...", end="", file=log, flush=True)
-        t0 = time.perf_counter()
-        reps = 1 if wl == "W6mem" else repeats
-        runs = [_spawn(jobs, core, budget, timeout=300) for _ in range(reps)]
-        for k, (job, _) in enumerate(jobs):
-            rs = [r[k] for r in runs if k < len(r)]
-            results[(job, impl)] = rs
-        if log:
-            print(f" {time.perf_counter() - t0:5.1f} s", file=log, flush=True)
+    # round robin: repeat k of every group runs before repeat k + 1 of any, so
+    # that a burst of load on the machine does not land on one library only
+    for rep in range(repeats):
+        for (wl, impl), jobs in groups.items():
+            if wl == "W6mem" and rep > 0:
+                continue
+            if log:
+                print(f"  [{rep + 1}/{repeats}] {wl:5s} {impl:15s} ...", end="", file=log, flush=True)
+            t0 = time.perf_counter()
+            run = _spawn(jobs, core, budget, timeout=300)
+            for k, (job, _) in enumerate(jobs):
+                if k < len(run):
+                    results.setdefault((job, impl), []).append(run[k])
+            if log:
+                print(f" {time.perf_counter() - t0:5.1f} s", file=log, flush=True)
     merged = []
     for rs in results.values():
         good = [r for r in rs if "time" in r]
@@ -1019,6 +1032,7 @@ def run_full(only: Sequence[str] | None, impls: Sequence[str] | None, repeats: i
         if good:
             r = dict(good[0])
             r["time"] = statistics.median(g["time"] for g in good)
+            r["time_median"] = statistics.median(g["time_median"] for g in good)
             r["first_call"] = statistics.median(g["first_call"] for g in good)
             r["times"] = [g["time"] for g in good]
         merged.append(r)
@@ -1065,6 +1079,14 @@ def _fmt_secs(s: float) -> str:
     return f"{s:.2f} s"
 
 
+def _fmt_ratio(v: float) -> str:
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 0.1:
+        return f"{v:.2f}"
+    return f"{v:.2g}"
+
+
 def _order(r: dict) -> tuple:
     wl, _, case = r["job"].partition(".")
     wls = list(WORKLOADS) + ["W8"]
@@ -1097,8 +1119,8 @@ def tables(results: list[dict]) -> str:
             wgr = idx.get((r["job"], "wengert"))
             th = _t(hand) if hand else None
             tw = _t(wgr) if wgr else None
-            vs_h = f"{t / th:.2f}" if t and th else ""
-            vs_w = f"{t / tw:.2f}" if t and tw and r["impl"] != "wengert" else ""
+            vs_h = _fmt_ratio(t / th) if t and th else ""
+            vs_w = _fmt_ratio(t / tw) if t and tw and r["impl"] != "wengert" else ""
             unit = r.get("unit", "")
             first = ""
             if "first_call" in r and r["impl"].endswith("jit"):
@@ -1245,9 +1267,9 @@ def peers_summary(results: list[dict]) -> str:
         cells = []
         for impl in ("hand", "autograd", "torch", "jax", "jax-jit"):
             p = _get(idx, job, impl)
-            cells.append(f"{w / p:.2f}" if p else "—")
+            cells.append(_fmt_ratio(w / p) if p else "—")
         wj, jj = _get(idx, job, "wengert-jit"), _get(idx, job, "jax-jit")
-        cells.append(f"{wj / jj:.2f}" if wj and jj else "—")
+        cells.append(_fmt_ratio(wj / jj) if wj and jj else "—")
         lines.append(f"| {label} | {_fmt_num(w)} {unit} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -1287,7 +1309,9 @@ def machine_info() -> str:
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
 
-def write_results(results: list[dict], path: str, command: str, repeats: int, core: int) -> None:
+def write_results(results: list[dict], path: str, command: str, repeats: int, core: int,
+                  budget: float = 0.4) -> None:
+    budget_text = f"{budget:g} s"
     text = f"""# wengert benchmark results
 
 Produced by:
@@ -1303,14 +1327,16 @@ Produced by:
 ## Method
 
 Each (workload, library) group ran in {repeats} fresh process(es) pinned to core {core}
-(`os.sched_setaffinity`), with `OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1`,
-`OPENBLAS_CORETYPE`/`OPENBLAS_L2_SIZE` unset, `torch.set_num_threads(1)` and XLA on one
-thread. Inside a process each job is called once and its result checked against the
-hand-written NumPy gradient (the `check` column: relative error of the worst element), warmed up,
-then timed in batches of about 10 ms; the median batch is the process's number and the
-table shows the median over processes. "first call" is the first call's time in a fresh process
-(trace + compile for the jit variants). The machine has 2 cores shared with other work, so
-read every number as ±10 %.
+(`os.sched_setaffinity`), the repeats interleaved round-robin across all groups, with
+`OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1`, `OPENBLAS_CORETYPE`/`OPENBLAS_L2_SIZE`
+unset, `torch.set_num_threads(1)` and XLA on one thread. Inside a process each job is called once
+and its result checked against the hand-written NumPy gradient (the `check` column: relative
+error of the worst element; a wrong result is not timed), warmed up, then timed in batches of
+about 5 ms for about {budget_text}; the process's number is its best batch (timeit's estimator:
+the batch least disturbed by other work) and each table shows the **median over the
+processes** (`time_median` in the JSON keeps the median batches too). "first call" is the first
+call's time in a fresh process (tracing + compiling for the jit variants). The machine has 2
+cores shared with other sessions' test runs, so read every number as ±15 %.
 
 ## Targets
 
@@ -1397,7 +1423,7 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
             json.dump(res, fh, indent=1, default=float)
     if args.output:
         cmd = "wengert bench " + " ".join(argv if argv is not None else sys.argv[1:])
-        write_results(res, args.output, cmd.strip(), args.repeats, args.core)
+        write_results(res, args.output, cmd.strip(), args.repeats, args.core, args.budget)
         print(f"\nwrote {args.output}", file=out)
     bad = [r for r in res if r.get("ok") is False or ("error" in r and "skipped" not in r)]
     return 1 if bad else 0
