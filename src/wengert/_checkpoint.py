@@ -22,12 +22,12 @@ from collections.abc import Callable
 import numpy as np
 
 from ._control import (
+    Closure,
     LinearFn,
     _batched_fn,
     _canon,
     _inexact,
     _zeros,
-    closes_over_tracers,
     is_linearizing,
     jvp_flat_fn,
     linearize_flat,
@@ -103,10 +103,9 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True,
     ``fun``'s linearization again.  ``grad(checkpoint(f)) == grad(f)``, with
     less memory held between the forward and the backward pass.  Array
     arguments are the inputs; other arguments (strings, functions, and those
-    in ``static_argnums``) are passed through unchanged.  A ``fun`` that
-    captures traced values from an enclosing transformation runs without
-    checkpointing (its result is still right).  ``prevent_cse`` is accepted
-    for JAX compatibility.
+    in ``static_argnums``) are passed through unchanged.  Traced values that
+    ``fun`` captures in its closure become inputs too.  ``prevent_cse`` is
+    accepted for JAX compatibility.
 
     >>> import wengert as wg, wengert.numpy as wnp
     >>> layer = wg.checkpoint(lambda w, x: wnp.tanh(w * x))
@@ -120,8 +119,8 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True,
 
     @functools.wraps(fun)
     def remat_f(*args, **kwargs):
-        if closes_over_tracers(fun) or any(isinstance(v, Tracer) for v in
-                                           tree_flatten(kwargs)[0]):
+        clo = Closure(fun)
+        if not clo.complete or any(isinstance(v, Tracer) for v in tree_flatten(kwargs)[0]):
             return fun(*args, **kwargs)
         nst = {i % len(args) for i in static} if args else set()
         dyn = [a for i, a in enumerate(args) if i not in nst]
@@ -141,7 +140,7 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True,
                 box.append(ot)
             return [_canon(o) for o in ol]
 
-        outs = remat_p.bind(*ops, flat, name)
+        outs = remat_p.bind(*ops, *clo.values, clo.wrap(flat, len(ops)), name)
         return tree_unflatten(box[0], list(outs))
 
     return remat_f

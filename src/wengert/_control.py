@@ -133,6 +133,94 @@ def closes_over_tracers(*fns) -> bool:
     return any(_is_tracer_tree(f) for f in fns)
 
 
+class Closure:
+    """Closure conversion: the traced values a function captured (in its
+    closure cells, or those of functions it captured) become explicit
+    operands, so the construct can be one primitive.
+
+    ``values`` are the captured tracers; ``wrap(fn, n)`` turns ``fn(list)``
+    into ``fn2(list + consts)`` which puts the given constants into the cells
+    while ``fn`` runs (and restores them after).  ``complete`` is False when
+    some traced value is captured in a way this does not reach (then the
+    construct runs inline instead).
+    """
+
+    def __init__(self, *fns):
+        self.slots = []
+        self.values = []
+        seen = set()
+        cells = set()
+        for f in fns:
+            self._scan(f, seen, cells, 0)
+        self.complete = True
+        if self.values:
+            with self.substituted([_Opaque()] * len(self.values)):
+                self.complete = not closes_over_tracers(*fns)
+        else:
+            self.complete = not closes_over_tracers(*fns)
+
+    def _scan(self, f, seen, cells, depth):
+        if depth > 4 or id(f) in seen or getattr(f, "__code__", None) is None:
+            return
+        seen.add(id(f))
+        for cell in getattr(f, "__closure__", None) or ():
+            try:
+                v = cell.cell_contents
+            except ValueError:
+                continue
+            if isinstance(v, (Tracer, tuple, list, dict)):
+                leaves, tree = tree_flatten(v)
+                mask = [isinstance(x, Tracer) for x in leaves]
+                if any(mask) and id(cell) not in cells:
+                    cells.add(id(cell))
+                    self.slots.append((cell, tree, mask, leaves))
+                    self.values.extend(x for x, m in zip(leaves, mask) if m)
+            elif callable(v):
+                self._scan(v, seen, cells, depth + 1)
+
+    def substituted(self, values):
+        return _Substituted(self.slots, values)
+
+    def wrap(self, fn, n):
+        """``fn(list[:n])`` run with the cells holding ``list[n:]``."""
+        if not self.slots:
+            return fn
+        slots = self.slots
+
+        def wrapped(args):
+            with _Substituted(slots, args[n:]):
+                return fn(args[:n])
+        return wrapped
+
+
+class _Opaque:
+    """A placeholder (not a tracer) used to check that conversion is complete."""
+
+
+class _Substituted:
+    __slots__ = ("slots", "values", "saved")
+
+    def __init__(self, slots, values):
+        self.slots = slots
+        self.values = values
+        self.saved = None
+
+    def __enter__(self):
+        it = iter(self.values)
+        saved = []
+        for cell, tree, mask, leaves in self.slots:
+            saved.append(cell.cell_contents)
+            new = [next(it) if m else x for x, m in zip(leaves, mask)]
+            cell.cell_contents = tree_unflatten(tree, new)
+        self.saved = saved
+        return self
+
+    def __exit__(self, *exc):
+        for (cell, *_), old in zip(self.slots, self.saved):
+            cell.cell_contents = old
+        return False
+
+
 def _check_callable(f, what, caller):
     if not callable(f):
         raise TypeError(f"{caller}: {what} must be callable, got {type(f).__name__} "
@@ -392,6 +480,148 @@ def wrap_jvp(trace, vals, tangents):
 
 
 # ----------------------------------------------------------------------------
+# Reverse mode under jit: the linearization is made at run time
+
+
+def _staged_class():
+    try:
+        from ._ir import StagedTracer
+    except ImportError:  # pragma: no cover - the IR is part of the package
+        return None
+    return StagedTracer
+
+
+def any_staged(values) -> bool:
+    """Are some of ``values`` being staged by ``jit`` / ``make_graph``?"""
+    cls = _staged_class()
+    if cls is None:
+        return False
+    for v in values:
+        while isinstance(v, BatchTracer):
+            v = v.val
+        if isinstance(v, cls):
+            return True
+    return False
+
+
+class _Handle:
+    """A run-time linearization (the per-iteration residuals of a loop)."""
+
+    __slots__ = ("lin", "ins", "outs")
+
+    def __init__(self, lin, ins, outs):
+        self.lin = lin
+        self.ins = ins
+        self.outs = outs
+
+    def __repr__(self):
+        return "<linearization>"
+
+
+def _stage_lin_impl(*args):
+    *primals, p, params, diff = args
+    vals, lin = linearize_flat(lambda a: list(p.bind(*a, *params)), list(primals), list(diff))
+    h = np.empty((), dtype=object)
+    h[()] = _Handle(lin, [(_shape(x), _dtype(x)) for x in primals],
+                    [(_shape(v), _dtype(v)) for v in vals])
+    return tuple(vals) + (h,)
+
+
+def _lin_apply_impl(*args):
+    h, *ts, diff, omask = args
+    h = h[()] if isinstance(h, np.ndarray) else h
+    it = iter(ts)
+    res = h.lin.forward([next(it) if d else None for d in diff])
+    return tuple(np.zeros(a[0], a[1]) if r is None else r
+                 for r, a, m in zip(res, h.outs, omask) if m)
+
+
+def _lin_T_impl(*args):
+    h, *cts, diff, omask = args
+    h = h[()] if isinstance(h, np.ndarray) else h
+    it = iter(cts)
+    got = h.lin.backward([next(it) if m else None for m in omask])
+    return tuple(np.zeros(a[0], a[1]) if g is None else g
+                 for g, a, d in zip(got, h.ins, diff) if d)
+
+
+def _no_second_order(primals, tangents, ans, params):
+    raise TypeError(
+        "reverse mode of a loop or cond staged by jit is linearized at run time, and "
+        "differentiating that again inside jit (jit of grad of grad) is not supported; "
+        "take the higher derivative outside jit, or use forward mode (jacfwd) on top")
+
+
+stage_lin_p = Primitive("linearize", _stage_lin_impl, None, nparams=3, multiple_results=True,
+                        jvp_full=_no_second_order,
+                        doc="run a construct and keep its linearization (for jit of grad)")
+lin_apply_p = Primitive("linearization_jvp", _lin_apply_impl, None, nparams=2,
+                        multiple_results=True, jvp_full=_no_second_order)
+lin_T_p = Primitive("linearization_vjp", _lin_T_impl, None, nparams=2, multiple_results=True,
+                    jvp_full=_no_second_order)
+
+
+def _stage_lin_batch(size, vals, batched, p, params, diff):
+    def run(a):
+        return list(p.bind(*a, *params))
+    vals = [v if b else _bcast_raw(_canon(v), size) for v, b in zip(vals, batched)]
+    return stage_lin_p.bind(*vals, _BatchedConstruct(run, size), (), diff)
+
+
+class _BatchedConstruct:
+    """``bind`` of a construct on raw batched values (for the batch rule above)."""
+
+    name = "batched"
+
+    def __init__(self, run, size):
+        self.run = run
+        self.size = size
+
+    def __repr__(self):
+        return "batched"
+
+    def bind(self, *a):
+        return _batched_fn(self.run, self.size, [True] * len(a))(list(a))
+
+
+def _lin_batch(get_p):
+    # the handle holds the batched linearization: apply it to batched values
+    def rule(size, vals, batched, diff, omask):
+        h, *rest = vals
+        rest = [v if b else _bcast_raw(_canon(v), size) for v, b in zip(rest, batched[1:])]
+        return get_p().bind(h, *rest, diff, omask)
+    return rule
+
+
+register_batch_rule(stage_lin_p, _stage_lin_batch)
+register_batch_rule(lin_apply_p, _lin_batch(lambda: lin_apply_p))
+register_batch_rule(lin_T_p, _lin_batch(lambda: lin_T_p))
+
+
+def staged_linearize(trace, p, primals, tangents, params):
+    """Reverse mode of construct ``p`` whose primals are being staged: one
+    operation runs it and keeps its linearization at run time (a handle),
+    and the tape equation's forward and transpose are one operation each."""
+    diff = tuple(t is not None and _inexact(x) for x, t in zip(primals, tangents))
+    res = stage_lin_p.bind(*primals, p, params, diff)
+    outs, h = list(res[:-1]), res[-1]
+    omask = tuple(_inexact(o) for o in outs)
+    ins = [x for x, d in zip(primals, diff) if d]
+    outs_d = [o for o, m in zip(outs, omask) if m]
+
+    def forward(ts):
+        ts = [_zeros(x) if t is None else t for t, x in zip(ts, ins)]
+        return list(lin_apply_p.bind(h, *ts, diff, omask))
+
+    def transpose(cts):
+        cts = [_zeros(o) if c is None else c for c, o in zip(cts, outs_d)]
+        return list(lin_T_p.bind(h, *cts, diff, omask))
+
+    fn = LinearFn(p.name, forward, transpose, len(outs_d))
+    return record_linear(trace, fn, [t for t, d in zip(tangents, diff) if d], outs, omask)
+
+
+# ----------------------------------------------------------------------------
 # Batched values: peel to a concrete predicate
 
 
@@ -510,6 +740,8 @@ def _cond_jvp(trace, primals, tangents, params):
     t_fn, f_fn, info = params
     ts = tangents[1:]
     if is_linearizing(tangents):
+        if any_staged(primals):
+            return staged_linearize(trace, cond_p, primals, tangents, params)
         return _py_cond(pred, t_fn, f_fn, wrap_jvp(trace, ops, ts))
     tmask = [t is not None or _inexact(x) for x, t in zip(ops, ts)]
     tm = [m and _inexact(x) for m, x in zip(tmask, ops)]
@@ -605,10 +837,14 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> 
     box_t, box_f = [], []
     t_fn = _flat_fun(true_fun, in_tree, "cond", "true_fun", box_t)
     f_fn = _flat_fun(false_fun, in_tree, "cond", "false_fun", box_f)
-    if closes_over_tracers(true_fun, false_fun):
+    clo = Closure(true_fun, false_fun)
+    if not clo.complete:
         outs = _py_cond(pred, t_fn, f_fn, leaves)
         box = box_t or box_f
         return tree_unflatten(box[0][0], list(outs))
+    n = len(leaves)
+    t_fn, f_fn = clo.wrap(t_fn, n), clo.wrap(f_fn, n)
+    leaves = leaves + clo.values
     # both branches must agree: check on a trial run with zeros
     try:
         t_fn(_zeros_list(leaves))
@@ -644,15 +880,20 @@ def _while_impl(*args):
     return tuple(carry)
 
 
+_STAGED_WHILE_MSG = (
+    "while_loop: the loop condition depends on a value being staged by jit in a way that "
+    "cannot become one staged loop: a derivative of a derivative of the loop inside jit "
+    "(take the outer derivative outside jit; jit(grad(f)) and jit(jvp/jacfwd) work), or a "
+    "traced value captured where closure conversion does not reach (an object attribute, "
+    "a functools.partial, a default argument): pass it in init_val instead")
+
+
 def _pred_value(c) -> bool:
     if isinstance(c, Tracer):
         try:
             return concrete_any(c) if _is_batched(c) else bool(c)
         except _Unknown:
-            raise TypeError(
-                "while_loop: the loop condition depends on a value traced by jit through "
-                "a closure (or in reverse mode under jit); pass that value in the carry "
-                "(init_val) instead of capturing it") from None
+            raise TypeError(_STAGED_WHILE_MSG) from None
     return bool(c)
 
 
@@ -666,10 +907,7 @@ def _py_while(cond_fn, body_fn, carry):
             try:
                 go = concrete_any(c)
             except _Unknown:
-                raise TypeError(
-                    "while_loop: the loop condition depends on a value traced by jit "
-                    "through a closure (or in reverse mode under jit); pass that value "
-                    "in the carry instead of capturing it") from None
+                raise TypeError(_STAGED_WHILE_MSG) from None
             if not go:
                 return tuple(carry)
             new = body_fn(carry)
@@ -683,6 +921,8 @@ def _py_while(cond_fn, body_fn, carry):
 def _while_jvp(trace, primals, tangents, params):
     cond_fn, body_fn, info = params
     if is_linearizing(tangents):
+        if any_staged(primals):
+            return staged_linearize(trace, while_p, primals, tangents, params)
         return _py_while(cond_fn, body_fn, wrap_jvp(trace, primals, tangents))
     tm = [_inexact(x) for x in primals]
     box = []
@@ -788,10 +1028,21 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
                     names=("init_val is", "body_fun returned"))
         return ol
 
-    if closes_over_tracers(cond_fun, body_fun):
+    clo = Closure(cond_fun, body_fun)
+    if not clo.complete:
         outs = _py_while(cond_fn, body_fn, leaves)
     else:
-        outs = while_p.bind(*leaves, cond_fn, body_fn, None)
+        n = len(leaves)
+        if clo.slots:
+            # captured values ride along in the carry, unchanged
+            cond_c = clo.wrap(cond_fn, n)
+            body_in = clo.wrap(body_fn, n)
+
+            def body_c(c):
+                return list(body_in(c)) + list(c[n:])
+        else:
+            cond_c, body_c = cond_fn, body_fn
+        outs = while_p.bind(*leaves, *clo.values, cond_c, body_c, None)[:n]
     return tree_unflatten(tree, list(outs))
 
 
@@ -835,6 +1086,8 @@ def _scan_impl(*args):
 def _scan_jvp(trace, primals, tangents, params):
     body, n_c, length, reverse, ckpt, slots = params
     if is_linearizing(tangents):
+        if any_staged(primals):
+            return staged_linearize(trace, scan_p, primals, tangents, params)
         if ckpt is not None and length > 1:
             return _scan_ckpt_linearize(trace, primals, tangents, params)
         return _scan_impl(*wrap_jvp(trace, primals, tangents), *params)
@@ -1181,17 +1434,26 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
             raise TypeError(f"scan: f returned ys of structure {yt} after {y_box[0]}")
         return ncl, yl
 
-    params = (body, len(c_leaves), length, bool(reverse), checkpoint, checkpoint_slots)
-    if closes_over_tracers(f):
-        outs = _scan_via_python(c_leaves, x_leaves, params)
-    else:
-        outs = scan_p.bind(*c_leaves, *x_leaves, *params)
     n_c = len(c_leaves)
+    clo = Closure(f)
+    if not clo.complete:
+        params = (body, n_c, length, bool(reverse), checkpoint, checkpoint_slots)
+        outs = _scan_impl(*c_leaves, *x_leaves, *params)
+    else:
+        consts = clo.values
+        if consts:
+            # captured values ride along in the carry, unchanged
+            slots = clo.slots
+            body_u = body
+
+            def body(c, x):
+                with _Substituted(slots, c[n_c:]):
+                    nc, y = body_u(c[:n_c], x)
+                return list(nc) + list(c[n_c:]), y
+        params = (body, n_c + len(consts), length, bool(reverse), checkpoint, checkpoint_slots)
+        outs = scan_p.bind(*c_leaves, *consts, *x_leaves, *params)
+        outs = list(outs[:n_c]) + list(outs[n_c + len(consts):])
     return tree_unflatten(c_tree, list(outs[:n_c])), tree_unflatten(y_box[0], list(outs[n_c:]))
-
-
-def _scan_via_python(c_leaves, x_leaves, params):
-    return _scan_impl(*c_leaves, *x_leaves, *params)
 
 
 def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
