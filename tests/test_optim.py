@@ -122,7 +122,8 @@ def test_update_is_pure_and_keeps_structure_and_dtype():
 def test_minimises_a_quadratic_with_wg_grad():
     target = np.array([1.0, -2.0, 0.5])
     loss = lambda p: wg.numpy.sum((p["x"] - target) ** 2)
-    for opt in (optim.SGD(0.1), optim.Momentum(0.05), optim.Adam(0.1), optim.AdamW(0.1, weight_decay=0.0)):
+    for opt in (optim.SGD(0.1), optim.Momentum(0.05), optim.Adam(0.1), optim.AdamW(0.1, weight_decay=0.0),
+                optim.RMSprop(0.01), optim.Adagrad(0.5)):
         params = {"x": np.zeros(3)}
         state = opt.init(params)
         for _ in range(300):
@@ -143,6 +144,12 @@ TORCH_CASES = [
     (lambda: optim.Adam(lr=0.01, betas=(0.8, 0.95), eps=1e-7, weight_decay=0.1), "Adam",
      dict(lr=0.01, betas=(0.8, 0.95), eps=1e-7, weight_decay=0.1)),
     (lambda: optim.AdamW(lr=0.01, weight_decay=0.2), "AdamW", dict(lr=0.01, weight_decay=0.2)),
+    (lambda: optim.RMSprop(lr=0.01), "RMSprop", dict(lr=0.01)),
+    (lambda: optim.RMSprop(lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.1),
+     "RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.1)),
+    (lambda: optim.Adagrad(lr=0.1), "Adagrad", dict(lr=0.1)),
+    (lambda: optim.Adagrad(lr=0.1, lr_decay=0.1, weight_decay=0.05, initial_accumulator_value=0.3),
+     "Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.05, initial_accumulator_value=0.3)),
 ]
 
 

@@ -26,7 +26,7 @@ and PyTorch style, on ``wg.Tensor`` parameters updated in place::
 3.0
 """
 
-from ._optimizers import SGD, Adam, AdamW, Momentum, Optimizer
+from ._optimizers import SGD, Adagrad, Adam, AdamW, Momentum, Optimizer, RMSprop
 from ._utils import clip_grad_norm, global_norm
 from .schedules import (
     Schedule,
@@ -39,6 +39,6 @@ from .schedules import (
     warmup_cosine,
 )
 
-__all__ = ["Optimizer", "SGD", "Momentum", "Adam", "AdamW", "Schedule", "as_schedule",
+__all__ = ["Optimizer", "SGD", "Momentum", "Adam", "AdamW", "RMSprop", "Adagrad", "Schedule", "as_schedule",
            "constant", "step_decay", "exponential_decay", "cosine_decay", "linear_warmup",
            "warmup_cosine", "clip_grad_norm", "global_norm"]

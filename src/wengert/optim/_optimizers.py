@@ -36,7 +36,7 @@ from .. import numpy as wnp
 from ..tree_util import tree_flatten, tree_unflatten
 from .schedules import Schedule, as_schedule
 
-__all__ = ["Optimizer", "SGD", "Momentum", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "Momentum", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
 _UNSET = object()
 
@@ -77,8 +77,11 @@ class Optimizer:
         leaves, tree = tree_flatten(params)
         state: dict = {"count": 0}
         for s in self.slots:
-            state[s] = tree_unflatten(tree, [_zeros_like(p) for p in leaves])
+            state[s] = tree_unflatten(tree, [self._init_slot(s, p) for p in leaves])
         return state
+
+    def _init_slot(self, name: str, p):
+        return _zeros_like(p)
 
     def update(self, grads: Any, state: dict, params: Any) -> tuple[Any, dict]:
         """One step: ``(new_params, new_state)`` from ``grads`` (a pytree shaped
@@ -132,7 +135,7 @@ class Optimizer:
                     f"the functional API: opt = {name}(lr=...); state = opt.init(params); "
                     "params, state = opt.update(grads, state, params)")
         self.tensors = tensors
-        self._tslots = [{s: _zeros_like(t.data) for s in self.slots} for t in tensors]
+        self._tslots = [{s: self._init_slot(s, t.data) for s in self.slots} for t in tensors]
         self._tcount = [0] * len(tensors)
 
     def _need_tensors(self, what):
@@ -316,3 +319,83 @@ class AdamW(Adam):
     def __init__(self, params: Any = None, lr: float | Callable = _UNSET,
                  betas: tuple = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
         super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), as ``torch.optim.RMSprop``: ``s = α s + (1-α) g²``,
+    ``p -= lr · g / (√s + eps)``; ``centered=True`` divides by the estimated
+    standard deviation ``√(s - ḡ²)``; ``momentum`` accumulates the steps.
+
+    >>> import numpy as np
+    >>> opt = RMSprop(lr=0.01, alpha=0.9, eps=0.0)
+    >>> p = np.array([1.0]); s = opt.init(p)
+    >>> p, s = opt.update(np.array([2.0]), s, p); p  # 1 - 0.01 * 2 / sqrt(0.1 * 4)
+    array([0.96837722])
+    """
+
+    def __init__(self, params: Any = None, lr: float | Callable = _UNSET, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False):
+        _check("RMSprop", alpha=(alpha, 0.0, 1.0 + 1e-12), eps=(eps, 0.0, float("inf")),
+               weight_decay=(weight_decay, 0.0, float("inf")), momentum=(momentum, 0.0, float("inf")))
+        self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
+        self.momentum, self.centered = momentum, centered
+        self.slots = ("square_avg",) + (("grad_avg",) if centered else ()) + (
+            ("momentum",) if momentum else ())
+        super().__init__(params, lr, default_lr=1e-2)
+
+    def _hyper(self):
+        return {"alpha": self.alpha, "eps": self.eps, "weight_decay": self.weight_decay,
+                "momentum": self.momentum, "centered": self.centered}
+
+    def _leaf(self, g, p, slots, count, lr):
+        a = self.alpha
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        out = {"square_avg": a * slots["square_avg"] + (1.0 - a) * (g * g)}
+        if self.centered:
+            out["grad_avg"] = a * slots["grad_avg"] + (1.0 - a) * g
+            avg = wnp.sqrt(out["square_avg"] - out["grad_avg"] * out["grad_avg"]) + self.eps
+        else:
+            avg = wnp.sqrt(out["square_avg"]) + self.eps
+        step = g / avg
+        if self.momentum:
+            step = out["momentum"] = self.momentum * slots["momentum"] + step
+        return p - lr * step, out
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), as ``torch.optim.Adagrad``: ``s += g²``,
+    ``p -= lr / (1 + (t-1)·lr_decay) · g / (√s + eps)``.
+
+    >>> import numpy as np
+    >>> opt = Adagrad(lr=0.5)
+    >>> p = np.array([1.0]); s = opt.init(p)
+    >>> p, s = opt.update(np.array([4.0]), s, p); p  # 1 - 0.5 * 4 / 4
+    array([0.5])
+    """
+
+    slots = ("sum",)
+
+    def __init__(self, params: Any = None, lr: float | Callable = _UNSET, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10):
+        _check("Adagrad", lr_decay=(lr_decay, 0.0, float("inf")), eps=(eps, 0.0, float("inf")),
+               weight_decay=(weight_decay, 0.0, float("inf")),
+               initial_accumulator_value=(initial_accumulator_value, 0.0, float("inf")))
+        self.lr_decay, self.weight_decay, self.eps = lr_decay, weight_decay, eps
+        self.initial_accumulator_value = initial_accumulator_value
+        super().__init__(params, lr, default_lr=1e-2)
+
+    def _init_slot(self, name, p):
+        return _zeros_like(p) + self.initial_accumulator_value
+
+    def _hyper(self):
+        return {"lr_decay": self.lr_decay, "weight_decay": self.weight_decay, "eps": self.eps}
+
+    def _leaf(self, g, p, slots, count, lr):
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        total = slots["sum"] + g * g
+        clr = lr / (1.0 + count * self.lr_decay)
+        return p - clr * (g / (wnp.sqrt(total) + self.eps)), {"sum": total}
