@@ -123,7 +123,7 @@ def test_minimises_a_quadratic_with_wg_grad():
     target = np.array([1.0, -2.0, 0.5])
     loss = lambda p: wg.numpy.sum((p["x"] - target) ** 2)
     for opt in (optim.SGD(0.1), optim.Momentum(0.05), optim.Adam(0.1), optim.AdamW(0.1, weight_decay=0.0),
-                optim.RMSprop(0.01), optim.Adagrad(0.5)):
+                optim.RMSprop(0.01, momentum=0.5), optim.Adagrad(0.5)):
         params = {"x": np.zeros(3)}
         state = opt.init(params)
         for _ in range(300):
