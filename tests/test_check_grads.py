@@ -153,3 +153,14 @@ def test_wrong_custom_vjp_fails():
 
     good.defvjp(f_fwd, lambda res, g: (g * res,))
     wg.check_grads(good, (x,), order=1, modes=("rev",))
+
+
+def test_complex_arguments_follow_jax_convention():
+    z = np.array([0.3 + 0.2j, -0.5 + 1.0j])
+    for f in (lambda z: z ** 2, lambda z: wnp.sin(z) * z, lambda z: wnp.abs(z) ** 2,
+              lambda z: wnp.exp(wnp.conj(z))):
+        wg.check_grads(f, (z,), order=2)
+    bad = _core.Primitive("bad_csq", lambda z: z * z, 1,
+                          jvps=(lambda t, ans, z: t * (2.0 * P.conj(z)),))
+    with pytest.raises(AssertionError, match=r"worst element: z\[\d\] \((real|imaginary) part\)"):
+        wg.check_grads(lambda z: bad.bind(z), (z,), order=1, modes=("rev",))

@@ -142,6 +142,9 @@ def test_to_sympy():
     # a SymPy expression is accepted too
     again = symbolic.diff(e, "x")
     assert str(again) == "6*x"
+    # plain (not real) SymPy symbols are taken as the real variables of that name
+    x, y = sp.symbols("x y")
+    assert str(symbolic.diff(sp.sin(x) * y, "x")) == "y*cos(x)"
 
 
 def test_derivative_keeps_all_variables():

@@ -183,9 +183,9 @@ def _check(f, fname, args, names, order, modes, atol, rtol, eps, rng, context):
                       context, fallback=(ad, fd))
         if "rev" in modes:
             _, f_vjp = vjp(f, *args)
-            x_bar = f_vjp(tree_unflatten(out_tree, cts))[i]
-            lhs = sum(_vdot(xb, vv) for xb, vv in zip(_leaves(x_bar), _leaves(v)))
-            rhs = sum(_vdot(c, d) for c, d in zip(cts, fd))
+            x_bar = _pullback(f_vjp, out_tree, cts, i)
+            lhs = sum(_vdot(vv, xb) for xb, vv in zip(x_bar, _leaves(v)))
+            rhs = sum(_vdot(d, c) for c, d in zip(cts, fd))
             if abs(lhs - rhs) > a_tol + r_tol * abs(rhs):
                 _fail(f, fname, args, names, i, "reverse-mode (vjp)", "rev", cts, h, a_tol, r_tol,
                       context, fallback=([np.asarray(lhs)], [np.asarray(rhs)]))
@@ -206,6 +206,13 @@ def _check(f, fname, args, names, order, modes, atol, rtol, eps, rng, context):
             f_vjp_fn.__name__ = f"vjp({fname})"
             _check(f_vjp_fn, fname, args, names, order - 1, modes, atol, rtol, eps, rng,
                    context + f" in the VJP of {fname} (derivative order {_depth(context) + 1})")
+
+
+def _pullback(f_vjp, out_tree, cts, i):
+    """``conj(vjp(conj(ct)))`` for argument i, as leaves: with JAX's convention for
+    complex numbers this makes ``Re<v, x_bar> = Re<J v, ct>`` (as in JAX's check_vjp)."""
+    ct_tree = tree_unflatten(out_tree, [np.conj(c) for c in cts])
+    return [np.conj(x) for x in _leaves(f_vjp(ct_tree)[i])]
 
 
 def _depth(context):
@@ -239,45 +246,47 @@ def _fail(f, fname, args, names, i, what, mode, cts, h, a_tol, r_tol, context, f
             f" worst output entry {k}:\n  AD:          {a[k]!r}\n  numerical:   {b[k]!r}\n"
             f"  difference:  {abs(a[k] - b[k]):.3e}")
     out_tree = tree_flatten(f(*args))[1]
-    ct_tree = tree_unflatten(out_tree, cts)
     if mode == "rev":
-        x_bar = _leaves(vjp(f, *args)[1](ct_tree)[i])
-    ad_all, fd_all, where_idx = [], [], []
+        x_bar = _pullback(vjp(f, *args)[1], out_tree, cts, i)
+    ad_all, fd_all, labels = [], [], []
     for li, x in enumerate(leaves):
-        ad_leaf = np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
-        fd_leaf = np.zeros_like(ad_leaf)
-        for k in np.ndindex(x.shape):
-            e_leaves = [np.zeros_like(y) for y in leaves]
-            e_leaves[li][k] = 1.0
-            e = tree_unflatten(tree, e_leaves)
-            fd = _fd_directional(f, args, i, e, h)
-            fd_leaf[k] = sum(_vdot(c, d) for c, d in zip(cts, fd))
-            if mode == "rev":
-                ad_leaf[k] = np.real(x_bar[li][k])
-            else:
-                tangents = tuple(e if j == i else _zeros_tree(a) for j, a in enumerate(args))
-                t_out = _leaves(jvp(f, args, tangents)[1])
-                ad_leaf[k] = sum(_vdot(c, d) for c, d in zip(cts, t_out))
-        ad_all.append(ad_leaf)
-        fd_all.append(fd_leaf)
-        where_idx.append(li)
+        units = (1.0, 1j) if np.iscomplexobj(x) else (1.0,)
+        for u in units:
+            ad_leaf = np.zeros(x.shape)
+            fd_leaf = np.zeros(x.shape)
+            for k in np.ndindex(x.shape):
+                e_leaves = [np.zeros_like(y) for y in leaves]
+                e_leaves[li][k] = u
+                e = tree_unflatten(tree, e_leaves)
+                fd = _fd_directional(f, args, i, e, h)
+                fd_leaf[k] = sum(_vdot(d, c) for c, d in zip(cts, fd))
+                if mode == "rev":
+                    ad_leaf[k] = _vdot(np.asarray(u), x_bar[li][k])
+                else:
+                    tangents = tuple(e if j == i else _zeros_tree(a) for j, a in enumerate(args))
+                    t_out = _leaves(jvp(f, args, tangents)[1])
+                    ad_leaf[k] = sum(_vdot(d, c) for c, d in zip(cts, t_out))
+            ad_all.append(ad_leaf)
+            fd_all.append(fd_leaf)
+            labels.append((li, "" if len(units) == 1 else
+                           " (real part)" if u == 1.0 else " (imaginary part)"))
     best = None
-    for li, (a, b) in enumerate(zip(ad_all, fd_all)):
+    for (li, part), a, b in zip(labels, ad_all, fd_all):
         if not a.size:
             continue
         excess = np.abs(a - b) - (a_tol + r_tol * np.abs(b))
         k = np.unravel_index(int(np.argmax(excess)), a.shape) if a.ndim else ()
         val = float(excess[k])
         if best is None or val > best[0]:
-            best = (val, li, k, a[k], b[k])
-    _, li, k, a, b = best
+            best = (val, li, part, k, a[k], b[k])
+    _, li, part, k, a, b = best
     name = names[i] if i < len(names) and names[i] else f"args[{i}]"
     leaf = f" leaf {li}" if len(leaves) > 1 else ""
     idx = f"[{', '.join(str(int(j)) for j in k)}]" if k else ""
     shape = tuple(leaves[li].shape)
     raise AssertionError(
         f"{head}\n"
-        f"  worst element: {name}{leaf}{idx} (shape {shape})\n"
+        f"  worst element: {name}{leaf}{idx}{part} (shape {shape})\n"
         f"  AD:          {float(a)!r}\n"
         f"  numerical:   {float(b)!r}\n"
         f"  difference:  {abs(float(a) - float(b)):.3e} (allowed {a_tol:g} + {r_tol:g}·|numerical|)\n"

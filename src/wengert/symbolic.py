@@ -224,6 +224,9 @@ def expression(f: str | Callable | Expression, *names: str) -> Expression:
     if isinstance(f, Expression):
         return f if not names else Expression(f.to_sympy(), tuple(names))
     if isinstance(f, sp.Basic):
+        # variables are real symbols: a plain sympy.Symbol("x") becomes one
+        f = f.xreplace({s: sp.Symbol(s.name, real=True) for s in f.free_symbols
+                        if isinstance(s, sp.Symbol) and not s.is_real})
         syms = sorted(f.free_symbols, key=lambda s: s.name)
         return Expression(f, tuple(names) if names else tuple(s.name for s in syms))
     if isinstance(f, str):
