@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ._core import Primitive, Trace, Tracer, end_level, new_level
+from ._core import _P, Primitive, Trace, Tracer, end_level, new_level
 from .tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 __all__ = [
@@ -178,7 +178,10 @@ class Eqn:
     @property
     def name(self) -> str:
         p = self.prim
-        return p if isinstance(p, str) else getattr(p, "name", repr(p))
+        if isinstance(p, str):
+            return p
+        n = getattr(p, "name", None)
+        return n if n is not None else repr(p)
 
     @property
     def multiple_results(self) -> bool:
@@ -529,6 +532,58 @@ class StagedTracer(Tracer):
 
     def __repr__(self):
         return f"StagedTracer({self.var.aval})"
+
+    # Fast operators for the common cases (a Python scalar, or an operand of
+    # the same shape): the backward sweep's ``ct * c`` products come here.
+    def _fast(self, other):
+        t = type(other)
+        if t is float or t is int:
+            return True
+        if t is StagedTracer:
+            return other._trace is self._trace and other.var.shape == self.var.shape
+        if t is np.ndarray or isinstance(other, np.generic):
+            return other.shape == self.var.shape
+        return False
+
+    def __mul__(self, other):
+        if self._fast(other):
+            return self._trace.process2(_P.mul, self, other, ())
+        return Tracer.__mul__(self, other)
+
+    def __rmul__(self, other):
+        if self._fast(other):
+            return self._trace.process2(_P.mul, other, self, ())
+        return Tracer.__rmul__(self, other)
+
+    def __add__(self, other):
+        if self._fast(other):
+            return self._trace.process2(_P.add, self, other, ())
+        return Tracer.__add__(self, other)
+
+    def __radd__(self, other):
+        if self._fast(other):
+            return self._trace.process2(_P.add, other, self, ())
+        return Tracer.__radd__(self, other)
+
+    def __sub__(self, other):
+        if self._fast(other):
+            return self._trace.process2(_P.sub, self, other, ())
+        return Tracer.__sub__(self, other)
+
+    def __rsub__(self, other):
+        if self._fast(other):
+            return self._trace.process2(_P.sub, other, self, ())
+        return Tracer.__rsub__(self, other)
+
+    def __truediv__(self, other):
+        if self._fast(other):
+            return self._trace.process2(_P.div, self, other, ())
+        return Tracer.__truediv__(self, other)
+
+    def __rtruediv__(self, other):
+        if self._fast(other):
+            return self._trace.process2(_P.div, other, self, ())
+        return Tracer.__rtruediv__(self, other)
 
 
 def _example(x):

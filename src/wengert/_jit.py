@@ -32,6 +32,7 @@ Pipeline (one pass each, run on the first call with a new signature):
 from __future__ import annotations
 
 import functools
+import gc
 import itertools
 import keyword
 import linecache
@@ -509,28 +510,33 @@ def codegen(graph: Graph, name: str = "f", in_types: Sequence[type] | None = Non
         if t in (float, int, bool, complex):
             conv = gen.const(v.dtype.type, "to_" + _short_dtype(v.dtype))
             lines.append(f"    {names[v]} = {conv}({names[v]})")
-    # last use of each variable, to drop big intermediates early
+    # last use of each big intermediate, to drop it early (NumPy reuses the memory)
+    out_vars = {o for o in graph.outputs if type(o) is Var}
+    in_vars = set(graph.inputs)
     last = {}
     for k, e in enumerate(graph.eqns):
         for a in e.inputs:
-            if type(a) is Var:
+            if type(a) is Var and len(a.shape) >= 1 and math.prod(a.shape) >= 4096 \
+                    and a not in out_vars and a not in in_vars:
                 last[a] = k
-    out_vars = {o for o in graph.outputs if type(o) is Var}
-    in_vars = set(graph.inputs)
     if debug_nans:
         gen.glb["_nan"] = _nan_any
         gen.glb["_nan_found"] = _nan_found
+    const = gen.const
     for k, e in enumerate(graph.eqns):
-        args = [gen.atom(a) for a in e.inputs]
+        args = [names[a] if type(a) is Var else const(a) for a in e.inputs]
         rhs = gen.expr(e, args)
-        if e.multiple_results:
-            outs = [names[v] for v in e.outputs]
-            lhs = ", ".join(outs) + ("," if len(outs) == 1 else "")
+        outs = e.outputs
+        if len(outs) == 1 and not e.multiple_results:
+            lhs = names[outs[0]]
         else:
-            lhs = names[e.outputs[0]]
-        note = e.name
-        comment = f"  # {note}" + (f" [{e.note}]" if e.note else "") + (f" {short_src(e.src)}" if e.src else "")
-        lines.append(f"    {lhs} = {rhs}{comment}")
+            lhs = ", ".join([names[v] for v in outs]) + ("," if len(outs) == 1 else "")
+        comment = e.name
+        if e.note:
+            comment += f" [{e.note}]"
+        if e.src:
+            comment += " " + short_src(e.src)
+        lines.append(f"    {lhs} = {rhs}  # {comment}")
         if debug_nans:
             info = gen.const((e.name, e.row, e.src, e.note), "eq")
             vin = [gen.atom(a) for a in e.inputs if type(a) is Var]
@@ -538,11 +544,10 @@ def codegen(graph: Graph, name: str = "f", in_types: Sequence[type] | None = Non
             for v in e.outputs:
                 if v.dtype.kind in "fc":
                     lines.append(f"    if _nan({names[v]}): _nan_found({info}, {tup})")
-        dead = [names[a] for a in dict.fromkeys(a for a in e.inputs if type(a) is Var)
-                if last.get(a) == k and a not in out_vars and a not in in_vars
-                and math.prod(a.shape) >= 4096]
-        if dead:
-            lines.append(f"    del {', '.join(dead)}")
+        if last:
+            dead = [names[a] for a in dict.fromkeys(e.inputs) if type(a) is Var and last.get(a) == k]
+            if dead:
+                lines.append(f"    del {', '.join(dead)}")
     leaves = []
     for o in graph.outputs:
         if type(o) is Var:
@@ -742,19 +747,25 @@ class Jitted:
         self.trace_count += 1
         debug = config.debug_nans
         prev = CTX.origin
+        # tracing makes many small objects that all live until the end: the
+        # cyclic garbage collector would only traverse them again and again
+        gc_on = gc.isenabled()
+        gc.disable()
         try:
             # user source lines are recorded when debug_nans needs them for its
             # messages (walking the stack per operation slows tracing down);
             # .source() traces again with them for display
             graph = stage(self._fun, args, kwargs, tuple(sorted(static)), self._name,
                           record_src=debug)
+            if getattr(graph, "has_outer", False):
+                self._pending_graph = graph
+                return None
+            opt = optimize(graph)
+            src, fn = codegen(opt, self._name, [type(x) for x in leaves], debug)
         finally:
             CTX.origin = prev
-        if getattr(graph, "has_outer", False):
-            self._pending_graph = graph
-            return None
-        opt = optimize(graph)
-        src, fn = codegen(opt, self._name, [type(x) for x in leaves], debug)
+            if gc_on:
+                gc.enable()
         return _Entry(fn, src, graph, opt)
 
     def _call_slow(self, args, kwargs):
