@@ -282,3 +282,13 @@ def test_bad_input_messages():
         numeric.hessian(lambda v: v, np.ones(2))
     # integer input is promoted to float64
     np.testing.assert_allclose(numeric.grad(f, np.array([1, 2])), [2.0, 4.0], atol=1e-8)
+
+
+def test_complex_outputs_and_empty_inputs():
+    x = np.array([0.3, 0.5])
+    J = numeric.jacobian(lambda v: wnp.exp(1j * v), x, order=4)
+    np.testing.assert_allclose(J, np.diag(1j * np.exp(1j * x)), atol=1e-10)
+    with pytest.raises(TypeError, match="real scalar output"):
+        numeric.grad(lambda v: wnp.sum(wnp.exp(1j * v)), x)
+    g = numeric.grad(lambda v: wnp.sum(v) + 1.0, np.zeros(0))
+    assert g.shape == (0,)

@@ -321,6 +321,9 @@ def _jacobian_flat(F, flat, method, order, h):
     x0 = flat.x0
     n = x0.size
     k, exps = _levels(method, order)
+    if n == 0:
+        f0 = F(x0)
+        return np.zeros((f0.size, 0)), None, np.zeros((f0.size, 0))
     if method == "complex":
         cdt = np.result_type(flat.dtype, np.complex64)
         cols = []
@@ -352,7 +355,8 @@ def _jacobian_flat(F, flat, method, order, h):
                 v = x0.copy()
                 v[j] = x0[j] + sign * hs
                 cols.append(sign * (F(v) - f0) / hs)
-        levels.append(np.stack(cols, axis=-1).astype(np.float64))
+        J_l = np.stack(cols, axis=-1)
+        levels.append(J_l.astype(np.result_type(J_l.dtype, np.float64)))
         hmin = hl
     J, corr = _richardson(levels, exps)
     # rounding: eps·|f|/h for the smallest step, amplified by the extrapolation weights
@@ -408,20 +412,25 @@ def _assemble_jac(J, F, flat):
     start = 0
     for shp in F.out_shapes:
         m = int(np.prod(shp, dtype=np.int64))
-        rows = J[start:start + m].astype(flat.dtype)
+        rows = J[start:start + m].astype(np.result_type(flat.dtype, J.dtype) if J.dtype.kind == "c"
+                                          else flat.dtype)
         start += m
         leaves = flat.split_last(rows, shp)
         out.append(tree_unflatten(flat.tree, leaves))
     return tree_unflatten(F.out_tree, out)
 
 
-def _check_scalar(F, fname, caller):
+def _check_scalar(F, fname, caller, value=None):
     if F.out_tree is None or F.out_tree.num_leaves != 1 or F.out_shapes[0] != ():
         shapes = F.out_shapes
         raise TypeError(
             f"numeric.{caller}({fname}) needs a scalar output (shape ()), but {fname} returned "
             f"{'shape ' + str(shapes[0]) if shapes and len(shapes) == 1 else 'a pytree of ' + str(shapes)}."
             " Reduce it (e.g. `.sum()`), or use numeric.jacobian.")
+    if value is not None and np.iscomplexobj(value):
+        raise TypeError(
+            f"numeric.{caller}({fname}) needs a real scalar output, but {fname} returned a complex "
+            "value. Take the real part or abs, or use numeric.jacobian for the complex derivative.")
 
 
 def grad(f: Callable, x: Any, method: str = "central", step: float | None = None,
@@ -445,7 +454,7 @@ def grad(f: Callable, x: Any, method: str = "central", step: float | None = None
     """
     fname, order, flat, h, F = _prepare(f, x, method, order, step, "grad", 1)
     J, corr, rnd = _jacobian_flat(F, flat, method, order, h)
-    _check_scalar(F, fname, "grad")
+    _check_scalar(F, fname, "grad", None if method == "complex" else J)
     g = flat.unflatten(J[0], dtype=flat.dtype)
     if return_info:
         return g, _info(F, flat, method, order, h, corr, rnd)
@@ -562,7 +571,7 @@ def hessian(f: Callable, x: Any, method: str = "central", step: float | None = N
         F.complex_input = True
     v0 = F(flat.x0.astype(np.result_type(flat.dtype, np.complex64)) if method == "complex"
            else flat.x0)
-    _check_scalar(F, fname, "hessian")
+    _check_scalar(F, fname, "hessian", None if method == "complex" else v0)
     H, corr, rnd = _hessian_flat(F, flat, method, order, h, v0[0].real)
     H = H.astype(flat.dtype)
     blocks_by_row = [[None] * len(flat.shapes) for _ in flat.shapes]
