@@ -172,6 +172,21 @@ def docstring_and_pass(x):
     return x * x
 
 
+def _scaled(x, k, square=False):
+    k = k * 2
+    if square:
+        return k * x * x
+    else:
+        return k * x
+
+
+def final_if(x):
+    if N_STEPS > 2:
+        y = _scaled(x, 1.5, square=True)
+        return y + _scaled(x, 1)
+    return x
+
+
 def unused_argument(x, y):
     return x * 2.0
 
@@ -299,6 +314,7 @@ CORPUS = [
     (relu_net, (np.array([1.0, -2.0, 3.0]), np.array([0.5, 0.5, -1.0]))),
     (docstring_and_pass, (1.5,)),
     (unused_argument, (1.0, np.ones(3))),
+    (final_if, (0.7,)),
     (hyperbolic, (np.array([0.3, 1.2]),)),
     (atan2_hypot, (0.6, -1.2)),
     (norms_and_inf, (R.normal(size=3), R.normal(size=(2, 3)))),
@@ -467,9 +483,8 @@ def dynamic_range(x, n):
 
 
 def early_return(x):
-    if N_STEPS > 1:
-        return x
-    return -x
+    for i in range(N_STEPS):
+        return x * i
 
 
 def bit_xor(x):

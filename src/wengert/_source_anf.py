@@ -467,6 +467,7 @@ class _Lowerer:
                 self.fail(f"assigning to the loop variable `{target.id}` is not supported", node)
             out = self.namer.version(target.id)
             self.env[target.id] = self.expr(value_node, out=out)
+            self.statics.pop(target.id, None)   # a constant parameter, reassigned
             return
         if isinstance(target, (ast.Tuple, ast.List)):
             names = target.elts
@@ -507,8 +508,9 @@ class _Lowerer:
                 continue
             if isinstance(node, ast.Return):
                 if not last:
-                    self.fail("`return` must be the last statement (early returns and returns "
-                              "inside loops or `if` are not supported)", node)
+                    self.fail("`return` must be the last statement (returns inside loops, and "
+                              "early returns other than under a constant `if`, are not "
+                              "supported)", node)
                 if node.value is None:
                     self.fail("the function returns None; return a scalar", node)
                 if isinstance(node.value, ast.Tuple) and self.parent is None:
@@ -541,11 +543,16 @@ class _Lowerer:
             elif isinstance(node, ast.For):
                 self.loop(node)
             elif isinstance(node, ast.If):
-                test = self.static_value(node.test, "the `if` condition") if self.is_static(
-                    node.test) else self.fail(
-                        f"`if {ast.unparse(node.test)}:` branches on a value computed from the "
-                        "arguments; use np.where(cond, a, b) for a choice per element", node)
-                self.block(node.body if test else node.orelse)
+                if not self.is_static(node.test):
+                    self.fail(f"`if {ast.unparse(node.test)}:` branches on a value computed from "
+                              "the arguments; use np.where(cond, a, b) for a choice per element",
+                              node)
+                test = self.static_value(node.test, "the `if` condition")
+                branch = node.body if test else node.orelse
+                if last or (top and branch and isinstance(branch[-1], ast.Return)):
+                    # the chosen branch ends the function (a final if/else, or an early return)
+                    return self.block(branch, top=True)
+                self.block(branch)
             else:
                 kind = {ast.While: "a `while` loop", ast.FunctionDef: "a nested function",
                         ast.With: "a `with` block", ast.Try: "a `try` block",
