@@ -374,3 +374,32 @@ def test_vmap_and_jvp_of_jit_are_compiled_and_cached():
     gj = wg.grad(lambda x: wg.jvp(lambda y: wnp.sum(jf(y, w)), (x,), (np.ones(2),))[1])(xs[0])
     g0 = wg.grad(lambda x: wg.jvp(lambda y: wnp.sum(f(y, w)), (x,), (np.ones(2),))[1])(xs[0])
     np.testing.assert_allclose(gj, g0)
+
+
+def test_threads_share_a_jitted_function():
+    import threading
+    df = wg.jit(wg.grad(lambda x: wnp.sum(wnp.sin(x) * x)))
+    results = {}
+
+    def work(k):
+        for i in range(20):
+            x = np.full(4, 0.1 * k + 0.01 * i)
+            results[(k, i)] = (x, df(x))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for x, g in results.values():
+        np.testing.assert_allclose(g, np.cos(x) * x + np.sin(x))
+    assert df._cache_size() == 1
+
+
+def test_first_call_and_compiled_calls_agree():
+    f = lambda x: wnp.sum(wnp.exp(-x * x) / (1.0 + x ** 2))  # noqa: E731
+    x = np.linspace(-2, 2, 7)
+    j = wg.jit(wg.value_and_grad(f))
+    first, second = j(x), j(x)
+    np.testing.assert_allclose(first[0], second[0], rtol=1e-15)
+    np.testing.assert_allclose(first[1], second[1], rtol=1e-15)

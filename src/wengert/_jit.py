@@ -631,14 +631,13 @@ def _leaf_sig(x, fname, i):
 
 
 class _Entry:
-    __slots__ = ("fn", "source", "graph", "opt", "fresh", "shown")
+    __slots__ = ("fn", "source", "graph", "opt", "shown")
 
     def __init__(self, fn, source, graph, opt):
         self.fn = fn
         self.source = source
         self.graph = graph
         self.opt = opt
-        self.fresh = False
         self.shown = False  # source re-generated with the user's lines
 
 
@@ -728,20 +727,22 @@ class Jitted:
         leaves, tree = tree_flatten((dyn, kwargs))
         for x in leaves:
             if isinstance(x, Tracer):
-                return None, leaves, static
+                return None, leaves, static, None
         sig = tuple(_leaf_sig(x, self._name, i) for i, x in enumerate(leaves))
         key = (tree, sig, svals, config.debug_nans)
         entry = self._cache.get(key)
+        first = None
         if entry is None:
             entry = self._compile(args, kwargs, static, leaves)
-            if entry is None:
-                return False, leaves, static
+            if isinstance(entry, Graph):
+                return entry, leaves, static, None
             self._cache[key] = entry
-            entry.fresh = True
+            g = entry.graph
+            first, g.example_outputs = g.example_outputs, None
         if not kwargs and not static and all(type(a) is np.ndarray or type(a) in _SCALAR_SET
                                              for a in args):
             self._fast[sig] = entry.fn
-        return entry, leaves, static
+        return entry, leaves, static, first
 
     def _compile(self, args, kwargs, static, leaves):
         self.trace_count += 1
@@ -758,8 +759,7 @@ class Jitted:
             graph = stage(self._fun, args, kwargs, tuple(sorted(static)), self._name,
                           record_src=debug)
             if getattr(graph, "has_outer", False):
-                self._pending_graph = graph
-                return None
+                return graph  # closes over an outer transformation's values: not cached
             opt = optimize(graph)
             src, fn = codegen(opt, self._name, [type(x) for x in leaves], debug)
         finally:
@@ -769,25 +769,21 @@ class Jitted:
         return _Entry(fn, src, graph, opt)
 
     def _call_slow(self, args, kwargs):
-        entry, leaves, static = self._lookup(args, kwargs)
+        entry, leaves, static, first = self._lookup(args, kwargs)
         if entry is None:
             # called with values of outer transformations (vmap/jvp/grad of a jitted
             # function, or jit inside jit)
             return self._call_traced(args, kwargs, leaves, static)
-        if entry is False:
+        if isinstance(entry, Graph):
             # the function closes over values of an outer transformation: run the
             # staged graph (binding each primitive) instead of caching it
-            g = self.__dict__.pop("_pending_graph")
-            return tree_unflatten(g.out_tree, g.evaluate_flat(leaves))
-        if entry.fresh:
+            return tree_unflatten(entry.out_tree, entry.evaluate_flat(leaves))
+        if first is not None and not config.debug_nans:
             # the first call returns what tracing computed (the same NumPy
             # operations, unoptimised) instead of running the code once more;
             # with debug_nans on, the checking code runs
-            entry.fresh = False
-            if not config.debug_nans:
-                return tree_unflatten(entry.graph.out_tree,
-                                      [_as_out(v, o) for v, o in zip(entry.graph.example_outputs,
-                                                               entry.graph.outputs)])
+            return tree_unflatten(entry.graph.out_tree,
+                                  [_as_out(v, o) for v, o in zip(first, entry.graph.outputs)])
         return entry.fn(*leaves)
 
     # -- under other transformations ---------------------------------------------
@@ -872,8 +868,8 @@ class Jitted:
 
     # -- inspection ------------------------------------------------------------
     def _entry(self, args, kwargs):
-        entry, _, _ = self._lookup(args, kwargs)
-        if not entry:
+        entry = self._lookup(args, kwargs)[0]
+        if not isinstance(entry, _Entry):
             raise TypeError(f"jit({self._name}): cannot compile for values of an outer "
                             "transformation; call .source()/.graph() with arrays")
         return entry
