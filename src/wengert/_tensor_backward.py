@@ -22,7 +22,7 @@ from ._tensor_core import (
     IDENTITY_P,
     INPLACE,
     RELIN_LEVEL,
-    RETAIN_P,
+    RETAINED,
     G,
     Tensor,
     _mode,
@@ -170,6 +170,7 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
         ready = list({id(r): r for r in roots if deps[id(r)] == 0}.values())
     # pass 2: a LinVar is transposed once every user has passed its cotangent
     mul, add, neg, div, sub = _P.mul, _P.add, _P.neg, _P.div, _P.sub
+    retained = RETAINED
     pop = ready.pop
     put = ready.append
     try:
@@ -190,6 +191,10 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
                         if t is not None:
                             _store_grad(t, ct, False)
                     continue
+                if retained and accumulate:
+                    r = retained.get(id(v))
+                    if r is not None and r() is not None:
+                        _store_grad(r(), ct, False)
                 if p is mul:
                     a, c = args
                     if type(a) is not LinVar or a._trace is not G:
@@ -219,13 +224,6 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
                         a.ct = ct if a.ct is None else a.ct + ct
                     if type(b) is LinVar and b._trace is G:
                         b.ct = -ct if b.ct is None else b.ct - ct
-                elif p is RETAIN_P:
-                    if accumulate:
-                        t = v.params[0]()
-                        if t is not None:
-                            _store_grad(t, ct, False)
-                    a = args[0]
-                    a.ct = ct if a.ct is None else a.ct + ct
                 elif p is FREED_P:
                     raise RuntimeError(_FREED_MSG)
                 else:

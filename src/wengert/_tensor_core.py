@@ -181,14 +181,13 @@ def _identity_T(ct, x):
     return (ct,)
 
 
-# Graph-only linear equations (never bound on values, not in the registry):
-# ``identity`` gives a non-leaf Tensor its own tangent when its op's JVP
-# returned an input's tangent unchanged (``x + 2``), and ``retain`` marks a
-# tensor whose ``.grad`` is kept (``retain_grad``; its parameter is a weak
-# reference to the tensor).
+# ``identity`` is a graph-only linear equation (never bound on values, not in
+# the registry): it gives a non-leaf Tensor its own tangent when its op's JVP
+# returned an input's tangent unchanged (``x + 2``), so that the cotangent
+# arriving at a Tensor's tangent is always that Tensor's gradient.
 IDENTITY_P = Primitive("identity", lambda x: x, 1, linear=True, transpose=_identity_T)
-RETAIN_P = Primitive("retain", lambda x, ref: x, 1, nparams=1, linear=True,
-                     transpose=lambda ct, x, ref: (ct,))
+# tensors whose ``.grad`` is kept (``retain_grad``): id(tangent) -> weakref(tensor)
+RETAINED: dict = {}
 FREED_P = Primitive("freed", lambda x: x, 1, linear=True)
 
 _counter = itertools.count(1)
@@ -215,7 +214,6 @@ class Tensor(Tracer):
     _retain = False
     _version = 0
     _mod = 0
-    _gfn = None
     _name = None
 
 

@@ -22,6 +22,7 @@ import collections
 import math
 import sys
 import types
+import weakref
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from ._tensor_backward import autograd_grad
 from ._tensor_backward import backward1 as _backward1
 from ._tensor_core import (
     INPLACE,
-    RETAIN_P,
+    RETAINED,
     G,
     Tensor,
     _counter,
@@ -165,26 +166,29 @@ class GradFn:
     """What made a non-leaf Tensor: ``.name`` (e.g. ``"MulBackward"``), the
     primitive, and ``next_functions`` (one ``(GradFn or None, 0)`` per input)."""
 
-    __slots__ = ("_t",)
+    __slots__ = ("_node",)
 
-    def __init__(self, t):
-        self._t = t
+    def __init__(self, node):
+        self._node = node  # the op record, not the tensor: no reference cycle
 
     @property
     def primitive(self):
-        return self._t._node[0]
+        return self._node[0]
 
     @property
     def name(self) -> str:
-        return _camel(self._t._node[0].name) + "Backward"
+        return _camel(self._node[0].name) + "Backward"
 
-    def name_(self):
-        return self.name
+    def __eq__(self, other):
+        return isinstance(other, GradFn) and other._node is self._node
+
+    def __hash__(self):
+        return id(self._node)
 
     @property
     def next_functions(self):
         out = []
-        for a in self._t._node[2]:
+        for a in self._node[2]:
             if isinstance(a, Tensor) and a._rg:
                 out.append((a.grad_fn if a._node is not None else _AccumulateGrad(a), 0))
             else:
@@ -296,14 +300,16 @@ def _inplace(self, name, compute):
     if self._node is None and self._rg and not r._rg:
         pass  # a leaf updated under no_grad keeps its identity
     elif r._rg:
-        self._tan, self._rg, self._node = r._tan, True, r._node
-        self._gfn = None
         if self._retain:
-            self._retain = False
-            self.retain_grad()
+            _unretain(self)
+        self._tan, self._rg, self._node = r._tan, True, r._node
+        if self._retain:
+            _register_retained(self)
     else:
+        if self._retain:
+            _unretain(self)
+            self._retain = False
         self._tan, self._rg, self._node = None, False, None
-        self._gfn = None
     self._version = self._version + 1
     self._mod = next(_counter)
     INPLACE.seen = True
@@ -326,6 +332,24 @@ def _inplace_unary(name, fn):
     m.__name__ = name
     m.__doc__ = f"In-place ``{name.rstrip('_')}``."
     return m
+
+
+def _register_retained(t):
+    tan = t._tan
+    if tan is None:
+        return
+    key = id(tan)
+
+    def drop(_ref, key=key):
+        if RETAINED.get(key) is _ref:
+            del RETAINED[key]
+
+    RETAINED[key] = weakref.ref(t, drop)
+
+
+def _unretain(t):
+    if t._tan is not None:
+        RETAINED.pop(id(t._tan), None)
 
 
 def _setitem_value(x, idx, v):
@@ -531,7 +555,6 @@ class _TensorAPI:
             return self
         if requires_grad:
             _check_float(self._data, "Tensor.requires_grad_()")
-            import weakref
             self._tan = LinVar(G, None, (), (weakref.ref(self),))
         else:
             self._tan = None
@@ -546,13 +569,8 @@ class _TensorAPI:
     @property
     def grad_fn(self):
         """The operation that made this tensor (``None`` for leaves)."""
-        if self._node is None:
-            return None
-        g = self._gfn
-        if g is None:
-            g = GradFn(self)
-            self._gfn = g
-        return g
+        node = self._node
+        return None if node is None else GradFn(node)
 
     @property
     def grad(self):
@@ -582,10 +600,8 @@ class _TensorAPI:
                                "require grad")
         if self._node is None or self._retain:
             return
-        import weakref
         self._retain = True
-        if self._tan is not None:
-            self._tan = LinVar(G, RETAIN_P, (self._tan,), (weakref.ref(self),))
+        _register_retained(self)
 
     @property
     def retains_grad(self) -> bool:
@@ -596,7 +612,10 @@ class _TensorAPI:
         return const(self._data)
 
     def detach_(self) -> Tensor:
-        self._tan, self._rg, self._node, self._gfn = None, False, None, None
+        if self._retain:
+            _unretain(self)
+            self._retain = False
+        self._tan, self._rg, self._node = None, False, None
         return self
 
     def clone(self) -> Tensor:
