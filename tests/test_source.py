@@ -551,3 +551,56 @@ def test_inlined_helpers_in_source_and_errors():
 def test_not_a_python_function():
     with pytest.raises(TypeError, match="Python function"):
         source.grad(np.sin)
+
+
+# ----------------------------------------------------------------------------
+# Random programs: straight-line code with broadcasting, checked against wg.grad
+
+
+def _random_program(r, name):
+    shapes = {"x": (3,), "y": (2, 1), "z": ()}
+    unary = ["wnp.sin({})", "wnp.cos({})", "wnp.tanh({})", "wnp.arctan({})", "wnp.exp(-({}) ** 2)",
+             "wnp.log(1 + ({}) ** 2)", "wnp.sqrt(1 + ({}) ** 2)", "-{}", "wnp.abs({})",
+             "wnp.square({})", "wnp.sum({} * x, axis=-1, keepdims=True)", "wnp.mean({})"]
+    binary = ["({} + {})", "({} - {})", "({} * {})", "({} / (1 + {} ** 2))", "wnp.maximum({}, {})",
+              "wnp.where({0} > 0.1, {1}, {0} * 0.5)", "wnp.hypot({}, {})"]
+    names = list(shapes)
+
+    def expr(depth):
+        if depth == 0 or r.random() < 0.25:
+            return r.choice(names) if r.random() < 0.85 else repr(round(float(r.normal()), 2))
+        if r.random() < 0.45:
+            return unary[r.integers(len(unary))].format(expr(depth - 1))
+        a, b = expr(depth - 1), expr(depth - 1)
+        tmpl = binary[r.integers(len(binary))]
+        return tmpl.format(a, b)
+
+    lines = [f"def {name}(x, y, z):"]
+    for k in range(int(r.integers(1, 4))):
+        v = f"v{k}"
+        lines.append(f"    {v} = {expr(3)}")
+        names.append(v)
+    lines.append(f"    return wnp.sum({expr(2)}) + wnp.sum({names[-1]})")
+    return "\n".join(lines) + "\n"
+
+
+def test_random_programs(tmp_path, monkeypatch):
+    r = np.random.default_rng(11)
+    src = "import wengert.numpy as wnp\n\n\n" + "\n\n".join(
+        _random_program(r, f"prog{i}") for i in range(40))
+    (tmp_path / "random_progs.py").write_text(src)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+    mod = importlib.import_module("random_progs")
+    args = (np.array([0.3, -1.2, 0.8]), np.array([[0.5], [-0.7]]), 1.3)
+    for i in range(40):
+        f = getattr(mod, f"prog{i}")
+        value, grads = source.grad(f)(*args)
+        ref_value, ref = wg.value_and_grad(f, argnums=(0, 1, 2))(*args)
+        np.testing.assert_allclose(value, ref_value, rtol=1e-12, err_msg=source.grad_source(f))
+        for g, rg, a in zip(grads, ref, args):
+            assert np.shape(g) == np.shape(a), source.grad_source(f)
+            np.testing.assert_allclose(g, rg, rtol=1e-10, atol=1e-12, err_msg=source.grad_source(f))
+        t = tuple(np.ones(np.shape(a)) * 0.3 for a in args)
+        out, out_dot = source.jvp(f)(args, t)
+        np.testing.assert_allclose(out_dot, wg.jvp(f, args, t)[1], rtol=1e-10, atol=1e-12)
