@@ -211,8 +211,9 @@ def parse(text: str, names: Sequence[str] | None = None) -> ParsedExpression:
 
 
 def _pow(a, b):
-    # constant ** constant in floating point: never a giant Python integer
-    if isinstance(a, int) and isinstance(b, int):
-        with np.errstate(over="ignore"):
+    # constant ** constant in floating point: never a giant Python integer,
+    # and an overflow is inf (reported where it is used), not an exception
+    if isinstance(a, (int, float, np.number)) and isinstance(b, (int, float, np.number)):
+        with np.errstate(all="ignore"):
             return np.float64(a) ** np.float64(b)
     return a ** b

@@ -84,6 +84,11 @@ class _SymTrace(Trace):
         vals = [a.expr if type(a) is _SymTracer and a._trace is self else _const(sp, a, self.fname)
                 for a in args]
         out = rule(*vals, *params) if p.name in _WITH_PARAMS else rule(*vals)
+        if isinstance(out, sp.Basic) and out.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            shown = ", ".join(sp.sstr(v) for v in vals)
+            raise DomainError(
+                f"symbolic.expression({self.fname}): `{p.name}({shown})` is undefined or infinite "
+                "(division by zero, or a constant that overflows)")
         dtype = np.bool_ if p.name in _BOOLEAN else np.float64
         return _SymTracer(self, out, dtype)
 
@@ -446,11 +451,11 @@ def _interpret(sp, e, env, cache):
 
     if e in cache:
         return cache[e]
+    if e is sp.zoo or e is sp.nan or e is sp.oo or e is sp.S.NegativeInfinity:
+        raise FloatingPointError(f"{e} is not a finite real number")
     if e.is_Symbol:
         r = env[e.name]
     elif e.is_Number or e.is_NumberSymbol:
-        if e is sp.zoo or e is sp.nan:
-            raise FloatingPointError("undefined constant")
         r = float(e)
     elif e is sp.true or e is sp.false:
         r = bool(e)
@@ -588,11 +593,12 @@ _FULL_SIMPLIFY_NODES = 60
 
 
 def _simplify(sp, e):
-    """SymPy's ``simplify`` for expressions of up to 60 tree nodes; above that
-    (where ``simplify``'s trigonometric search can take minutes) the
-    shortest of a few cheap rewritings (``factor_terms``, ``together``,
-    ``powsimp``) is kept."""
-    if _tree_size(e) <= _FULL_SIMPLIFY_NODES:
+    """SymPy's ``simplify`` for expressions of up to 60 tree nodes; above that,
+    or with integer powers above 24 (where ``simplify``'s trigonometric search
+    or expansion can take minutes), the shortest of a few cheap rewritings
+    (``factor_terms``, ``together``, ``powsimp``) is kept."""
+    big_power = any(p.exp.is_Integer and abs(int(p.exp)) > 24 for p in e.atoms(sp.Pow))
+    if _tree_size(e) <= _FULL_SIMPLIFY_NODES and not big_power:
         return sp.simplify(e)
     best = e
     for fn in (sp.factor_terms, sp.together, sp.powsimp):
