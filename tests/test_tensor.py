@@ -532,3 +532,19 @@ def test_deepcopy_and_pickle_of_leaves():
     p = pickle.loads(pickle.dumps(x))
     assert p.requires_grad and np.array_equal(p.data, x.data)
     assert {x: 1}[x] == 1  # hashable by identity
+
+
+# --- the micrograd-style example ------------------------------------------------------
+
+
+def test_micrograd_moons_example_trains_to_full_accuracy():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "examples" / "micrograd_moons.py"
+    spec = importlib.util.spec_from_file_location("micrograd_moons", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    model, loss, acc = mod.train(seed=0)
+    assert acc == 1.0
+    assert loss < 0.1
+    assert all(p.is_leaf and p.requires_grad for p in model.params)
