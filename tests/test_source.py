@@ -383,6 +383,19 @@ def test_grad_matches_symbolic(f, text, at):
         assert float(g) == pytest.approx(float(ref), rel=1e-12)
 
 
+def global_methods(x, scale=2.0):
+    return W.dot(x).sum() * scale + W.T.dot(W.dot(x)).mean()
+
+
+def test_defaults_and_methods_of_global_arrays():
+    x = R.normal(size=4)
+    value, (dx, dscale) = source.grad(global_methods)(x)
+    twin = lambda x, scale: wnp.dot(W, x).sum() * scale + wnp.dot(W.T, wnp.dot(W, x)).mean()
+    ref = wg.grad(twin, argnums=(0, 1))(x, 2.0)
+    np.testing.assert_allclose(dx, ref[0])
+    np.testing.assert_allclose(dscale, ref[1])
+
+
 def test_w1_example():
     value, grads = source.grad(poly)(3.0, 4.0)
     assert float(value) == 42.0

@@ -371,7 +371,9 @@ class _Lowerer:
 
     def call(self, node, out):
         func = node.func
-        if isinstance(func, ast.Attribute) and not self.is_static(func.value):
+        if isinstance(func, ast.Attribute) and func.attr in METHODS and (
+                not self.is_static(func.value) or isinstance(
+                    self.static_value(func.value, "the object"), np.ndarray)):
             rname = METHODS.get(func.attr)
             if rname is None:
                 self.fail(f"the method `.{func.attr}()` is not supported", node)

@@ -289,6 +289,7 @@ def grad(f: Callable) -> Callable:
     prog = lower(f)
     fn = _compile(prog, _grad_code(prog), "grad")
     fn.__doc__ = _doc("Value and gradient", prog)
+    fn.__defaults__ = f.__defaults__
     return fn
 
 
