@@ -209,6 +209,22 @@ def np_norm_ref(x):
     return wnp.linalg.norm(x * 2.0)
 
 
+def build_arrays(x, y):
+    v = wnp.array([x, y * 2.0, 1.0])
+    M = wnp.array([[x, y], [y, x * x]])
+    S = wnp.stack([v, wnp.sin(v)], axis=1)
+    T = np.stack((v, v * v))
+    return wnp.sum(M @ M) + wnp.sum(S ** 2) + T[1, 0] + wnp.asarray(v)[1]
+
+
+def build_arrays_ref(x, y):
+    v = wnp.array([x, y * 2.0, 1.0])
+    M = wnp.array([[x, y], [y, x * x]])
+    S = wnp.stack([v, wnp.sin(v)], axis=1)
+    T = wnp.stack((v, v * v))
+    return wnp.sum(M @ M) + wnp.sum(S ** 2) + T[1, 0] + wnp.asarray(v)[1]
+
+
 def cli_functions(x, y):
     a = wnp.sinc(x) + wnp.deg2rad(x) * wnp.rad2deg(y) + wnp.radians(y) + wnp.degrees(x)
     b = wnp.fmax(x, y) * wnp.fmin(x, 0.1) + wnp.logaddexp2(x, y)
@@ -319,6 +335,7 @@ CORPUS = [
     (atan2_hypot, (0.6, -1.2)),
     (norms_and_inf, (R.normal(size=3), R.normal(size=(2, 3)))),
     (np_norm, (R.normal(size=(2, 2)),), np_norm_ref),
+    (build_arrays, (0.7, -0.4), build_arrays_ref),
     (cli_functions, (np.array([0.3, -0.45, 0.0, 1.1]), np.array([0.55, 0.21, 0.4, 1.1]))),
     (lam, (0.5, 2.0)),
     (calls_helpers, (R.normal(size=(3, 5)), R.normal(size=5), R.normal(size=(5, 2)), R.normal(size=(4, 3)))),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._source_naming import Namer
-from ._source_rules import ALIASES, METHODS, RULES, Rule
+from ._source_rules import ALIASES, METHODS, RULES, Rule, stack_rule
 
 __all__ = ["SourceTransformError", "Val", "Op", "Program", "lower"]
 
@@ -394,6 +394,8 @@ class _Lowerer:
             rname = hit[0]
             posargs = list(node.args)
             label = ast.unparse(func)
+            if rname in ("array", "stack"):
+                return self.stack_call(rname, node, label, out)
         rule = RULES[rname]
         if any(isinstance(a, ast.Starred) for a in posargs):
             self.fail(f"*args in the call to {label} are not supported", node)
@@ -419,6 +421,33 @@ class _Lowerer:
                       "2-norm / Frobenius norm)", node)
         args = {s: self.expr(a) for s, a in zip(rule.slots, arg_nodes)}
         return self.emit(rule, args, params, out=out)
+
+    def stack_call(self, rname, node, label, out):
+        """``np.array([a, b, ...])`` (nested lists too), ``np.stack([a, b], axis)``;
+        ``np.array(x)`` / ``np.asarray(x)`` of one array is a copy."""
+        args = list(node.args)
+        kws = {kw.arg: kw.value for kw in node.keywords}
+        axis = None
+        if rname == "stack":
+            if len(args) > 1:
+                kws.setdefault("axis", args.pop())
+            axis = int(self.static_value(kws.pop("axis"), "the axis")) if "axis" in kws else 0
+        if kws or len(args) != 1:
+            self.fail(f"{label} is supported with one list argument{' and axis=' if axis is not None else ''} "
+                      f"only (no {', '.join(kws) or 'further arguments'})", node)
+        seq = args[0]
+        if not isinstance(seq, (ast.List, ast.Tuple)):
+            if rname == "stack":
+                self.fail(f"{label} needs a literal list of arrays, `[a, b, ...]`", node)
+            return self.emit(RULES["copy"], {"x": self.expr(seq)}, out=out)
+        if not seq.elts:
+            self.fail(f"{label} of an empty list", node)
+        vals = [self.stack_call("array", ast.Call(func=node.func, args=[e], keywords=[]), label, None)
+                if rname == "array" and isinstance(e, (ast.List, ast.Tuple)) else self.expr(e)
+                for e in seq.elts]
+        rule = stack_rule(len(vals), axis)
+        params = {} if axis is None else {"axis": axis}
+        return self.emit(rule, dict(zip(rule.slots, vals)), params, out=out)
 
     def inline(self, fn, node, out):
         """A call to one of the user's own functions: its body is lowered in

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Rule", "RULES", "ALIASES", "METHODS", "PREAMBLE"]
+__all__ = ["Rule", "RULES", "ALIASES", "METHODS", "PREAMBLE", "stack_rule"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,21 @@ class Rule:
     bcast: bool = False
     params: tuple = ()          # ((name, default), ...) static keyword parameters
     jvp: dict | None = None     # explicit tangent terms per slot (overrides kind)
+    join_tangent: bool = False  # tangent: fwd of all operands' tangents (zeros where constant)
+
+
+def stack_rule(n: int, axis=None) -> Rule:
+    """``np.array([x0, x1, ...])`` (``axis=None``) or ``np.stack([...], axis)``
+    of ``n`` operands: linear, jointly."""
+    slots = tuple(f"x{i}" for i in range(n))
+    items = ", ".join(f"{{{s}}}" for s in slots)
+    if axis is None:
+        return Rule("array", f"np.array([{items}])", slots,
+                    {s: f"{{g}}[{i}]" for i, s in enumerate(slots)}, kind="linear",
+                    join_tangent=True)
+    return Rule("stack", f"np.stack([{items}]{{params}})", slots,
+                {s: f"np.take({{g}}, {i}, axis={axis})" for i, s in enumerate(slots)},
+                kind="linear", params=(("axis", 0),), join_tangent=True)
 
 
 def _unary(name, d, npname=None):
@@ -164,7 +179,7 @@ ALIASES: dict[str, str] = {
     "asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
     "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh",
     "permute_dims": "transpose", "radians": "deg2rad", "degrees": "rad2deg",
-    "remainder": "mod",
+    "remainder": "mod", "stack": "stack", "array": "array", "asarray": "array",
 }
 
 # Methods of arrays: x.sum(axis=0), x.T, ...

@@ -161,7 +161,11 @@ def _forward_lines(prog: Program, body: list, tangents: bool = False):
             line, text = prog.stmts[cur]
             body.append(f"# line {line}: {text}")
         body.append(f"{op.out} = {_forward(op)}")
-        if tangents and op.active:
+        if tangents and op.active and op.rule.join_tangent:
+            codes = {s: n.dot(v.code) if v.active else "0.0" if v.literal
+                     else f"np.zeros_like({v.code})" for s, v in op.args.items()}
+            body.append(f"{n.dot(op.out)} = " + op.rule.fwd.format(**codes, **_params_code(op)))
+        elif tangents and op.active:
             terms = [_tangent(op, s, n.dot(v.code)) for s, v in _diff_slots(op)]
             body.append(f"{n.dot(op.out)} = " + " + ".join(terms).replace("+ -", "- "))
 
