@@ -42,6 +42,7 @@ for _name in _PASSTHROUGH:
         _g[_name] = getattr(_np, _name)
 
 from . import fft, linalg  # noqa: E402,F401
+from ._extra import *  # noqa: E402,F401,F403
 
 _install()
 

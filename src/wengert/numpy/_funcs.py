@@ -788,6 +788,9 @@ def pad(array, pad_width, mode="constant", **kwargs):
         if np.ndim(cv) == 0:
             return where(mask, cv, r)
         return where(mask, np.pad(np.zeros(shape_of(array)), widths, mode="constant", constant_values=cv), r)
+    if mode in ("maximum", "minimum", "mean", "median", "linear_ramp", "empty"):
+        from ._extra import pad_values  # modes that compute values, not rearrangements
+        return pad_values(array, widths, mode, kwargs)
     return index_gather(array, lambda pos: np.pad(pos, widths, mode=mode, **kwargs))
 
 
@@ -871,9 +874,13 @@ def take(a, indices, axis=None, mode=None):
 
 
 def take_along_axis(arr, indices, axis):
+    try:
+        indices = np.asarray(_concrete(indices, "take_along_axis"))
+    except TypeError:  # indices traced inside vmap/jit (e.g. sort): a one-hot selection
+        from ._extra import take_along_axis_traced
+        return take_along_axis_traced(arr, indices, axis)
     if not _isT(arr, Tracer):
-        return np.take_along_axis(arr, np.asarray(_concrete(indices, "take_along_axis")), axis)
-    indices = np.asarray(_concrete(indices, "take_along_axis"))
+        return np.take_along_axis(arr, indices, axis)
     return index_gather(arr, lambda pos: np.take_along_axis(pos, indices, axis))
 
 
@@ -919,7 +926,10 @@ def partition(a, kth, axis=-1, kind="introselect", order=None):
     if axis is None:
         a = ravel(a)
         axis = -1
-    perm = np.argpartition(_concrete(a, "partition"), kth, axis=axis)
+    try:
+        perm = np.argpartition(_concrete(a, "partition"), kth, axis=axis)
+    except TypeError:  # no concrete value inside vmap/jit: sorted is a valid partition
+        return sort(a, axis=axis)
     return take_along_axis(a, perm, axis)
 
 
