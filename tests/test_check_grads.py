@@ -28,6 +28,12 @@ def test_passes_on_correct_rules(case):
     wg.check_grads(case.fn, args, order=2)
 
 
+@pytest.mark.parametrize("case", [c for c in all_cases() if c.order == 2], ids=lambda c: c.name)
+def test_passes_on_the_whole_sweep_table(case):
+    # the same inputs as the sweep in test_rules.py, our own FD oracle there
+    wg.check_grads(case.fn, case.args(np.random.default_rng(2)), order=2, modes=case.modes)
+
+
 def test_pytree_arguments_and_outputs():
     def f(p, x):
         h = wnp.tanh(x @ p["w"] + p["b"])
