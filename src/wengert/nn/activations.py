@@ -13,6 +13,7 @@ array([0.25, 0.75])
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .. import numpy as wnp
 from .._api import stop_gradient
@@ -27,12 +28,12 @@ def _detach(x):
     return detach() if detach is not None else stop_gradient(x)
 
 
-def identity(x):
+def identity(x: Any) -> Any:
     """``x`` unchanged."""
     return x
 
 
-def relu(x):
+def relu(x: Any) -> Any:
     """``max(x, 0)``, with derivative 0 at 0 (the convention of JAX and PyTorch).
 
     >>> import wengert as wg
@@ -42,7 +43,7 @@ def relu(x):
     return wnp.where(x > 0, x, 0.0 * x)
 
 
-def leaky_relu(x, negative_slope: float = 0.01):
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
     """``x`` for ``x > 0``, ``negative_slope * x`` otherwise.
 
     >>> import numpy as np
@@ -52,7 +53,7 @@ def leaky_relu(x, negative_slope: float = 0.01):
     return wnp.where(x > 0, x, negative_slope * x)
 
 
-def elu(x, alpha: float = 1.0):
+def elu(x: Any, alpha: float = 1.0) -> Any:
     """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise.
 
     >>> float(elu(-1.0).round(4))
@@ -61,7 +62,7 @@ def elu(x, alpha: float = 1.0):
     return wnp.where(x > 0, x, alpha * wnp.expm1(wnp.minimum(x, 0.0)))
 
 
-def tanh(x):
+def tanh(x: Any) -> Any:
     """Hyperbolic tangent.
 
     >>> float(tanh(0.0))
@@ -70,7 +71,7 @@ def tanh(x):
     return wnp.tanh(x)
 
 
-def sigmoid(x):
+def sigmoid(x: Any) -> Any:
     """Logistic function ``1 / (1 + exp(-x))``, computed as
     ``(1 + tanh(x / 2)) / 2``, which never overflows.
 
@@ -80,7 +81,7 @@ def sigmoid(x):
     return 0.5 * (wnp.tanh(0.5 * x) + 1.0)
 
 
-def silu(x):
+def silu(x: Any) -> Any:
     """``x * sigmoid(x)`` (also called swish).
 
     >>> float(silu(0.0))
@@ -89,7 +90,7 @@ def silu(x):
     return x * sigmoid(x)
 
 
-def softplus(x):
+def softplus(x: Any) -> Any:
     """``log(1 + exp(x))``, stable for large ``|x|`` (``logaddexp(x, 0)``).
 
     >>> float(softplus(1000.0)), round(float(softplus(0.0)), 6)
@@ -101,7 +102,7 @@ def softplus(x):
 _C = math.sqrt(2.0 / math.pi)
 
 
-def gelu(x, approximate: str = "tanh"):
+def gelu(x: Any, approximate: str = "tanh") -> Any:
     """Gaussian error linear unit ``x * Φ(x)``.
 
     ``approximate="tanh"`` (default) uses ``0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³)))``,
@@ -119,7 +120,7 @@ def gelu(x, approximate: str = "tanh"):
     raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
 
 
-def logsumexp(x, axis=-1, keepdims: bool = False):
+def logsumexp(x: Any, axis=-1, keepdims: bool = False) -> Any:
     """``log(sum(exp(x), axis))`` without overflow: the maximum is taken out
     first (as a constant, so the gradient is exactly ``softmax``).
 
@@ -132,7 +133,7 @@ def logsumexp(x, axis=-1, keepdims: bool = False):
     return out if keepdims else wnp.squeeze(out, axis=axis)
 
 
-def softmax(x, axis: int = -1):
+def softmax(x: Any, axis: int = -1) -> Any:
     """``exp(x) / sum(exp(x), axis)``, shifted by the maximum for stability.
 
     >>> import numpy as np
@@ -143,7 +144,7 @@ def softmax(x, axis: int = -1):
     return e / wnp.sum(e, axis=axis, keepdims=True)
 
 
-def log_softmax(x, axis: int = -1):
+def log_softmax(x: Any, axis: int = -1) -> Any:
     """``x - logsumexp(x, axis)``: log-probabilities, finite even for huge logits.
 
     >>> import numpy as np

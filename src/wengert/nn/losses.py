@@ -13,6 +13,8 @@ Every loss takes ``reduction="mean" | "sum" | "none"``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import numpy as wnp
@@ -40,7 +42,7 @@ def _values(x):
     return np.asarray(x)
 
 
-def mse(pred, target, reduction: str = "mean"):
+def mse(pred: Any, target: Any, reduction: str = "mean") -> Any:
     """Mean squared error ``mean((pred - target)²)``.
 
     >>> float(mse(np.array([0.0, 0.0]), np.array([1.0, 3.0]), reduction="sum"))
@@ -53,7 +55,7 @@ def mse(pred, target, reduction: str = "mean"):
 mse_loss = mse
 
 
-def l1(pred, target, reduction: str = "mean"):
+def l1(pred: Any, target: Any, reduction: str = "mean") -> Any:
     """Mean absolute error ``mean(|pred - target|)`` (derivative 0 where equal).
 
     >>> float(l1(np.array([0.0, 0.0]), np.array([1.0, -3.0])))
@@ -72,8 +74,8 @@ def _one_hot(labels, n, dtype, name):
     return np.eye(n, dtype=dtype)[labels]
 
 
-def cross_entropy(logits, target, axis: int = -1, reduction: str = "mean",
-                  label_smoothing: float = 0.0):
+def cross_entropy(logits: Any, target: Any, axis: int = -1, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Any:
     """Softmax cross entropy from unnormalised ``logits``.
 
     ``target`` is either integer class labels (shape ``logits.shape`` without
@@ -106,7 +108,7 @@ def cross_entropy(logits, target, axis: int = -1, reduction: str = "mean",
     return _reduce(-wnp.sum(t * logp, axis=axis), reduction, "cross_entropy")
 
 
-def nll(log_probs, labels, axis: int = -1, reduction: str = "mean"):
+def nll(log_probs: Any, labels: Any, axis: int = -1, reduction: str = "mean") -> Any:
     """Negative log likelihood of integer ``labels`` under ``log_probs``.
 
     >>> float(nll(np.log(np.array([[0.5, 0.5]])), np.array([0])).round(4))
@@ -119,7 +121,7 @@ def nll(log_probs, labels, axis: int = -1, reduction: str = "mean"):
     return _reduce(-wnp.sum(t * log_probs, axis=axis), reduction, "nll")
 
 
-def binary_cross_entropy(probs, target, reduction: str = "mean"):
+def binary_cross_entropy(probs: Any, target: Any, reduction: str = "mean") -> Any:
     """``-(t log p + (1 - t) log(1 - p))`` from probabilities ``p``; each log
     is clamped at -100, as PyTorch does, so ``p = 0`` or ``1`` stays finite.
 
@@ -132,7 +134,7 @@ def binary_cross_entropy(probs, target, reduction: str = "mean"):
     return _reduce(-(target * lp + (1.0 - target) * lq), reduction, "binary_cross_entropy")
 
 
-def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
+def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = "mean") -> Any:
     """Binary cross entropy of ``sigmoid(logits)``, computed stably as
     ``softplus(z) - t z``.
 
@@ -143,7 +145,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
                    "binary_cross_entropy_with_logits")
 
 
-def accuracy(logits, labels, axis: int = -1) -> float:
+def accuracy(logits: Any, labels: Any, axis: int = -1) -> float:
     """Fraction of rows whose arg-max matches ``labels`` (not differentiable).
 
     >>> accuracy(np.array([[0.1, 2.0], [3.0, 0.0]]), np.array([1, 1]))
