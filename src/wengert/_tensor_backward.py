@@ -140,34 +140,43 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
     Unless ``retain``, the swept equations are freed as they are swept.
     Returns the LinVars reached.
     """
-    # pass 1: how many reached equations use each LinVar
-    deps = {}
+    # pass 1: how many reached equations use each LinVar, counted in the
+    # ``ct`` slots (None on entry); only LinVars with several users need a
+    # count during the sweep, kept in ``multi``
     nodes = []
     push = nodes.append
     for r in roots:
-        k = id(r)
-        if k not in deps:
-            deps[k] = 0
+        if r.ct is None:
+            r.ct = 0
             push(r)
     i = 0
-    while i < len(nodes):
-        v = nodes[i]
-        i += 1
-        for a in v.args:
-            if type(a) is LinVar and a._trace is G:
-                k = id(a)
-                d = deps.get(k)
-                if d is None:
-                    deps[k] = 1
-                    push(a)
-                else:
-                    deps[k] = d + 1
+    try:
+        while i < len(nodes):
+            v = nodes[i]
+            i += 1
+            for a in v.args:
+                if type(a) is LinVar and a._trace is G:
+                    c = a.ct
+                    if c is None:
+                        a.ct = 1
+                        push(a)
+                    else:
+                        a.ct = c + 1
+        multi = {}
+        ready = []
+        for v in nodes:
+            c = v.ct
+            if c > 1:
+                multi[id(v)] = c
+            elif c == 0:
+                ready.append(v)
+            v.ct = None
+    except BaseException:
+        for v in nodes:
+            v.ct = None
+        raise
     for r, s in zip(roots, seeds):
         r.ct = s if r.ct is None else r.ct + s
-    if len(roots) == 1:
-        ready = [roots[0]]
-    else:
-        ready = list({id(r): r for r in roots if deps[id(r)] == 0}.values())
     # pass 2: a LinVar is transposed once every user has passed its cotangent
     mul, add, neg, div, sub = _P.mul, _P.add, _P.neg, _P.div, _P.sub
     retained = RETAINED
@@ -239,11 +248,15 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
                 raise RuntimeError(_FREED_MSG)
             for a in args:
                 if type(a) is LinVar and a._trace is G:
-                    k = id(a)
-                    d = deps[k] - 1
-                    deps[k] = d
-                    if d == 0:
-                        put(a)
+                    if multi:
+                        k = id(a)
+                        d = multi.get(k)
+                        if d is not None:
+                            if d > 1:
+                                multi[k] = d - 1
+                                continue
+                            del multi[k]
+                    put(a)
             if not retain:
                 v.prim = FREED_P
                 v.args = ()
