@@ -73,6 +73,29 @@ def test_second_derivatives_match_ad(text):
     assert float(d2.evaluate(**dict(zip(names, pt)))) == pytest.approx(float(want), rel=1e-9, abs=1e-12)
 
 
+def _scalar_cases():
+    from cases import all_cases
+    return [c for c in all_cases() if c.name.endswith("()")]
+
+
+@pytest.mark.parametrize("case", _scalar_cases(), ids=lambda c: c.name)
+def test_sweep_table_scalars_traced_and_differentiated(case):
+    # every scalar row of the sweep table: wnp code traced into SymPy, its
+    # symbolic derivative equal to AD, and the derivative compiled back to wnp
+    # differentiable again (second derivative equal to AD's)
+    args = [float(a) for a in case.args(np.random.default_rng(0))]
+    names = tuple("xyzw"[:len(args)])
+    point = dict(zip(names, args))
+    e = symbolic.expression(case.fn, *names)
+    for i, v in enumerate(names):
+        d = symbolic.diff(e, v)
+        want = float(wg.grad(case.fn, argnums=i)(*args))
+        assert float(d.evaluate(**point)) == pytest.approx(want, rel=1e-10, abs=1e-12), str(d)
+        want2 = float(wg.grad(wg.grad(case.fn, argnums=i), argnums=i)(*args))
+        got2 = float(wg.grad(d.to_function(), argnums=i)(*args))
+        assert got2 == pytest.approx(want2, rel=1e-8, abs=1e-10), str(d)
+
+
 def test_seed_examples_print_as_math():
     assert str(symbolic.diff("x*y", "x")) == "y"
     assert str(symbolic.diff("sin(log(x))", "x")) == "cos(log(x))/x"

@@ -115,7 +115,7 @@ class _SymTracer(Tracer):
 
 
 _WITH_PARAMS = {"reduce_sum", "reduce_max", "reduce_min", "reshape", "broadcast_to",
-                "convert_element_type", "transpose"}
+                "convert_element_type", "transpose", "polygamma"}
 _BOOLEAN = {"equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
             "logical_and", "logical_or", "logical_xor", "logical_not", "isnan", "isinf",
             "isfinite"}
@@ -161,6 +161,14 @@ def _rules(sp):
         "greater": sp.Gt, "greater_equal": sp.Ge, "logical_and": sp.And,
         "logical_or": sp.Or, "logical_xor": sp.Xor, "logical_not": sp.Not,
         "real": lambda x: x, "conj": lambda x: x, "imag": lambda x: sp.Integer(0),
+        # variables are real numbers: never nan or infinite
+        "isnan": lambda x: sp.false, "isinf": lambda x: sp.false, "isfinite": lambda x: sp.true,
+        # scipy.special
+        "erf": sp.erf, "erfc": sp.erfc, "erfinv": sp.erfinv, "gammaln": sp.loggamma,
+        "digamma": sp.digamma, "polygamma": lambda x, n: sp.polygamma(n, x),
+        "expit": lambda x: 1 / (1 + sp.exp(-x)),
+        "log_ndtr": lambda x: sp.log(sp.erfc(-x / sp.sqrt(2)) / 2),
+        "ndtri": lambda x: sp.sqrt(2) * sp.erfinv(2 * x - 1),
         # structural primitives are identities on scalars
         "reduce_sum": ident, "reduce_max": ident, "reduce_min": ident,
         "reshape": scalar_only("reshape"), "broadcast_to": scalar_only("broadcast_to"),
@@ -441,6 +449,8 @@ _FUNCS = {
     "acosh": "arccosh", "atanh": "arctanh", "exp": "exp", "log": "log", "Abs": "abs",
     "sign": "sign", "floor": "floor", "ceiling": "ceil", "atan2": "arctan2", "Mod": "mod",
 }
+_SPECIAL = {"erf": "erf", "erfc": "erfc", "erfinv": "erfinv", "loggamma": "gammaln",
+            "digamma": "digamma"}
 _RECIP = {"sec": "cos", "csc": "sin", "cot": "tan", "sech": "cosh", "csch": "sinh", "coth": "tanh"}
 _REL = {"StrictLessThan": "less", "LessThan": "less_equal", "StrictGreaterThan": "greater",
         "GreaterThan": "greater_equal", "Equality": "equal", "Unequality": "not_equal"}
@@ -486,6 +496,12 @@ def _interpret(sp, e, env, cache):
                 r = b ** x
         elif name in _FUNCS:
             r = getattr(wnp, _FUNCS[name])(*args)
+        elif name in _SPECIAL:
+            from .scipy import special
+            r = getattr(special, _SPECIAL[name])(*args)
+        elif name == "polygamma":
+            from .scipy import special
+            r = special.polygamma(int(e.args[0]), args[1])
         elif name in _RECIP:
             r = 1.0 / getattr(wnp, _RECIP[name])(*args)
         elif name in ("Max", "Min"):
