@@ -471,6 +471,18 @@ def test_float32_stays_float32():
     assert dx.dtype == np.float32
 
 
+@pytest.mark.parametrize("case", CORPUS, ids=[_ids(c) for c in CORPUS])
+def test_float32_inputs_give_float32_gradients(case):
+    f, args = case[:2]
+    args32 = tuple(np.asarray(a, np.float32) if isinstance(a, np.ndarray) else a for a in args)
+    if not any(isinstance(a, np.ndarray) for a in args) or f.__name__ in ("global_matrix", "np_names"):
+        pytest.skip("no array argument, or a float64 global / float64 reference")
+    _, grads = source.grad(f)(*args32)
+    for g, a in zip(grads, args32):
+        if isinstance(a, np.ndarray) and f.__name__ not in ("collisions", "global_methods"):
+            assert np.asarray(g).dtype == np.float32, (f.__name__, source.grad_source(f))
+
+
 def test_non_scalar_output_is_an_error():
     def vec_out(x):
         return wnp.sin(x)

@@ -21,7 +21,7 @@ import keyword
 __all__ = ["Namer", "HELPERS"]
 
 # Names the generated module defines itself (see _source_rules.PREAMBLE).
-HELPERS = ("np", "unbroadcast", "unreduce", "scatter_add", "matmul_adjoint", "dot_adjoint",
+HELPERS = ("np", "math", "LN2", "LN10", "unbroadcast", "unreduce", "scatter_add", "matmul_adjoint", "dot_adjoint",
            "seed", "extreme_mask")
 
 

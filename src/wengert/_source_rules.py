@@ -61,11 +61,11 @@ UNARY = [
     _unary("cos", "-{g} * np.sin({x})"),
     _unary("tan", "{g} * (1 + {ans} ** 2)"),
     _unary("exp", "{g} * {ans}"),
-    _unary("exp2", "{g} * {ans} * np.log(2)"),
+    _unary("exp2", "{g} * {ans} * LN2"),
     _unary("expm1", "{g} * ({ans} + 1)"),
     _unary("log", "{g} / {x}"),
-    _unary("log2", "{g} / ({x} * np.log(2))"),
-    _unary("log10", "{g} / ({x} * np.log(10))"),
+    _unary("log2", "{g} / ({x} * LN2)"),
+    _unary("log10", "{g} / ({x} * LN10)"),
     _unary("log1p", "{g} / (1 + {x})"),
     _unary("sqrt", "{g} / (2 * {ans})"),
     _unary("cbrt", "{g} / (3 * {ans} ** 2)"),
@@ -101,14 +101,15 @@ BINARY = [
     _binary("div", "{x} / {y}", "{g} / {y}", "-{g} * {ans} / {y}"),
     # (x ** c for a literal c gets the simpler `g * c * x ** (c - 1)`; see pow_adjoint)
     _binary("pow", "{x} ** {y}", "{g} * {y} * {x} ** ({y} - 1)", "{g} * {ans} * np.log({x})"),
-    _binary("maximum", "np.maximum({x}, {y})", "{g} * (({x} > {y}) + 0.5 * ({x} == {y}))",
-            "{g} * (({y} > {x}) + 0.5 * ({x} == {y}))"),
-    _binary("minimum", "np.minimum({x}, {y})", "{g} * (({x} < {y}) + 0.5 * ({x} == {y}))",
-            "{g} * (({y} < {x}) + 0.5 * ({x} == {y}))"),
-    _binary("fmax", "np.fmax({x}, {y})", "{g} * (({x} > {y}) + 0.5 * ({x} == {y}) + np.isnan({y}))",
-            "{g} * (({y} > {x}) + 0.5 * ({x} == {y}) + np.isnan({x}))"),
-    _binary("fmin", "np.fmin({x}, {y})", "{g} * (({x} < {y}) + 0.5 * ({x} == {y}) + np.isnan({y}))",
-            "{g} * (({y} < {x}) + 0.5 * ({x} == {y}) + np.isnan({x}))"),
+    # (sign(x - y) + 1) / 2 is 1 where x wins, 0 where it loses, 1/2 at a tie
+    _binary("maximum", "np.maximum({x}, {y})", "{g} * (np.sign({x} - {y}) + 1) / 2",
+            "{g} * (np.sign({y} - {x}) + 1) / 2"),
+    _binary("minimum", "np.minimum({x}, {y})", "{g} * (np.sign({y} - {x}) + 1) / 2",
+            "{g} * (np.sign({x} - {y}) + 1) / 2"),
+    _binary("fmax", "np.fmax({x}, {y})", "{g} * np.where(np.isnan({y}), 1, (np.sign({x} - {y}) + 1) / 2)",
+            "{g} * np.where(np.isnan({x}), 1, (np.sign({y} - {x}) + 1) / 2)"),
+    _binary("fmin", "np.fmin({x}, {y})", "{g} * np.where(np.isnan({y}), 1, (np.sign({y} - {x}) + 1) / 2)",
+            "{g} * np.where(np.isnan({x}), 1, (np.sign({x} - {y}) + 1) / 2)"),
     _binary("mod", "{x} % {y}", "{g}", "-{g} * np.floor({x} / {y})"),
     _binary("fmod", "np.fmod({x}, {y})", "{g}", "-{g} * np.trunc({x} / {y})"),
     _binary("logaddexp2", "np.logaddexp2({x}, {y})", "{g} * np.exp2({x} - {ans})",
@@ -187,7 +188,11 @@ METHODS = {"sum": "sum", "mean": "mean", "max": "max", "min": "min", "dot": "dot
            "reshape": "reshape", "transpose": "transpose"}
 
 PREAMBLE = '''\
+import math
+
 import numpy as np
+
+LN2, LN10 = math.log(2), math.log(10)   # Python floats: float32 stays float32
 
 
 def unbroadcast(g, x):
@@ -215,7 +220,7 @@ def unreduce(g, x, axis=None, keepdims=False):
 
 def extreme_mask(x, ans, axis=None, keepdims=False):
     """Where `x` attains its max (or min) `ans` over `axis`; ties share evenly."""
-    hit = x == unreduce(ans, x, axis, keepdims)
+    hit = (x == unreduce(ans, x, axis, keepdims)).astype(np.result_type(x, 1.0))
     return hit / unreduce(np.sum(hit, axis=axis, keepdims=keepdims), x, axis, keepdims)
 
 
