@@ -485,6 +485,8 @@ def _hessian_flat(F, flat, method, order, h, f0=None):
     x0 = flat.x0
     n = x0.size
     k, exps = _levels(method, order)
+    if n == 0:
+        return np.zeros((0, 0)), None, 0.0
     levels = []
     hmin = None
     if method == "complex":
