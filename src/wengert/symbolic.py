@@ -690,9 +690,8 @@ def gradient(expr: str | Callable | Expression,
     (2*x*y, x**2 + 1)
     """
     e = expression(expr)
-    names = e.variables if variables is None else tuple(variables)
-    if isinstance(variables, str):
-        names = (variables,)
+    names = e.variables if variables is None else \
+        (variables,) if isinstance(variables, str) else tuple(variables)
     return tuple(diff(e, v) for v in names)
 
 
@@ -705,7 +704,8 @@ def hessian(expr: str | Callable | Expression,
     ((2*y, 2*x), (2*x, 0))
     """
     e = expression(expr)
-    names = e.variables if variables is None else tuple(variables)
+    names = e.variables if variables is None else \
+        (variables,) if isinstance(variables, str) else tuple(variables)
     first = [diff(e, v) for v in names]
     rows: list[list] = [[None] * len(names) for _ in names]
     for i, gi in enumerate(first):
@@ -789,7 +789,13 @@ def swell(f: str | Callable | Expression, n: int = 3, var: str | None = None,
         dag.append(_dag_size(raw))
         si.append(_tree_size(simp))
     ad = _ad_sizes(f, e, var, point, n)
-    text = f.text if isinstance(f, ParsedExpression) else str(f) if isinstance(f, str) else str(e)
+    if isinstance(f, ParsedExpression):
+        text = f.text
+    elif isinstance(f, (str, Expression)):
+        text = str(f)
+    else:
+        text = getattr(f, "__name__", None) or str(e)
+        text = str(e) if text == "<lambda>" else text
     return SwellReport(text, var, list(range(n + 1)), un, dag, si, ad)
 
 
