@@ -137,3 +137,18 @@ add("linalg.vector_norm", lambda x: _L.vector_norm(x, axis=(0, 2), ord=3), _gen(
 add("linalg.matrix_norm", lambda x: _L.matrix_norm(x, ord="nuc"), _gen((2, 3, 2), well=False),
     lambda x: _N.matrix_norm(x, ord="nuc"))
 add("linalg.matrix_transpose", _L.matrix_transpose, _gen((2, 3), well=False), _N.matrix_transpose)
+
+# array-API spellings and least squares
+add("linalg.matmul", _L.matmul, _gen((2, 3), (3, 2), well=False), _N.matmul)
+add("linalg.tensordot", lambda a, b: _L.tensordot(a, b, axes=1), _gen((2, 3), (3, 2), well=False),
+    lambda a, b: _N.tensordot(a, b, axes=1))
+add("linalg.outer", _L.outer, _gen((3,), (2,)), _N.outer)
+add("linalg.cross", _L.cross, _gen((2, 3), (2, 3)), _N.cross)
+add("linalg.diagonal", lambda x: _L.diagonal(x, offset=1), _gen((2, 3, 3), well=False),
+    lambda x: _N.diagonal(x, offset=1))
+add("linalg.trace", _L.trace, _gen((2, 3, 3), well=False), _N.trace)
+add("linalg.vecdot", _L.vecdot, _gen((2, 3), (3,)), _N.vecdot)
+add("linalg.lstsq", lambda a, b: _L.lstsq(a, b)[0], _gen((4, 2), (4,)), lambda a, b: _N.lstsq(a, b)[0])
+add("linalg.lstsq-resid", lambda a, b: _L.lstsq(a, b)[1], _gen((4, 2), (4, 2)), lambda a, b: _N.lstsq(a, b)[1])
+add("linalg.lstsq-wide", lambda a, b: _L.lstsq(a, b)[0], _gen((2, 3), (2,)), lambda a, b: _N.lstsq(a, b)[0])
+add("linalg.svdvals-batch", _L.svdvals, _gen((2, 3, 2)), _N.svdvals)

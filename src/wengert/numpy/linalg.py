@@ -42,7 +42,8 @@ LinAlgError = _np.linalg.LinAlgError
 
 __all__ = ["LinAlgError", "inv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh",
            "svd", "svdvals", "norm", "vector_norm", "matrix_norm", "qr", "pinv",
-           "matrix_power", "multi_dot", "matrix_transpose", "cond"]
+           "matrix_power", "multi_dot", "matrix_transpose", "cond", "matmul", "tensordot",
+           "outer", "cross", "diagonal", "trace", "vecdot", "matrix_rank", "lstsq"]
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
@@ -469,6 +470,89 @@ def cond(x, p=None):
         lo, hi = F.min(s, axis=-1), F.max(s, axis=-1)
         return hi / lo if p != -2 else lo / hi
     return norm(x, p, axis=(-2, -1)) * norm(inv(x), p, axis=(-2, -1))
+
+
+# --- array-API spellings over the trailing axes --------------------------------------------
+
+
+def matmul(x1, x2, /):
+    """``x1 @ x2``."""
+    return F.matmul(x1, x2)
+
+
+def tensordot(x1, x2, /, *, axes=2):
+    """``numpy.tensordot``."""
+    return F.tensordot(x1, x2, axes=axes)
+
+
+def outer(x1, x2, /):
+    """Outer product of two vectors."""
+    if not (_isT(x1, Tracer) or _isT(x2, Tracer)):
+        return _np.linalg.outer(x1, x2)
+    if len(shape_of(x1)) != 1 or len(shape_of(x2)) != 1:
+        raise ValueError("linalg.outer: both inputs must be 1-dimensional")
+    return F.outer(x1, x2)
+
+
+def cross(x1, x2, /, *, axis=-1):
+    """Cross product of 3-vectors along ``axis``."""
+    if not (_isT(x1, Tracer) or _isT(x2, Tracer)):
+        return _np.linalg.cross(x1, x2, axis=axis)
+    return F.cross(x1, x2, axis=axis)
+
+
+def diagonal(x, /, *, offset=0):
+    """Diagonals of the trailing two axes."""
+    return F.diagonal(x, offset, -2, -1) if _isT(x, Tracer) else _np.linalg.diagonal(x, offset=offset)
+
+
+def trace(x, /, *, offset=0, dtype=None):
+    """Traces of the trailing two axes."""
+    if not _isT(x, Tracer):
+        return _np.linalg.trace(x, offset=offset, dtype=dtype)
+    return F.sum(diagonal(x, offset=offset), axis=-1, dtype=dtype)
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    """``sum(conj(x1) * x2, axis)``."""
+    from ._extra import vecdot as _vecdot
+    return _vecdot(x1, x2, axis=axis)
+
+
+def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
+    """Rank (an integer: not differentiable), from the concrete value."""
+    return _np.linalg.matrix_rank(F._concrete(A, "linalg.matrix_rank"), tol, hermitian, rtol=rtol)
+
+
+def lstsq(a, b, rcond=None):
+    """Least squares ``(x, residuals, rank, s)``; ``x = pinv(a) @ b`` with
+    NumPy's cutoff, differentiable in ``a`` and ``b`` where the rank is
+    locally constant.  ``residuals`` (``m > n`` and full rank) are
+    ``sum(|b - a x|², axis=0)``."""
+    if not (_isT(a, Tracer) or _isT(b, Tracer)):
+        return _np.linalg.lstsq(a, b, rcond=rcond)
+    a = _prep(a, "lstsq", square=False)
+    if len(shape_of(a)) != 2:
+        raise LinAlgError(f"linalg.lstsq: a must be 2-dimensional, got shape {tuple(shape_of(a))}")
+    m, n = tuple(shape_of(a))
+    if rcond is None:
+        rcond = _np.finfo(dtype_of(a)).eps * max(m, n)
+    s = svd(a, compute_uv=False)
+    x = F.matmul(pinv(a, rcond=rcond), b)
+    try:
+        sv = _np.asarray(F._concrete(s, "linalg.lstsq"))
+        rank = int(_np.sum(sv > rcond * sv.max())) if sv.size else 0
+    except TypeError:  # inside vmap/jit: no concrete value, assume full rank
+        rank = min(m, n)
+    if m > n and rank == n:
+        r = F.subtract(b, F.matmul(a, x))
+        sq = F.real(r * F.conj(r)) if _np.issubdtype(dtype_of(r), _np.complexfloating) else r * r
+        resid = F.sum(sq, axis=0)
+        if len(shape_of(resid)) == 0:
+            resid = F.reshape(resid, (1,))
+    else:
+        resid = _np.empty((0,), dtype=_np.finfo(dtype_of(a)).dtype)
+    return x, resid, rank, s
 
 
 def __getattr__(name: str):
