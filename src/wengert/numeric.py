@@ -674,12 +674,13 @@ _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
 def sweep_svg(sweeps: Sequence[StepSweep], path: str | None = None, title: str | None = None,
-              width: int = 560, height: int = 360) -> str:
+              width: int = 560, height: int = 360, marks: dict | None = None) -> str:
     """Plot step sweeps as log-log curves in a small standalone SVG.
 
     Written by hand (no plotting library needed).  Returns the SVG text and
     writes it to ``path`` when given.  Errors of exactly zero are drawn at
-    1e-17.
+    1e-17.  ``marks`` (``{label: step}``) draws dashed vertical lines, e.g.
+    at the theoretical optima ``sqrt(eps)`` and ``cbrt(eps)``.
 
     >>> import wengert.numpy as wnp
     >>> from wengert import numeric
@@ -724,6 +725,13 @@ def sweep_svg(sweeps: Sequence[StepSweep], path: str | None = None, title: str |
     out.append(f'<text x="{left + pw / 2}" y="{height - 10}" text-anchor="middle">step h</text>')
     out.append(f'<text x="16" y="{top + ph / 2}" text-anchor="middle" '
                f'transform="rotate(-90 16 {top + ph / 2})">max |FD − AD|</text>')
+    for label, step in (marks or {}).items():
+        if not xlo <= np.log10(step) <= xhi:
+            continue
+        x = X(step)
+        out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#888" '
+                   'stroke-dasharray="4 3"/>')
+        out.append(f'<text x="{x + 3:.1f}" y="{top + 12}" fill="#555">{_esc(label)}</text>')
     for n, s in enumerate(sweeps):
         c = _COLORS[n % len(_COLORS)]
         pts = " ".join(f"{X(h):.1f},{Y(e):.1f}" for h, e in zip(s.steps, s.errors))
