@@ -170,3 +170,11 @@ def test_complex_arguments_follow_jax_convention():
                           jvps=(lambda t, ans, z: t * (2.0 * P.conj(z)),))
     with pytest.raises(AssertionError, match=r"worst element: z\[\d\] \((real|imaginary) part\)"):
         wg.check_grads(lambda z: bad.bind(z), (z,), order=1, modes=("rev",))
+
+
+def test_a_nan_derivative_is_a_failure():
+    nan_rule = _core.Primitive("nan_rule", np.sin, 1,
+                               jvps=(lambda t, ans, x: t * (P.cos(x) * np.nan),))
+    for mode in ("fwd", "rev"):
+        with pytest.raises(AssertionError, match=r"AD:\s+nan"):
+            wg.check_grads(lambda x: nan_rule.bind(x), (np.array([0.1, 0.2]),), order=1, modes=(mode,))

@@ -177,12 +177,7 @@ def _check(f, fname, args, names, order, modes, atol, rtol, eps, rng, context):
             tangents = tuple(v if j == i else _zeros_tree(a) for j, a in enumerate(args))
             _, t_out = jvp(f, args, tangents)
             ad = _leaves(t_out)
-            worst = None
-            for a, b in zip(ad, fd):
-                err = np.abs(a - b) - (a_tol + r_tol * np.abs(b))
-                if err.size and float(np.max(err)) > 0:
-                    worst = True
-            if worst:
+            if any(_mismatch(a, b, a_tol, r_tol) for a, b in zip(ad, fd)):
                 _fail(f, fname, args, names, i, "forward-mode (jvp)", "fwd", cts, h, a_tol, r_tol,
                       context, fallback=(ad, fd))
         if "rev" in modes:
@@ -190,7 +185,7 @@ def _check(f, fname, args, names, order, modes, atol, rtol, eps, rng, context):
             x_bar = _pullback(f_vjp, out_tree, cts, i)
             lhs = sum(_vdot(vv, xb) for xb, vv in zip(x_bar, _leaves(v)))
             rhs = sum(_vdot(d, c) for c, d in zip(cts, fd))
-            if abs(lhs - rhs) > a_tol + r_tol * abs(rhs):
+            if _mismatch(np.asarray(lhs), np.asarray(rhs), a_tol, r_tol):
                 _fail(f, fname, args, names, i, "reverse-mode (vjp)", "rev", cts, h, a_tol, r_tol,
                       context, fallback=([np.asarray(lhs)], [np.asarray(rhs)]))
     if order > 1:
@@ -210,6 +205,13 @@ def _check(f, fname, args, names, order, modes, atol, rtol, eps, rng, context):
             f_vjp_fn.__name__ = f"vjp({fname})"
             _check(f_vjp_fn, fname, args, names, order - 1, modes, atol, rtol, eps, rng,
                    context + f" in the VJP of {fname} (derivative order {_depth(context) + 1})")
+
+
+def _mismatch(a, b, a_tol, r_tol):
+    """Any entry outside ``a_tol + r_tol·|b|``; a nan on one side only is a mismatch."""
+    with np.errstate(invalid="ignore"):
+        ok = (np.abs(a - b) <= a_tol + r_tol * np.abs(b)) | (np.isnan(a) & np.isnan(b))
+    return not bool(np.all(ok))
 
 
 def _pullback(f_vjp, out_tree, cts, i):
@@ -278,7 +280,9 @@ def _fail(f, fname, args, names, i, what, mode, cts, h, a_tol, r_tol, context, f
     for (li, part), a, b in zip(labels, ad_all, fd_all):
         if not a.size:
             continue
-        excess = np.abs(a - b) - (a_tol + r_tol * np.abs(b))
+        with np.errstate(invalid="ignore"):
+            excess = np.abs(a - b) - (a_tol + r_tol * np.abs(b))
+        excess = np.where(np.isnan(excess) & ~(np.isnan(a) & np.isnan(b)), np.inf, excess)
         k = np.unravel_index(int(np.argmax(excess)), a.shape) if a.ndim else ()
         val = float(excess[k])
         if best is None or val > best[0]:
