@@ -214,6 +214,34 @@ def test_clip_grad_norm():
 # Errors
 
 
+def test_positional_forms():
+    m = optim.Momentum(0.1, 0.8, True)
+    assert (m.lr(0), m.momentum, m.nesterov) == (0.1, 0.8, True)
+    s = optim.SGD(0.1, 0.9)
+    assert s.momentum == 0.9 and s.slots == ("momentum",)
+    a = optim.Adam(1e-2, (0.8, 0.9), 1e-6)
+    assert (a.lr(0), a.betas, a.eps, a.weight_decay) == (1e-2, (0.8, 0.9), 1e-6, 0.0)
+    w = optim.AdamW(1e-2, (0.9, 0.999), 1e-8, 0.1)
+    assert w.weight_decay == 0.1
+    sched = optim.cosine_decay(0.1, 10)
+    assert optim.Adam(sched).lr is sched
+    with pytest.raises(TypeError, match="at most 4 positional"):
+        optim.Adam(0.1, (0.9, 0.9), 1e-8, 0.0, 5)
+    with pytest.raises(TypeError, match="eps given twice"):
+        optim.Adam(0.1, (0.9, 0.9), 1e-7, eps=1e-6)
+
+
+def test_positional_forms_with_tensors():
+    _tensor_mod()
+    t = wg.tensor(np.ones(2), requires_grad=True)
+    o = optim.SGD([t], 0.1, 0.9)
+    assert o.tensors == [t] and o.momentum == 0.9 and o.lr(0) == 0.1
+    o = optim.Adam(params=[t], lr=0.01)
+    assert o.tensors == [t]
+    with pytest.raises(TypeError, match="params given twice"):
+        optim.Adam([t], params=[t], lr=0.01)
+
+
 def test_errors_are_clear():
     with pytest.raises(TypeError, match="learning rate"):
         optim.SGD()

@@ -26,6 +26,7 @@ two give the same numbers step for step.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -41,6 +42,11 @@ __all__ = ["Optimizer", "SGD", "Momentum", "Adam", "AdamW", "RMSprop", "Adagrad"
 _UNSET = object()
 
 
+def _is_lr(x) -> bool:
+    """A learning rate (a number or a schedule), as opposed to parameters."""
+    return isinstance(x, (numbers.Real, Schedule)) or (callable(x) and not isinstance(x, Iterable))
+
+
 def _zeros_like(p):
     return np.zeros(np.shape(p), dtype=np.result_type(p, 1.0))
 
@@ -53,15 +59,10 @@ class Optimizer:
 
     def __init__(self, params: Any, lr: Any, default_lr: Any = _UNSET):
         name = type(self).__name__
-        if params is not None and (isinstance(params, (numbers.Real, Schedule)) or (
-                callable(params) and not isinstance(params, Iterable))):
-            if lr is not _UNSET:
-                raise TypeError(f"{name}: lr given twice (as the first argument and as lr=)")
-            params, lr = None, params
         if lr is _UNSET:
             lr = default_lr
         if lr is _UNSET:
-            raise TypeError(f"{name}: missing the learning rate: {name}(lr=...) or "
+            raise TypeError(f"{name}: missing the learning rate: {name}(lr), {name}(lr=...) or "
                             f"{name}(model.parameters(), lr=...)")
         if isinstance(lr, numbers.Real) and lr < 0:
             raise ValueError(f"{name}: lr must be non-negative, got {lr}")
@@ -70,6 +71,30 @@ class Optimizer:
         self.step_count = 0
         if params is not None:
             self._bind(params)
+
+    def _args(self, args: tuple, **named):
+        """Sort out the two call styles: ``Cls(lr, hyper, ...)`` (functional)
+        and ``Cls(params, lr, hyper, ...)`` (PyTorch); ``named`` are the
+        keyword values in positional order, ``params=`` among them."""
+        name = type(self).__name__
+        sig = inspect.signature(type(self).__init__).parameters
+        params = named.pop("params")
+        args = list(args)
+        if args and not _is_lr(args[0]):
+            if params is not None:
+                raise TypeError(f"{name}: params given twice (positionally and as params=)")
+            params = args.pop(0)
+        names = list(named)
+        if len(args) > len(names):
+            raise TypeError(f"{name} takes at most {len(names)} positional arguments after the "
+                            f"parameters ({', '.join(names)}), got {len(args)}")
+        for n, v in zip(names, args):
+            default = sig[n].default if n in sig else _UNSET
+            given = named[n]
+            if not (given is default or (type(given) is type(default) and given == default)):
+                raise TypeError(f"{name}: {n} given twice (positionally and as {n}=)")
+            named[n] = v
+        return (params, *named.values())
 
     # -- functional face -------------------------------------------------------
     def init(self, params: Any) -> dict:
@@ -217,8 +242,15 @@ class SGD(Optimizer):
     array([-0.45])
     """
 
-    def __init__(self, params: Any = None, lr: float | Callable = _UNSET, momentum: float = 0.0,
-                 dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
+    def __init__(self, *args: Any, lr: float | Callable = _UNSET, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+                 params: Any = None):
+        params, lr, momentum, dampening, weight_decay, nesterov = self._args(
+            args, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov, params=params)
+        self._setup(params, lr, momentum, dampening, weight_decay, nesterov)
+
+    def _setup(self, params, lr, momentum, dampening, weight_decay, nesterov):
         _check(type(self).__name__, momentum=(momentum, 0.0, float("inf")),
                weight_decay=(weight_decay, 0.0, float("inf")), dampening=(dampening, 0.0, 1.0 + 1e-12))
         if nesterov and (momentum <= 0 or dampening != 0):
@@ -227,7 +259,7 @@ class SGD(Optimizer):
         self.momentum, self.dampening = momentum, dampening
         self.nesterov, self.weight_decay = nesterov, weight_decay
         self.slots = ("momentum",) if momentum else ()
-        super().__init__(params, lr)
+        Optimizer.__init__(self, params, lr)
 
     def _hyper(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov,
@@ -251,12 +283,15 @@ class Momentum(SGD):
     Momentum(lr=constant(0.1), momentum=0.9, nesterov=True, weight_decay=0.0)
     """
 
-    def __init__(self, params: Any = None, lr: float | Callable = _UNSET, momentum: float = 0.9,
-                 nesterov: bool = False, weight_decay: float = 0.0, dampening: float = 0.0):
+    def __init__(self, *args: Any, lr: float | Callable = _UNSET, momentum: float = 0.9,
+                 nesterov: bool = False, weight_decay: float = 0.0, dampening: float = 0.0,
+                 params: Any = None):
+        params, lr, momentum, nesterov, weight_decay, dampening = self._args(
+            args, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
+            dampening=dampening, params=params)
         if momentum <= 0:
             raise ValueError(f"Momentum: momentum must be positive, got {momentum}")
-        super().__init__(params, lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                         weight_decay=weight_decay)
+        self._setup(params, lr, momentum, dampening, weight_decay, nesterov)
 
 
 class Adam(Optimizer):
@@ -276,14 +311,19 @@ class Adam(Optimizer):
     slots = ("m", "v")
     decoupled = False
 
-    def __init__(self, params: Any = None, lr: float | Callable = _UNSET,
-                 betas: tuple = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(self, *args: Any, lr: float | Callable = _UNSET, betas: tuple = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, params: Any = None):
+        params, lr, betas, eps, weight_decay = self._args(
+            args, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, params=params)
+        self._setup(params, lr, betas, eps, weight_decay)
+
+    def _setup(self, params, lr, betas, eps, weight_decay):
         name = type(self).__name__
         b1, b2 = betas
         _check(name, **{"betas[0]": (b1, 0.0, 1.0), "betas[1]": (b2, 0.0, 1.0)},
                eps=(eps, 0.0, float("inf")), weight_decay=(weight_decay, 0.0, float("inf")))
         self.betas, self.eps, self.weight_decay = (float(b1), float(b2)), eps, weight_decay
-        super().__init__(params, lr, default_lr=1e-3)
+        Optimizer.__init__(self, params, lr, default_lr=1e-3)
 
     def _hyper(self):
         return {"betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}
@@ -316,9 +356,11 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, params: Any = None, lr: float | Callable = _UNSET,
-                 betas: tuple = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
-        super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    def __init__(self, *args: Any, lr: float | Callable = _UNSET, betas: tuple = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.01, params: Any = None):
+        params, lr, betas, eps, weight_decay = self._args(
+            args, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, params=params)
+        self._setup(params, lr, betas, eps, weight_decay)
 
 
 class RMSprop(Optimizer):
@@ -333,16 +375,19 @@ class RMSprop(Optimizer):
     array([0.96837722])
     """
 
-    def __init__(self, params: Any = None, lr: float | Callable = _UNSET, alpha: float = 0.99,
+    def __init__(self, *args: Any, lr: float | Callable = _UNSET, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
-                 centered: bool = False):
+                 centered: bool = False, params: Any = None):
+        params, lr, alpha, eps, weight_decay, momentum, centered = self._args(
+            args, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+            centered=centered, params=params)
         _check("RMSprop", alpha=(alpha, 0.0, 1.0 + 1e-12), eps=(eps, 0.0, float("inf")),
                weight_decay=(weight_decay, 0.0, float("inf")), momentum=(momentum, 0.0, float("inf")))
         self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
         self.momentum, self.centered = momentum, centered
         self.slots = ("square_avg",) + (("grad_avg",) if centered else ()) + (
             ("momentum",) if momentum else ())
-        super().__init__(params, lr, default_lr=1e-2)
+        Optimizer.__init__(self, params, lr, default_lr=1e-2)
 
     def _hyper(self):
         return {"alpha": self.alpha, "eps": self.eps, "weight_decay": self.weight_decay,
@@ -377,15 +422,18 @@ class Adagrad(Optimizer):
 
     slots = ("sum",)
 
-    def __init__(self, params: Any = None, lr: float | Callable = _UNSET, lr_decay: float = 0.0,
+    def __init__(self, *args: Any, lr: float | Callable = _UNSET, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10):
+                 eps: float = 1e-10, params: Any = None):
+        params, lr, lr_decay, weight_decay, initial_accumulator_value, eps = self._args(
+            args, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value, eps=eps, params=params)
         _check("Adagrad", lr_decay=(lr_decay, 0.0, float("inf")), eps=(eps, 0.0, float("inf")),
                weight_decay=(weight_decay, 0.0, float("inf")),
                initial_accumulator_value=(initial_accumulator_value, 0.0, float("inf")))
         self.lr_decay, self.weight_decay, self.eps = lr_decay, weight_decay, eps
         self.initial_accumulator_value = initial_accumulator_value
-        super().__init__(params, lr, default_lr=1e-2)
+        Optimizer.__init__(self, params, lr, default_lr=1e-2)
 
     def _init_slot(self, name, p):
         return _zeros_like(p) + self.initial_accumulator_value
