@@ -232,6 +232,33 @@ def test_linear_layout_and_torch_agreement():
     assert "bias" not in nn.Linear(2, 2, bias=False, seed=0).params
 
 
+def test_layernorm_and_embedding_match_torch():
+    torch = pytest.importorskip("torch")
+    x = R.normal(size=(4, 5)) * 3 + 1
+    ln = nn.LayerNorm(5)
+    ln.params = {"weight": R.normal(size=5), "bias": R.normal(size=5)}
+    tln = torch.nn.LayerNorm(5).double()
+    with torch.no_grad():
+        tln.weight.copy_(torch.tensor(ln.params["weight"]))
+        tln.bias.copy_(torch.tensor(ln.params["bias"]))
+    xt = torch.tensor(x, requires_grad=True)
+    w = R.normal(size=(4, 5))
+    (tln(xt) * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(ln(x), tln(xt).detach().numpy(), rtol=1e-10, atol=1e-12)
+    gx = wg.grad(lambda z: wnp.sum(ln(z) * w))(x)
+    np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    gp = wg.grad(lambda p: wnp.sum(ln.apply(p, x) * w))(ln.params)
+    np.testing.assert_allclose(gp["weight"], tln.weight.grad.numpy(), rtol=1e-9)
+    # Embedding: rows gathered; the gradient scatters back (repeated indices add up)
+    emb = nn.Embedding(6, 3, seed=0)
+    idx = np.array([[1, 4], [1, 0]])
+    assert emb(idx).shape == (2, 2, 3)
+    g = wg.grad(lambda p: wnp.sum(emb.apply(p, idx)))(emb.params)["weight"]
+    np.testing.assert_allclose(g[:, 0], [1, 2, 0, 0, 1, 0])
+    with pytest.raises(TypeError, match="integers"):
+        emb(np.array([0.5]))
+
+
 def test_seeds_and_rngs():
     a = nn.MLP([3, 5, 2], seed=7).params
     b = nn.MLP([3, 5, 2], key=7).params

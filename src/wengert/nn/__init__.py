@@ -25,7 +25,9 @@ from ._module import (
     GELU,
     MLP,
     Activation,
+    Embedding,
     Identity,
+    LayerNorm,
     LeakyReLU,
     Linear,
     LogSoftmax,
@@ -61,7 +63,7 @@ from .losses import (
 )
 
 __all__ = [
-    "Module", "Linear", "Sequential", "MLP", "Activation", "activation",
+    "Module", "Linear", "LayerNorm", "Embedding", "Sequential", "MLP", "Activation", "activation",
     "Identity", "ReLU", "LeakyReLU", "ELU", "Tanh", "Sigmoid", "SiLU", "Softplus", "GELU",
     "Softmax", "LogSoftmax",
     "relu", "leaky_relu", "elu", "tanh", "sigmoid", "silu", "softplus", "gelu", "softmax",

@@ -39,7 +39,7 @@ from ..tree_util import (
 from . import activations as A
 from . import init as I
 
-__all__ = ["Module", "Linear", "Sequential", "MLP", "Activation", "Identity", "ReLU",
+__all__ = ["Module", "Linear", "LayerNorm", "Embedding", "Sequential", "MLP", "Activation", "Identity", "ReLU",
            "LeakyReLU", "ELU", "Tanh", "Sigmoid", "SiLU", "Softplus", "GELU", "Softmax",
            "LogSoftmax", "activation"]
 
@@ -266,6 +266,64 @@ class Linear(Module):
     def __repr__(self):
         return (f"Linear({self.in_features}, {self.out_features}, "
                 f"bias={'bias' in (self.params or {})})")
+
+
+class LayerNorm(Module):
+    """Normalise over the last axis, then scale and shift:
+    ``(x - mean) / sqrt(var + eps) * weight + bias`` (PyTorch's ``nn.LayerNorm``
+    over one trailing dimension).
+
+    >>> ln = LayerNorm(3)
+    >>> ln(np.array([[1.0, 2.0, 3.0]])).round(4)
+    array([[-1.2247,  0.    ,  1.2247]])
+    """
+
+    def __init__(self, normalized_shape: int, eps: float = 1e-5, elementwise_affine: bool = True,
+                 dtype=np.float64):
+        self.normalized_shape, self.eps = int(normalized_shape), eps
+        self.params = ({"weight": np.ones(normalized_shape, dtype), "bias": np.zeros(normalized_shape, dtype)}
+                       if elementwise_affine else None)
+
+    def _structure(self):
+        return (type(self), self.normalized_shape, self.eps, tree_structure(self.params))
+
+    def apply(self, params, x):
+        from .. import numpy as wnp
+        mu = wnp.mean(x, axis=-1, keepdims=True)
+        d = x - mu
+        y = d / wnp.sqrt(wnp.mean(d * d, axis=-1, keepdims=True) + self.eps)
+        return y if params is None else y * params["weight"] + params["bias"]
+
+    def __repr__(self):
+        return f"LayerNorm({self.normalized_shape}, eps={self.eps})"
+
+
+class Embedding(Module):
+    """A lookup table: ``weight[indices]`` with ``weight`` of shape
+    ``(num_embeddings, embedding_dim)``, initialised ``N(0, 1)`` as in PyTorch.
+
+    >>> emb = Embedding(10, 4, seed=0)
+    >>> emb(np.array([[1, 2], [3, 9]])).shape
+    (2, 2, 4)
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, *, dtype=np.float64, rng=None,
+                 key=None, seed=None):
+        r = I.make_rng(rng, key, seed, "Embedding")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.params = {"weight": r.standard_normal((num_embeddings, embedding_dim)).astype(dtype)}
+
+    def _structure(self):
+        return (type(self), self.num_embeddings, self.embedding_dim)
+
+    def apply(self, params, indices):
+        idx = np.asarray(getattr(indices, "data", indices))
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype}")
+        return params["weight"][idx]
+
+    def __repr__(self):
+        return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
 
 
 class Sequential(Module):
