@@ -186,3 +186,17 @@ def test_bench_subcommand(capsys):
     assert code == 2 and err.count("\n") == 1 and "unrecognized arguments" in err
     code, _ = run(["bench", "--help"])
     assert code == 0 and "--quick" in capsys.readouterr().out
+
+
+def test_unused_variable_has_zero_derivative_everywhere():
+    expr = cli.parse_expression("x * 3", ["x", "y"])
+    res = cli.compare(expr, [np.float64(1), np.float64(2)], timing=False)
+    for r in res["rows"]:
+        if r["grad"] is not None:
+            assert r["grad"] == pytest.approx([3.0, 0.0]), r["method"]
+    assert all(r["note"] is None or "not available" in r["note"] for r in res["rows"])
+
+
+def test_overflow_is_reported(capsys):
+    code, _ = run(["grad", "exp(x)", "--at", "x=1000"])
+    assert code == 2 and "overflows at x = 1000" in capsys.readouterr().err

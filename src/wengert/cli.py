@@ -264,7 +264,8 @@ def _check_domain(expr: Expression, vals) -> Any:
             val = expr(*vals)
     except (FloatingPointError, ZeroDivisionError, OverflowError, ValueError) as exc:
         msg = str(exc) or type(exc).__name__
-        raise CLIError(f"{expr.text} is not defined at {_at_text(expr, vals)} ({msg})") from None
+        what = "overflows" if "overflow" in msg else "is not defined"
+        raise CLIError(f"{expr.text} {what} at {_at_text(expr, vals)} ({msg})") from None
     v = np.asarray(val)
     if v.dtype.kind not in "fiu" or v.shape != ():
         raise CLIError(f"{expr.text} does not give a real number at {_at_text(expr, vals)}")
@@ -321,10 +322,11 @@ def _method_symbolic(expr: Expression, vals):
         from . import symbolic
     except ImportError as exc:
         raise _Unavailable(f"wengert.symbolic is not available ({exc})") from None
-    point = dict(zip(expr.variables, vals))
+    used = getattr(expr, "used", expr.variables)
+    point = {k: float(x) for k, x in zip(expr.variables, vals) if k in used}
 
-    def run():
-        return [symbolic.diff(expr.text, v).evaluate(**{k: float(x) for k, x in point.items()})
+    def run():  # a variable the expression does not use has derivative 0
+        return [symbolic.diff(expr.text, v).evaluate(**point) if v in used else 0.0
                 for v in expr.variables]
     try:
         run()
@@ -405,7 +407,8 @@ def _method_tensor(expr: Expression, vals):
         ts = [tensor(v, requires_grad=True) for v in vals]
         y = expr(*ts)
         y.backward()
-        return [t.grad.data if hasattr(t.grad, "data") else t.grad for t in ts]
+        return [0.0 if t.grad is None else t.grad.data if hasattr(t.grad, "data") else t.grad
+                for t in ts]
     return run, "tensor (.backward())"
 
 
