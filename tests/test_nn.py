@@ -396,12 +396,9 @@ def test_classifier_trains_with_tensors():
     assert isinstance(arrays[0]["weight"], np.ndarray)
 
 
-def test_example_script_runs(capsys):
-    sys.argv = ["train_mlp.py", "--steps", "150"]
-    try:
-        runpy.run_path(str(ROOT / "examples" / "train_mlp.py"), run_name="__main__")
-    finally:
-        sys.argv = sys.argv[:1]
+def test_example_script_runs(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["train_mlp.py", "--steps", "150"])
+    runpy.run_path(str(ROOT / "examples" / "train_mlp.py"), run_name="__main__")
     out = capsys.readouterr().out
     acc = float(out.strip().splitlines()[-1].split("accuracy")[-1].strip(" :=%")) / 100
     assert acc > 0.9
