@@ -35,6 +35,9 @@ class SourceTransformError(SyntaxError):
     """A construct that ``wengert.source`` cannot transform (a ``SyntaxError``)."""
 
 
+SourceTransformError.__module__ = "wengert.source"   # where users import it from
+
+
 @dataclass
 class Val:
     """An operand: a variable name or a constant's code."""
