@@ -594,6 +594,12 @@ def test_not_a_python_function():
     with pytest.raises(TypeError, match="Python function"):
         source.grad(np.sin)
 
+    class Model:
+        def loss(self, x):
+            return x * x
+    with pytest.raises(TypeError, match="bound method"):
+        source.grad(Model().loss)
+
 
 # ----------------------------------------------------------------------------
 # Random programs: straight-line code with broadcasting, checked against wg.grad

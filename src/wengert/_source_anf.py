@@ -103,6 +103,10 @@ def _fail(msg, node=None, prog=None, fix=True):
 
 def _parse(f):
     name = getattr(f, "__name__", type(f).__name__)
+    if inspect.ismethod(f):
+        raise TypeError(f"source.grad({name}): a bound method; pass a plain function (e.g. "
+                        f"lambda x: obj.{name}(x) is not transformable either: write {name} as a "
+                        "function of its arrays), or use wg.grad")
     if not callable(f) or not hasattr(f, "__code__"):
         raise TypeError(f"source.grad needs a Python function, got {type(f).__name__}; "
                         "use wg.grad for other callables")
