@@ -160,3 +160,19 @@ def test_to_dot_and_render_accept_make_graph(tmp_path):
     p = tmp_path / "g.dot"
     wg.render(g, p)
     assert "sin" in p.read_text()
+
+
+def test_to_dot_delegates_to_tensor(tmp_path):
+    try:
+        tensor = wg.tensor
+    except (AttributeError, ImportError):
+        pytest.skip("wg.Tensor is not available")
+    x = tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    if not hasattr(y, "to_dot"):
+        pytest.skip("Tensor.to_dot is not available")
+    assert wg.to_dot(y) == y.to_dot()
+    p = tmp_path / "t.dot"
+    wg.render(y, p)
+    assert p.read_text().startswith("digraph")
