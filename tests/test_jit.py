@@ -172,7 +172,9 @@ def test_data_dependent_indexing_raises_instead_of_baking():
     with pytest.raises(ConcretizationError, match="data-dependent"):
         wg.jit(lambda x: x[x > 0])(np.array([1.0, -1.0, 2.0]))
     with pytest.raises(ConcretizationError):
-        wg.jit(lambda x: wnp.sort(x))(np.array([3.0, 1.0, 2.0]))
+        wg.jit(lambda x: wnp.nonzero(x > 0)[0] * 1.0)(np.array([3.0, -1.0, 2.0]))
+    with pytest.raises(ConcretizationError, match="item"):
+        wg.jit(lambda x: x.item())(np.array(3.0))
 
 
 # --- generated source ------------------------------------------------------------------
@@ -403,3 +405,37 @@ def test_first_call_and_compiled_calls_agree():
     first, second = j(x), j(x)
     np.testing.assert_allclose(first[0], second[0], rtol=1e-15)
     np.testing.assert_allclose(first[1], second[1], rtol=1e-15)
+
+
+def test_reverse_mode_of_jit_is_compiled():
+    traced = []
+
+    def loss(W, b, x):
+        traced.append(1)
+        return wnp.sum(wnp.tanh(x @ W + b) ** 2)
+
+    jl = wg.jit(loss)
+    rng = np.random.default_rng(3)
+    W, b, x = rng.normal(size=(3, 2)), rng.normal(size=2), rng.normal(size=(4, 3))
+    g = wg.grad(jl, argnums=(0, 1))(W, b, x)
+    g0 = wg.grad(loss, argnums=(0, 1))(W, b, x)
+    np.testing.assert_allclose(g[0], g0[0])
+    np.testing.assert_allclose(g[1], g0[1])
+    n = len(traced)
+    g2 = wg.grad(jl, argnums=(0, 1))(W * 2, b, x)  # cached: no retrace
+    assert len(traced) == n
+    np.testing.assert_allclose(g2[0], wg.grad(loss)(W * 2, b, x))
+    # vjp with a pytree output, linearize, jacrev (vmap over the cotangents)
+    f = wg.jit(lambda x: {"a": wnp.sin(x), "b": (x * x, x.sum())})
+    x = np.linspace(0, 1, 3)
+    out, pull = wg.vjp(f, x)
+    ct = {"a": np.ones(3), "b": (np.full(3, 2.0), 1.0)}
+    np.testing.assert_allclose(pull(ct)[0], np.cos(x) + 4 * x + 1)
+    y, f_jvp = wg.linearize(lambda x: f(x)["a"], x)
+    np.testing.assert_allclose(f_jvp(np.ones(3)), np.cos(x))
+    np.testing.assert_allclose(wg.jacrev(lambda x: f(x)["a"])(x), np.diag(np.cos(x)))
+    # second order still right (runs inline where the primal is traced)
+    np.testing.assert_allclose(wg.grad(wg.grad(lambda x: wnp.sum(f(x)["a"])))(0.3), -np.sin(0.3))
+    # integer arguments ride along without tangents
+    h = wg.jit(lambda x, n: wnp.sum(x ** n))
+    np.testing.assert_allclose(wg.grad(h)(np.array([1.0, 2.0]), 3), [3.0, 12.0])

@@ -46,7 +46,7 @@ import numpy as np
 
 from . import _prims as P
 from ._config import config
-from ._core import Tracer
+from ._core import LinVar, Primitive, Tracer
 from ._ir import CTX, Eqn, Graph, Var, _fmt_const, _fmt_param, _short_dtype, short_src, stage
 from .tree_util import tree_flatten, tree_unflatten
 
@@ -807,31 +807,73 @@ class Jitted:
                         axes.append(None)
                 # values of further-out transformations go on to jv's own rules
                 jv = self._derived("vmap", args, kwargs, static, tuple(axes))
-                out = jv(*vals)
+                try:
+                    out = jv(*vals)
+                except TypeError:
+                    # cannot be staged batched (e.g. indexing by values of the
+                    # batch): vmap runs the function itself, or says why not
+                    return self._fun(*args, **kwargs)
                 return _tree_map(lambda o: BatchTracer(tr, o), out)
             elif type(tr) is JVPTrace:
                 ps, ts = [], []
-                ok = True
                 for x in leaves:
-                    if type(x) is JVPTracer:
-                        p, t = x.primal, x.tangent
+                    if type(x) is JVPTracer and x._trace is tr:
+                        ps.append(x.primal)
+                        ts.append(x.tangent)
                     else:
-                        p, t = x, None
-                    if isinstance(t, Tracer):
-                        ok = False  # reverse mode (LinVar tangents): inline
-                        break
-                    p = np.asarray(p)[()] if type(p) in (float, complex) else p
-                    dt = np.dtype(p.dtype) if isinstance(p, Tracer) else np.result_type(p)
-                    if dt.kind not in "fc":
-                        ok = False
-                        break
-                    ps.append(p)
-                    ts.append(np.zeros(tuple(p.shape), dt)[()] if t is None else t)
-                if ok:
-                    jj = self._derived("jvp", args, kwargs, static, None)
-                    out, tout = jj(ps, ts)
-                    return _tree_map(lambda o, t: JVPTracer(tr, o, t), out, tout)
+                        ps.append(x)
+                        ts.append(None)
+                concrete = not any(isinstance(p, Tracer) for p in ps)
+                if any(type(t) is LinVar for t in ts):
+                    if concrete and all(t is None or type(t) is LinVar for t in ts):
+                        return self._call_linearized(tr, args, kwargs, static, ps, ts)
+                elif not any(isinstance(t, Tracer) for t in ts):
+                    fwd = self._call_forward(tr, args, kwargs, static, ps, ts)
+                    if fwd is not _INLINE:
+                        return fwd
         return self._fun(*args, **kwargs)
+
+    def _call_forward(self, tr, args, kwargs, static, ps, ts):
+        """Forward mode: a cached ``jit(jvp(f))``."""
+        from ._core import JVPTracer
+        ps2, ts2 = [], []
+        for p, t in zip(ps, ts):
+            p = np.asarray(p)[()] if type(p) in (float, complex) else p
+            dt = np.dtype(p.dtype) if isinstance(p, Tracer) else np.result_type(p)
+            if dt.kind not in "fc":
+                return _INLINE
+            ps2.append(p)
+            ts2.append(np.zeros(tuple(p.shape), dt)[()] if t is None else t)
+        jj = self._derived("jvp", args, kwargs, static, None)
+        try:
+            out, tout = jj(ps2, ts2)
+        except TypeError:  # not stageable: run inline under jvp instead
+            return _INLINE
+        return _tree_map(lambda o, t: JVPTracer(tr, o, t), out, tout)
+
+    def _call_linearized(self, tr, args, kwargs, static, ps, ts):
+        """Reverse mode: the compiled function gives the primal outputs, and one
+        linear tape equation per output stands for its tangent; its transpose
+        runs a cached ``jit`` of the function's VJP (recomputing the forward
+        sweep inside the compiled code)."""
+        from ._core import JVPTracer
+        static_set = set(static)
+        tree = tree_flatten(([a for i, a in enumerate(args) if i not in static_set], kwargs))[1]
+        dyn, kw = tree_unflatten(tree, ps)
+        it = iter(dyn)
+        full = [args[i] if i in static_set else next(it) for i in range(len(args))]
+        out = self(*full, **kw)
+        out_leaves, out_tree = tree_flatten(out)
+        mask = tuple(t is not None for t in ts)
+        lin = [t for t in ts if t is not None]
+        bundle = _Linearized(self, full, kw, static, ps, mask)
+        res = []
+        for k, o in enumerate(out_leaves):
+            if isinstance(o, (np.ndarray, np.generic)) and o.dtype.kind in "fc":
+                res.append(JVPTracer(tr, o, _jit_linear_p.bind(*lin, k, bundle)))
+            else:
+                res.append(o)
+        return tree_unflatten(out_tree, res)
 
     def _derived(self, kind, args, kwargs, static, extra):
         """A cached Jitted of vmap/jvp of this function's flat form."""
@@ -853,7 +895,21 @@ class Jitted:
             return fun(*full, **kw)
 
         flat.__name__ = self._name
-        if kind == "vmap":
+        if kind == "vjp":
+            from ._api import vjp
+            mask = extra
+            lin_idx = [i for i, m in enumerate(mask) if m]
+
+            def fvjp(ps, ct, k):
+                def g(*lv):
+                    full = list(ps)
+                    for i, v in zip(lin_idx, lv):
+                        full[i] = v
+                    return tree_flatten(flat(*full))[0][k]
+                return vjp(g, *[ps[i] for i in lin_idx])[1](ct)
+            fvjp.__name__ = f"vjp_{self._name}"
+            j = Jitted(fvjp, static_argnums=(2,))
+        elif kind == "vmap":
             from ._vmap import vmap
             j = Jitted(vmap(flat, in_axes=extra))
         else:
@@ -909,6 +965,58 @@ class Jitted:
     def clear_cache(self) -> None:
         self._cache.clear()
         self._fast.clear()
+
+
+_INLINE = object()
+
+
+class _Linearized:
+    """What a reverse-mode tape equation of a jitted call needs: the function,
+    the primal point, and which inputs carry tangents."""
+
+    __slots__ = ("jitted", "args", "kwargs", "static", "ps", "mask")
+
+    def __init__(self, jitted, args, kwargs, static, ps, mask):
+        self.jitted = jitted
+        self.args = tuple(args)  # the primal point, static arguments included
+        self.kwargs = kwargs
+        self.static = static
+        self.ps = ps
+        self.mask = mask
+
+    def __repr__(self):
+        return f"<linearized {self.jitted._name}>"
+
+    def vjp(self, ct, k):
+        j = self.jitted._derived("vjp", self.args, self.kwargs, self.static, self.mask)
+        return j(self.ps, ct, k)
+
+    def jvp(self, tangents, k):
+        j = self.jitted._derived("jvp", self.args, self.kwargs, self.static, None)
+        it = iter(tangents)
+        ts = []
+        for p, m in zip(self.ps, self.mask):
+            t = next(it) if m else None
+            if t is None or (type(t) is float and t == 0.0):
+                t = np.zeros(np.shape(p), np.result_type(p))[()]
+            ts.append(t)
+        out, tout = j(list(self.ps), ts)
+        return tree_flatten(tout)[0][k]
+
+
+def _jit_linear_impl(*args):
+    *tangents, k, bundle = args
+    return bundle.jvp(tangents, k)
+
+
+def _jit_linear_T(ct, *args):
+    *_, k, bundle = args
+    return tuple(bundle.vjp(ct, k))
+
+
+_jit_linear_p = Primitive("jit_linear", _jit_linear_impl, None, nparams=2, linear=True,
+                          transpose=_jit_linear_T,
+                          doc="the tangent map of a jitted call in reverse mode")
 
 
 def _tree_map(f, *trees):
