@@ -439,3 +439,22 @@ def test_reverse_mode_of_jit_is_compiled():
     # integer arguments ride along without tangents
     h = wg.jit(lambda x, n: wnp.sum(x ** n))
     np.testing.assert_allclose(wg.grad(h)(np.array([1.0, 2.0]), 3), [3.0, 12.0])
+
+
+def test_big_intermediates_are_dropped_early():
+    W = np.random.default_rng(0).normal(size=(80, 80))
+
+    def f(x):
+        h = wnp.tanh(x @ W)
+        h = wnp.tanh(h @ W) * np.ones((80, 80))
+        return wnp.sum(h * h)
+
+    jg = wg.jit(wg.value_and_grad(f))
+    x = np.eye(80)
+    src = jg.source(x)
+    assert "del " in src
+    ast.parse(src)
+    for _ in range(2):
+        v, g = jg(x)
+        np.testing.assert_allclose(v, f(x))
+        np.testing.assert_allclose(g, wg.grad(f)(x))

@@ -545,7 +545,8 @@ def codegen(graph: Graph, name: str = "f", in_types: Sequence[type] | None = Non
                 if v.dtype.kind in "fc":
                     lines.append(f"    if _nan({names[v]}): _nan_found({info}, {tup})")
         if last:
-            dead = [names[a] for a in dict.fromkeys(e.inputs) if type(a) is Var and last.get(a) == k]
+            dead = [names[a] for a in dict.fromkeys([a for a in e.inputs if type(a) is Var])
+                    if last.get(a) == k]
             if dead:
                 lines.append(f"    del {', '.join(dead)}")
     leaves = []
