@@ -427,6 +427,13 @@ def test_grad_of_function_using_tensors():
     np.testing.assert_allclose(f_vjp(np.ones(2))[0], np.exp(x))
 
 
+def test_tensor_given_to_grad_is_differentiated_as_its_value():
+    t = T([1.0, 2.0])
+    np.testing.assert_allclose(wg.grad(lambda x: wnp.sum(x * x))(t), [2.0, 4.0])
+    c = T([3.0, 4.0])  # a tensor closed over: a constant of the function
+    np.testing.assert_allclose(wg.grad(lambda x: (x * c).sum())(np.array([1.0, 2.0])), [3.0, 4.0])
+
+
 def test_backward_inside_grad():
     def f(x):
         t = wg.tensor(x, requires_grad=True)

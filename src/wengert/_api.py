@@ -58,6 +58,7 @@ def _norm_argnums(argnums, nargs, fname, caller):
 
 def _diff_input(x, fname, caller, holomorphic=False, allow_int=False):
     """Check and canonicalise one differentiated input leaf."""
+    x = _unwrap(x)  # a wg.Tensor is differentiated as its value
     t = type(x)
     if t is float:
         return np.float64(x) if not holomorphic else _diff_input(np.float64(x), fname, caller, True)

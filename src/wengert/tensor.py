@@ -110,9 +110,12 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     >>> t.shape, t.dtype, t.requires_grad, t.is_leaf
     ((1, 2), dtype('float64'), True, True)
     """
-    d = _as_data(data, dtype)
-    if requires_grad:
-        _check_float(d, "wg.tensor(..., requires_grad=True)")
+    if type(data) is float and dtype is None:
+        d = np.float64(data)
+    else:
+        d = _as_data(data, dtype)
+        if requires_grad:
+            _check_float(d, "wg.tensor(..., requires_grad=True)")
     return make_leaf(d, bool(requires_grad))
 
 
@@ -1158,8 +1161,7 @@ Tensor._unwrap_output = _unwrap_output
 
 
 class _TensorModule(types.ModuleType):
-    def __call__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-        return tensor(data, requires_grad=requires_grad, dtype=dtype)
+    __call__ = staticmethod(tensor)
 
 
 sys.modules[__name__].__class__ = _TensorModule
