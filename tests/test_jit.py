@@ -458,3 +458,13 @@ def test_big_intermediates_are_dropped_early():
         v, g = jg(x)
         np.testing.assert_allclose(v, f(x))
         np.testing.assert_allclose(g, wg.grad(f)(x))
+
+
+def test_jitted_closure_over_the_same_transformation():
+    def f(x):
+        g = wg.jit(lambda y: x * y)  # closes over x and is called with x
+        return g(x)
+
+    assert float(wg.grad(f)(3.0)) == 6.0
+    assert float(wg.jvp(f, (3.0,), (1.0,))[1]) == 6.0
+    np.testing.assert_allclose(wg.vmap(f)(np.array([1.0, 2.0])), [1.0, 4.0])

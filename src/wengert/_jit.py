@@ -814,7 +814,8 @@ class Jitted:
                     # cannot be staged batched (e.g. indexing by values of the
                     # batch): vmap runs the function itself, or says why not
                     return self._fun(*args, **kwargs)
-                return _tree_map(lambda o: BatchTracer(tr, o), out)
+                if not _has_tracer_of(out, tr):
+                    return _tree_map(lambda o: BatchTracer(tr, o), out)
             elif type(tr) is JVPTrace:
                 ps, ts = [], []
                 for x in leaves:
@@ -850,6 +851,8 @@ class Jitted:
             out, tout = jj(ps2, ts2)
         except TypeError:  # not stageable: run inline under jvp instead
             return _INLINE
+        if _has_tracer_of((out, tout), tr):  # it closes over this trace's values
+            return _INLINE
         return _tree_map(lambda o, t: JVPTracer(tr, o, t), out, tout)
 
     def _call_linearized(self, tr, args, kwargs, static, ps, ts):
@@ -865,6 +868,9 @@ class Jitted:
         full = [args[i] if i in static_set else next(it) for i in range(len(args))]
         out = self(*full, **kw)
         out_leaves, out_tree = tree_flatten(out)
+        if any(isinstance(o, Tracer) for o in out_leaves):
+            # it closes over values of this (or an outer) transformation
+            return self._fun(*args, **kwargs)
         mask = tuple(t is not None for t in ts)
         lin = [t for t in ts if t is not None]
         bundle = _Linearized(self, full, kw, static, ps, mask)
@@ -969,6 +975,14 @@ class Jitted:
 
 
 _INLINE = object()
+
+
+def _has_tracer_of(tree, trace) -> bool:
+    """Does ``tree`` hold a tracer of ``trace`` (or of a transformation inside it)?"""
+    for x in tree_flatten(tree)[0]:
+        if isinstance(x, Tracer) and x._trace.level >= trace.level:
+            return True
+    return False
 
 
 class _Linearized:
