@@ -130,6 +130,14 @@ def test_errors():
         x += 1
 
 
+def test_identically_zero_derivative_gives_zero_grads():
+    x = T([1.0, 2.0])
+    y = (x ** 0).sum()
+    assert y.requires_grad
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+
+
 def test_retain_graph():
     x = T([1.0, 2.0])
     y = (x.exp() * x).sum()

@@ -440,8 +440,27 @@ def backward(outputs, grads, retain_graph, create_graph, caller="Tensor.backward
         if t._tan is not None:
             roots.append(t._tan)
             rs.append(s._data if isinstance(s, Tensor) else s)
+        else:
+            _zero_leaves(t)  # a derivative that is identically zero
     if roots:
         sweep(roots, rs, True, retain=retain_graph)
+
+
+def _zero_leaves(t):
+    """Give the leaves below ``t`` a zero ``.grad`` where they have none (as
+    PyTorch does for a graph whose derivative is identically zero)."""
+    seen = set()
+    stack = [t]
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if v._node is None:
+            if v._rg and v._grad is None:
+                v._grad = const(np.zeros(v.shape, dtype=v.dtype))
+            continue
+        stack.extend(a for a in v._node[2] if isinstance(a, Tensor) and a._rg)
 
 
 def autograd_grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
