@@ -506,16 +506,16 @@ def test_memory_stays_flat_over_training_steps():
 
     gc.collect()
     tracemalloc.start()
-    for _ in range(1500):  # NumPy's small-buffer caches fill up, then stay
+    for _ in range(1200):  # NumPy's small-buffer caches fill up, then stay
         step()
     base, _ = tracemalloc.get_traced_memory()
-    for _ in range(3000):
+    for _ in range(1200):
         step()
     now, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    # one leaked graph is several KiB per step (~15 MiB over 3000 steps); what
+    # one leaked graph is several KiB per step (~6 MiB over 1200 steps); what
     # remains is NumPy's and the interpreter's caches settling (< 64 KiB)
-    assert now - base < 128 * 1024, f"memory grew by {now - base} bytes over 3000 steps"
+    assert now - base < 128 * 1024, f"memory grew by {now - base} bytes over 1200 steps"
 
 
 def test_graph_is_freed_when_output_is_dropped():

@@ -99,6 +99,7 @@ def test_retain_graph():
         yw.backward()
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
 def test_create_graph_double_backward():
     x, tx = both([0.5, 1.5])
     yw = (x.tanh() * x ** 3).sum()
