@@ -87,8 +87,12 @@ def _store_grad(t, ct, create):
         ct = ct.copy()
     if old is None:
         t._grad = const(ct)
+        return
+    od = old._data
+    if type(od) is _ndarray and od.flags.writeable and od.shape == ct.shape and not old._rg:
+        od += ct  # in place, as PyTorch accumulates (the grad array is our own copy)
     else:
-        t._grad = const(old._data + ct)
+        t._grad = const(np.asarray(od + ct))
 
 
 def seed_for(out, g, caller):
