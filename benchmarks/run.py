@@ -19,4 +19,4 @@ except ImportError:  # a source checkout that is not installed
     from wengert._bench import main
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(main(sys.argv[1:], prog="python benchmarks/run.py"))
