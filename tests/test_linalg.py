@@ -235,8 +235,8 @@ def test_against_jax(name):
     ours = wg.grad(lambda a: f(wnp, a))(A)
     theirs = np.asarray(jax.grad(lambda a: f(jax.numpy, a))(A))
     np.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-10)
-    if name not in ("slogdet", "eigh"):
-        return  # JAX's hessians compile slowly; two suffice (the sweep checks 2nd order vs FD)
+    if name != "slogdet":
+        return  # JAX compiles hessians slowly; one suffices (the sweep checks 2nd order vs FD)
     h = wg.hessian(lambda a: f(wnp, a))(A)
     h_ref = np.asarray(jax.hessian(lambda a: f(jax.numpy, a))(A))
     np.testing.assert_allclose(h, h_ref, rtol=1e-6, atol=1e-8)
