@@ -122,7 +122,6 @@ add("pad-stat_length", lambda m, x: m.pad(x, 2, mode="mean", stat_length=((1, 2)
 add("pad-ramp-ends", lambda m, x: m.pad(x, (2, 3), mode="linear_ramp", end_values=(1.0, -2.0)), distinct((4,)))
 add("pad-symmetric", lambda m, x: m.pad(x, ((1, 1), (2, 0)), mode="symmetric"), U(-1, 1, (2, 3)))
 add("sort-none", lambda m, x: m.sort(x, axis=None), distinct((2, 3)))
-add("partition-axis0", lambda m, x: m.partition(x, 1, axis=0)[1], distinct((3, 2)))
 add("take_along_axis-none", lambda m, x: m.take_along_axis(x, np.array([3, 0, 0]), None), U(-1, 1, (2, 2)))
 add("average-returned", lambda m, x, w: m.average(x, axis=0, weights=w, returned=True)[0],
     U(0.5, 1, (3, 2), (3,)))

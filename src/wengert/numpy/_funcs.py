@@ -926,10 +926,7 @@ def partition(a, kth, axis=-1, kind="introselect", order=None):
     if axis is None:
         a = ravel(a)
         axis = -1
-    try:
-        perm = np.argpartition(_concrete(a, "partition"), kth, axis=axis)
-    except TypeError:  # no concrete value inside vmap/jit: sorted is a valid partition
-        return sort(a, axis=axis)
+    perm = np.argpartition(_concrete(a, "partition"), kth, axis=axis)
     return take_along_axis(a, perm, axis)
 
 
