@@ -240,3 +240,13 @@ def test_against_jax(name):
     h = wg.hessian(lambda a: f(wnp, a))(A)
     h_ref = np.asarray(jax.hessian(lambda a: f(jax.numpy, a))(A))
     np.testing.assert_allclose(h, h_ref, rtol=1e-6, atol=1e-8)
+
+
+def test_star_imports_and_dunder_lookups():
+    for mod in ("wengert.numpy", "wengert.numpy.linalg", "wengert.numpy.fft", "wengert.scipy.special"):
+        ns = {}
+        exec(f"from {mod} import *", ns)  # noqa: S102 - `import *` looks up __all__/__path__
+    assert "svd" in ns or "logsumexp" in ns
+    assert not hasattr(LA, "__path__")
+    with pytest.raises(NotImplementedError, match="linalg.eig "):
+        LA.eig  # noqa: B018

@@ -235,7 +235,7 @@ ifftshift = _shift("ifftshift")
 
 
 def __getattr__(name: str):
-    if hasattr(_np.fft, name):
+    if hasattr(_np.fft, name) and not name.startswith("__"):
         raise NotImplementedError(
             f"wengert.numpy.fft.{name} is not supported yet: it has no derivative rule. "
             f"Use numpy.fft.{name} on constants, or open an issue.")
