@@ -16,6 +16,7 @@ Design A of ``shared/CORE-DESIGN.md`` (see ``docs/design.md``):
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -244,7 +245,7 @@ class Tracer:
 
     @property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def __len__(self):
         s = self.shape
