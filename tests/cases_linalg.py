@@ -152,3 +152,22 @@ add("linalg.lstsq", lambda a, b: _L.lstsq(a, b)[0], _gen((4, 2), (4,)), lambda a
 add("linalg.lstsq-resid", lambda a, b: _L.lstsq(a, b)[1], _gen((4, 2), (4, 2)), lambda a, b: _N.lstsq(a, b)[1])
 add("linalg.lstsq-wide", lambda a, b: _L.lstsq(a, b)[0], _gen((2, 3), (2,)), lambda a, b: _N.lstsq(a, b)[0])
 add("linalg.svdvals-batch", _L.svdvals, _gen((2, 3, 2)), _N.svdvals)
+
+
+# general eigenproblem: eigenvalues (symmetric functions of them) and V f(Λ) V⁻¹ (phase-invariant)
+def _expm(m, x):
+    w, v = m.linalg.eig(x)
+    return m.real(m.matmul(v * m.exp(w)[..., None, :], m.linalg.inv(v)))
+
+
+def _rot(rng):  # complex-conjugate eigenvalue pairs
+    return (np.array([[0.3, -1.2, 0.1], [1.1, 0.2, 0.4], [0.0, 0.3, 2.0]]) + 0.1 * rng.standard_normal((3, 3)),)
+
+
+add("linalg.eigvals-sum", lambda x: wnp.real(wnp.sum(_L.eigvals(x) ** 3)), _gen((3, 3)),
+    lambda x: np.real(np.sum(_N.eigvals(x) ** 3)))
+add("linalg.eigvals-complex-pairs", lambda x: wnp.real(wnp.sum(_L.eigvals(x) ** 2)), _rot,
+    lambda x: np.real(np.sum(_N.eigvals(x) ** 2)))
+add("linalg.eig-expm", lambda x: _expm(wnp, x), _rot, lambda x: _expm(np, x))
+add("linalg.eig-expm-batch", lambda x: _expm(wnp, x), _gen((2, 3, 3)), lambda x: _expm(np, x))
+add("linalg.eig-expm-c", lambda x: _expm(wnp, x), _gen((2, 2), cplx=True), lambda x: _expm(np, x), complex=True)

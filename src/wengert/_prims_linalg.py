@@ -30,7 +30,7 @@ import numpy as np
 from . import _prims as P
 from ._prims import defprim, iscomplex
 
-__all__ = ["inv_p", "solve_p", "slogdet_p", "cholesky_p", "eigh_p", "svd_p", "qr_p", "pinv_p"]
+__all__ = ["inv_p", "solve_p", "slogdet_p", "cholesky_p", "eigh_p", "eig_p", "svd_p", "qr_p", "pinv_p"]
 
 
 def _F():
@@ -196,6 +196,42 @@ eigh_p = defprim("linalg_eigh", _eigh_impl, 1, jvp_full=_eigh_jvp, multiple_resu
 
 
 # ----------------------------------------------------------------------------
+# eig (general square matrices)
+
+
+def _eig_impl(a):
+    return tuple(np.linalg.eig(a))
+
+
+def _eig_jvp(primals, tangents, ans, params):
+    # JAX's rule: with X = V⁻¹ dA V, dw = diag(X), dV = V (F ∘ X) with its
+    # component along each (unit-norm) eigenvector's real direction removed
+    (a,), (t,) = primals, tangents
+    w, v = ans
+    shape = _shape(a)
+    nd = len(shape)
+    if iscomplex(v) and not iscomplex(a):  # a real tangent meets complex eigenvectors
+        t = P.convert_p.bind(t, np.dtype(v.dtype), np.dtype(a.dtype))
+    X = solve_p.bind(v, P.matmul(t, v))
+    dw = _diag_part(X, shape, _rdt(a))
+    dv = P.matmul(v, X * _inv_gaps(w, lambda wj, wi: wj - wi))
+    if iscomplex(v):
+        row = shape[:-2] + (1, shape[-1])
+        re = P.real(P.reduce_sum(P.conj(v) * dv, (nd - 2,), shape))
+        re = P.broadcast_to(P.reshape(re, row, shape[:-1]), shape, row)
+        dv = dv - P.convert_p.bind(re, np.dtype(v.dtype), _rdt(a)) * v
+    else:
+        re = P.reduce_sum(v * dv, (nd - 2,), shape)
+        row = shape[:-2] + (1, shape[-1])
+        dv = dv - P.broadcast_to(P.reshape(re, row, shape[:-1]), shape, row) * v
+    return (dw, dv)
+
+
+eig_p = defprim("linalg_eig", _eig_impl, 1, jvp_full=_eig_jvp, multiple_results=True,
+                doc="dw = diag(V⁻¹ dA V); eigenvectors need distinct eigenvalues")
+
+
+# ----------------------------------------------------------------------------
 # svd (always returns a tuple: (u, s, vh), or (s,) when compute_uv is False)
 
 
@@ -355,7 +391,7 @@ def _trailing_rule(p):
 
 def _register():
     from ._vmap import register_batch_rule
-    for p in (inv_p, solve_p, slogdet_p, cholesky_p, eigh_p, svd_p, qr_p, pinv_p):
+    for p in (inv_p, solve_p, slogdet_p, cholesky_p, eigh_p, eig_p, svd_p, qr_p, pinv_p):
         register_batch_rule(p, _trailing_rule(p))
 
 

@@ -40,13 +40,14 @@ from ._base import as_operand, dtype_of, norm_axes, shape_of
 
 LinAlgError = _np.linalg.LinAlgError
 
-__all__ = ["LinAlgError", "inv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh",
+__all__ = ["LinAlgError", "inv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh", "eig", "eigvals",
            "svd", "svdvals", "norm", "vector_norm", "matrix_norm", "qr", "pinv",
            "matrix_power", "multi_dot", "matrix_transpose", "cond", "matmul", "tensordot",
            "outer", "cross", "diagonal", "trace", "vecdot", "matrix_rank", "lstsq"]
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
 
@@ -211,6 +212,31 @@ def eigvalsh(a, UPLO="L"):
     if not _isT(a, Tracer):
         return _np.linalg.eigvalsh(_prep(a, "eigvalsh"), UPLO=UPLO)
     return eigh(a, UPLO)[0]
+
+
+def eig(a):
+    """Eigenvalues and right eigenvectors (unit norm) of a general square matrix.
+
+    Derivatives need distinct eigenvalues; eigenvectors are defined up to a
+    complex phase, so differentiate phase-invariant quantities such as
+    ``V diag(f(w)) V⁻¹`` (the eigenvalues, traces, matrix functions).
+
+    >>> import wengert as wg, wengert.numpy as wnp
+    >>> w = wnp.linalg.eig(wnp.array([[2.0, 1.0], [0.0, 3.0]]))[0]
+    >>> w.tolist()
+    [2.0, 3.0]
+    """
+    a = _prep(a, "eig")
+    if not _isT(a, Tracer):
+        return _np.linalg.eig(a)
+    return EigResult(*L.eig_p.bind(a))
+
+
+def eigvals(a):
+    """Eigenvalues of a general square matrix (``eig(a)[0]``)."""
+    if not _isT(a, Tracer):
+        return _np.linalg.eigvals(_prep(a, "eigvals"))
+    return eig(a)[0]
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
