@@ -104,6 +104,22 @@ def test_grad_is_a_fresh_array_per_leaf():
     assert b.grad.data[0] == 1.0
 
 
+def test_grads_never_alias_the_callers_arrays():
+    a, b = T([1.0, 2.0]), T([3.0, 4.0])
+    g = np.array([1.0, 1.0])
+    (a + b).backward(g)  # both leaves receive the seed itself
+    a.grad.data[0] = 100.0
+    (a + b).backward(g)  # accumulates in place into a.grad's own array
+    np.testing.assert_array_equal(g, [1.0, 1.0])
+    np.testing.assert_array_equal(b.grad.data, [2.0, 2.0])
+    x = T([1.0, 2.0])
+    c = x + 1
+    c.retain_grad()
+    (c * 3).sum().backward()
+    c.grad.data[0] = 50.0
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+
 def test_backward_with_gradient_argument():
     x = T([1.0, 2.0, 3.0])
     y = x * x

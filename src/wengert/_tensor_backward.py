@@ -70,8 +70,12 @@ def _fit(ct, like):
     return out
 
 
-def _store_grad(t, ct, create):
-    """Accumulate ``ct`` into ``t.grad``."""
+def _store_grad(t, ct, create, used=None):
+    """Accumulate ``ct`` into ``t.grad``.
+
+    ``used``: ids of the arrays this sweep may not hand out (its seeds and
+    the arrays already stored); any other fresh, writeable array is stored
+    without a copy."""
     old = t._grad
     if create:
         ct = ct if isinstance(ct, Tensor) else const(ct)
@@ -82,15 +86,18 @@ def _store_grad(t, ct, create):
         return
     d = t._data
     if type(ct) is not _ndarray or ct.dtype != d.dtype or ct.shape != d.shape:
-        ct = _fit(ct, t)
-    else:
-        ct = ct.copy()
+        ct = _fit(ct, t)  # a new array
+    elif old is None:
+        if used is not None and ct.base is None and ct.flags.writeable and id(ct) not in used:
+            used.add(id(ct))
+        else:
+            ct = ct.copy()
     if old is None:
         t._grad = const(ct)
         return
     od = old._data
     if type(od) is _ndarray and od.flags.writeable and od.shape == ct.shape and not old._rg:
-        od += ct  # in place, as PyTorch accumulates (the grad array is our own copy)
+        od += ct  # in place, as PyTorch accumulates (the grad array is our own)
     else:
         t._grad = const(np.asarray(od + ct))
 
@@ -179,6 +186,7 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
         for v in nodes:
             v.ct = None
         raise
+    used = {id(s) for s in seeds}  # a seed may be the caller's array: never hand it out
     for r, s in zip(roots, seeds):
         r.ct = s if r.ct is None else r.ct + s
     # pass 2: a LinVar is transposed once every user has passed its cotangent
@@ -202,12 +210,12 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
                     if accumulate:
                         t = v.params[0]()
                         if t is not None:
-                            _store_grad(t, ct, False)
+                            _store_grad(t, ct, False, used)
                     continue
                 if retained and accumulate:
                     r = retained.get(id(v))
                     if r is not None and r() is not None:
-                        _store_grad(r(), ct, False)
+                        _store_grad(r(), ct, False, used)
                 if p is mul:
                     a, c = args
                     if type(a) is not LinVar or a._trace is not G:
