@@ -40,6 +40,13 @@ def test_the_check_can_fail():
     assert not ok
 
 
+def test_float32_results_must_stay_float32():
+    f32 = [np.float32(1.0), np.ones(2, np.float32)]
+    assert B._dtype_mismatch(f32, f32) is None
+    assert "float64" in B._dtype_mismatch([np.float32(1.0), np.ones(2)], f32)
+    assert B._dtype_mismatch(np.ones(2), np.ones(2)) is None
+
+
 def test_a_wrong_gradient_is_reported_not_timed(monkeypatch):
     real = B.build_w1
 

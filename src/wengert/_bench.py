@@ -169,6 +169,25 @@ def _close(a: Any, b: Any, rtol: float) -> tuple[bool, float]:
     return err <= rtol, err
 
 
+def _dtype_mismatch(a: Any, b: Any) -> str | None:
+    """A float32 reference must be matched by float32 results (SPEC: float32
+    stays float32); returns a description of the first mismatch."""
+    a, b = to_np(a), to_np(b)
+    if isinstance(b, list):
+        if not isinstance(a, list):
+            return None
+        for u, v in zip(a, b):
+            m = _dtype_mismatch(u, v)
+            if m:
+                return m
+        return None
+    bd = np.asarray(b).dtype
+    ad = np.asarray(a).dtype
+    if bd == np.float32 and ad != np.float32:
+        return f"wrong dtype: {ad.name} result for a float32 computation"
+    return None
+
+
 class Job:
     """One thing to time: ``fn()`` returns a result checked against ``ref``."""
 
@@ -843,6 +862,7 @@ def run_job(job_id: str, impl: str, quick: bool = False, budget: float = 0.5) ->
         out = job.fn()
         first = time.perf_counter() - t0
         ok, err = _close(out, job.ref, job.rtol)
+        bad_dtype = _dtype_mismatch(out, job.ref)
     except Skip as exc:
         res.update(skipped=str(exc))
         return res
@@ -855,6 +875,9 @@ def run_job(job_id: str, impl: str, quick: bool = False, budget: float = 0.5) ->
             [np.ravel(a) for a in _flat(to_np(out))]))][:8]
     if not ok:
         res["error"] = f"wrong result: relative error {err:.2e} > {job.rtol:.0e}"
+        return res
+    if bad_dtype:
+        res.update(ok=False, error=bad_dtype)
         return res
     m = _measure(job.fn, 0.02 if quick else budget)
     res.update(time=m["best"], time_median=m["median"], calls=m["calls"])
