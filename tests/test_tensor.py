@@ -544,6 +544,16 @@ def test_graph_is_freed_when_output_is_dropped():
     assert probe() is None  # freed by reference counting, no gc needed
 
 
+def test_backward_releases_intermediates_held_only_by_the_graph():
+    import weakref
+    x = T(np.ones(100))
+    y = (x.sin() * x).sum()
+    probe = weakref.ref(y._node[2][0])  # the product, held only by y's record
+    y.backward()
+    assert probe() is None  # freed by backward, as PyTorch frees saved tensors
+    assert y.grad_fn.name == "SumBackward" and y.requires_grad
+
+
 def test_long_chain_backward_is_iterative():
     x = T(1.0)
     y = x

@@ -434,6 +434,18 @@ def backward1(t, gradient, retain_graph, create_graph):
     if isinstance(s, Tensor):
         s = s._data
     sweep([t._tan], [s], True, retain=bool(retain_graph))
+    if not retain_graph:
+        _release([t])
+
+
+def _release(outputs):
+    """After a backward that freed the graph, let go of the output's inputs:
+    intermediate tensors nobody else holds (and their arrays) are freed now,
+    as PyTorch frees its saved tensors, rather than when the output dies."""
+    for t in outputs:
+        node = t._node
+        if node is not None and node[2]:
+            t._node = node[:2] + ((),) + node[3:]
 
 
 def backward(outputs, grads, retain_graph, create_graph, caller="Tensor.backward()"):
@@ -456,6 +468,8 @@ def backward(outputs, grads, retain_graph, create_graph, caller="Tensor.backward
             _zero_leaves(t)  # a derivative that is identically zero
     if roots:
         sweep(roots, rs, True, retain=retain_graph)
+    if not retain_graph:
+        _release(outputs)
 
 
 def _zero_leaves(t):
