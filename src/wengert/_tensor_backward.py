@@ -555,6 +555,8 @@ def autograd_grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_
                 roots.append(t._tan)
                 rs.append(s._data if isinstance(s, Tensor) else s)
         nodes = sweep(roots, rs, False, want=want, retain=retain_graph) if roots else []
+        if not retain_graph:
+            _release(outputs)
         reached = {id(v) for v in nodes}
         res = []
         for x in inputs:

@@ -364,12 +364,4 @@ def fast_unary(p, x):
     return make(ans, t, True, (p, (), (x,), next(_counter)))
 
 
-def is_tensor(x) -> bool:
-    return isinstance(x, Tensor)
-
-
-def data_of(x):
-    return x._data if isinstance(x, Tensor) else x
-
-
 __all__ = ["Tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
