@@ -1277,8 +1277,24 @@ def _targets(results: list[dict]) -> list[tuple[str, str, str, str]]:
             impl = "wengert-jit" if label.startswith("jit") or "jit" in label else \
                 "wengert-tensor" if label.startswith("Tensor") else "wengert"
             val = reasons.get(impl, "not measured")
+            job = _TARGET_JOBS.get(label)
+            r = idx.get((job, impl)) if job else None
+            if r is not None and "error" in r:
+                val, status = f"{r['job']}: {r['error']}", "failed"
+            elif r is not None and "skipped" in r:
+                val = r["skipped"]
         fixed.append((label, tgt, val, status))
     return fixed
+
+
+# the job behind each target whose failure must show as "failed", not "not run"
+_TARGET_JOBS = {"W1 grad, eager": "W1.f1", "W3 grad, eager": "W3.chain", "jit W1": "W1.f1",
+                "jit W3": "W3.chain", "jit W2 f64 vs hand": "W2.f64", "jit W2 f32 vs hand": "W2.f32",
+                "W2 f64 value-and-grad vs hand": "W2.f64", "W2 f32 value-and-grad vs hand": "W2.f32",
+                "W6 grad vs hand": "W6.rnn", "W4 Hessian, eager": "W4.hessian",
+                "W4 Hessian, jit": "W4.hessian", "W7 vmap(grad), eager": "W7.per-example",
+                "W7 vmap(grad), jit vs hand-batched": "W7.per-example", "Tensor W1": "W1.f1",
+                "Tensor W3": "W3.chain", "Tensor W2 f64 vs functional value_and_grad": "W2.f64"}
 
 
 TARGETS = _targets
@@ -1289,7 +1305,8 @@ def targets_table(results: list[dict], everything: bool = True) -> str:
     for label, tgt, val, status in _targets(results):
         if not everything and val == "not measured":
             continue
-        st = {"met": "met", "missed": "**missed**", "not run": "not run"}[status]
+        st = {"met": "met", "missed": "**missed**", "not run": "not run",
+              "failed": "**failed** (wrong result)"}[status]
         lines.append(f"| {label} | {tgt} | {val} | {st} |")
     return "\n".join(lines)
 
@@ -1424,6 +1441,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, default=0.5, help="seconds of timing per job")
     p.add_argument("--output", help="write a RESULTS.md-style report to this file")
     p.add_argument("--json", help="also write the raw results as JSON")
+    p.add_argument("--report-from", metavar="JSON",
+                   help="do not run: rewrite --output from the results of an earlier --json")
+    p.add_argument("--command", help=argparse.SUPPRESS)
     p.add_argument("--worker", help=argparse.SUPPRESS)
     return p
 
@@ -1451,7 +1471,10 @@ def main(argv: Sequence[str] | None = None, out=None, prog: str = "wengert bench
             return 2
     if args.no_peers:
         impls = [i for i in (impls or IMPLS) if i not in PEERS]
-    if args.quick:
+    if args.report_from:
+        with open(args.report_from, encoding="utf-8") as fh:
+            res = json.load(fh)
+    elif args.quick:
         res = run_quick(only, impls)
         print("quick mode: each job checked once in one child process (rough times, not a "
               "measurement)\n", file=out)
@@ -1463,11 +1486,11 @@ def main(argv: Sequence[str] | None = None, out=None, prog: str = "wengert bench
     print(tables(res), file=out)
     print("Targets:\n", file=out)
     print(targets_table(res, everything=not (only or impls)), file=out)
-    if args.json:
+    if args.json and not args.report_from:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(res, fh, indent=1, default=float)
     if args.output:
-        cmd = prog + " " + " ".join(argv if argv is not None else sys.argv[1:])
+        cmd = args.command or prog + " " + " ".join(argv if argv is not None else sys.argv[1:])
         write_results(res, args.output, cmd.strip(), args.repeats, args.core, args.budget)
         print(f"\nwrote {args.output}", file=out)
     bad = [r for r in res if r.get("ok") is False or ("error" in r and "skipped" not in r)]
