@@ -440,12 +440,37 @@ def _swap(x):
     return transpose(x, perm)
 
 
+def _outer(a, b):
+    """a (M,) ⊗ b (N,) as a (M,1)@(1,N) matmul (linear in each)."""
+    m, n = a.shape[0], b.shape[0]
+    return matmul(reshape(a, (m, 1), (m,)), reshape(b, (1, n), (n,)))
+
+
+def _matmul_T(ct, x, y):
+    """Transpose of matmul in one operand; also the 1-D cases NumPy allows
+    ((M,K)@(K,), (K,)@(K,N), (K,)@(K,)), told apart by the ranks."""
+    cnd = len(getattr(ct, "shape", ()))
+    if x is None:
+        ynd = len(y.shape)
+        if ynd == 1:
+            return (ct * y if cnd == 0 else _outer(ct, y)), None
+        if cnd == ynd - 1:  # x was a vector (K,) @ (K, N)
+            return matmul(y, ct), None
+        return matmul(ct, _swap(y)), None
+    xnd = len(x.shape)
+    if xnd == 1:
+        return None, (x * ct if cnd == 0 else _outer(x, ct))
+    if cnd == xnd - 1:  # y was a vector (M, K) @ (K,)
+        return None, matmul(_swap(x), ct)
+    return None, matmul(_swap(x), ct)
+
+
 matmul_p = defprim(
     "matmul", np.matmul, 2,
     jvps=(lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, t)),
-    transpose=lambda ct, x, y: (matmul(ct, _swap(y)), None) if x is None
-    else (None, matmul(_swap(x), ct)),
-    test={"shapes": [((2, 3), (3, 4)), ((2, 2, 3), (2, 3, 2))]})
+    transpose=_matmul_T,
+    test={"shapes": [((2, 3), (3, 4)), ((2, 2, 3), (2, 3, 2))]},
+    doc="np.matmul on operands of equal batch dimensions, or 2-D/1-D operands")
 matmul = matmul_p.bind
 
 

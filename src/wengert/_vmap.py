@@ -189,8 +189,25 @@ def _cumsum_rule(size, vals, batched, axis, reverse):
 
 
 def _matmul_rule(size, vals, batched):
-    x, y = _fix_unbatched_tracers(size, vals, batched)
     bx, by = batched
+    nx = len(vals[0].shape) - bx
+    ny = len(vals[1].shape) - by
+    if nx == 1 or ny == 1:
+        # a vector operand: as an einsum with the batch index z
+        sx = "k" if nx == 1 else "mk"
+        sy = "k" if ny == 1 else "kn"
+        so = sx.replace("k", "") + sy.replace("k", "")
+        sizes = {}
+        for spec, v, b in ((sx, vals[0], bx), (sy, vals[1], by)):
+            sh = tuple(v.shape)[1:] if b else tuple(v.shape)
+            sizes.update(zip(spec, sh))
+        sizes["z"] = size
+        x, y = _fix_unbatched_tracers(size, vals, batched)
+        hx = bx or isinstance(vals[0], Tracer)
+        hy = by or isinstance(vals[1], Tracer)
+        spec = f"{'z' if hx else ''}{sx},{'z' if hy else ''}{sy}->z{so}"
+        return P.einsum(x, y, spec, tuple(sorted(sizes.items())))
+    x, y = _fix_unbatched_tracers(size, vals, batched)
     if bx and not by and len(y.shape) == 2:
         # (B, ..., n, k) @ (k, m): NumPy broadcasts the plain matrix
         return P.matmul(x, y)
