@@ -407,3 +407,78 @@ def test_checkpointed_scan_linearize_forward():
     a, b = fj(1.0), gj(1.0)
     close(a[0], b[0])
     close(a[1], b[1])
+
+
+# ----------------------------------------------------------------------------
+# under jit: same numbers, and each construct is one operation
+
+
+def _names(fun, *args):
+    return [e.name for e in wg.make_graph(fun, *args).eqns]
+
+
+def w_loop(x):
+    # captures x: closure conversion makes it an operand of the one loop
+    return wg.while_loop(lambda c: c[0] < 10.0, lambda c: (c[0] * x + wnp.sin(c[0]), c[1] + 1),
+                         (1.0, 0))[0]
+
+
+def s_loop(x):
+    return wg.scan(lambda c, y: (c * wnp.sin(y) + y, c * y), x, wnp.arange(4.0) + x)
+
+
+def c_fun(x):
+    return wg.cond(x > 0, lambda v: wnp.sin(v) * v, lambda v: wnp.cos(v) - v, x)
+
+
+def f_fun(x):
+    return wg.fori_loop(0, 5, lambda i, v: v * wnp.tanh(v) + x, x)
+
+
+@pytest.mark.parametrize("fun,prim", [(w_loop, "while_loop"), (s_loop, "scan"), (c_fun, "cond"),
+                                      (f_fun, "scan")])
+def test_jit_values_gradients_and_single_ops(fun, prim):
+    jf = wg.jit(fun)
+    scalar = lambda v: wnp.sum(wg.tree_util.tree_leaves(fun(v))[-1])  # noqa: E731
+    for x in ((1.3, 2.1, 1.7) if fun is w_loop else (1.3, 2.1, -0.4)):
+        # different branches / trip counts, one compilation
+        close(jf(x), fun(x))
+        close(wg.jit(wg.grad(scalar))(x), wg.grad(scalar)(x))
+        close(wg.jit(lambda v: wg.jvp(scalar, (v,), (1.0,))[1])(x), wg.grad(scalar)(x))
+    names = _names(fun, 1.3)
+    assert names.count(prim) == 1
+    assert "sin" not in names and "tanh" not in names and "cos" not in names  # body not unrolled
+    # forward mode: still one loop
+    names = _names(lambda v: wg.jvp(scalar, (v,), (1.0,))[1], 1.3)
+    assert names.count(prim) == 1 and "sin" not in names and "tanh" not in names
+    # reverse mode: one operation runs the construct and keeps its linearization,
+    # one applies its transpose
+    names = _names(wg.grad(scalar), 1.3)
+    assert names.count("linearize") == 1 and names.count("linearization_vjp") == 1
+    assert "sin" not in names and "tanh" not in names and "cos" not in names
+
+
+def test_jit_vmap_of_constructs():
+    xs = np.array([1.3, 2.1, 1.7])
+    close(wg.jit(wg.vmap(w_loop))(xs), wg.vmap(w_loop)(xs))
+    close(wg.jit(wg.vmap(wg.grad(w_loop)))(xs), np.array([wg.grad(w_loop)(x) for x in xs]))
+    close(wg.jit(wg.vmap(c_fun))(np.array([-1.0, 1.0])), [c_fun(-1.0), c_fun(1.0)])
+    assert _names(wg.vmap(w_loop), xs).count("while_loop") == 1
+    assert _names(wg.vmap(lambda v: s_loop(v)[0]), xs).count("scan") == 1
+
+
+def test_jit_checkpointed_scan_and_errors_for_nested_reverse_of_while():
+    f = lambda c: wnp.sum(wg.scan(lambda c, x: (wnp.sin(c) * x, c), c, np.linspace(1, 2, 9),  # noqa: E731
+                                  checkpoint="sqrt")[1])
+    close(wg.jit(wg.grad(f))(0.3), wg.grad(f)(0.3))
+    close(wg.jit(wg.hessian(lambda v: s_loop(v)[0]))(0.3), wg.hessian(lambda v: s_loop(v)[0])(0.3))
+    with pytest.raises(TypeError, match="outside jit"):
+        wg.jit(wg.grad(wg.grad(w_loop)))(1.3)
+    close(wg.grad(wg.grad(w_loop))(1.3), wg.grad(wg.grad(lambda v: _w_py(v)))(1.3))
+
+
+def _w_py(x):
+    c = (1.0, 0)
+    while c[0] < 10.0:
+        c = (c[0] * x + wnp.sin(c[0]), c[1] + 1)
+    return c[0]
