@@ -146,3 +146,11 @@ def test_closure_over_traced_value_still_correct():
 def test_errors():
     with pytest.raises(TypeError, match="callable"):
         wg.checkpoint(3)
+
+
+def test_checkpoint_under_jit():
+    w, x = 0.7, RNG.normal(size=5)
+    close(wg.jit(wg.grad(lambda v: net(w, v, True)))(x), wg.grad(lambda v: net(w, v, False))(x))
+    close(wg.jit(lambda v: net(w, v, True))(x), net(w, x, False))
+    names = [e.name for e in wg.make_graph(lambda v: net(w, v, True), x).eqns]
+    assert names.count("checkpoint") == 4 and "tanh" not in names

@@ -213,3 +213,12 @@ def test_log1pexp_stable_gradient():
     with np.errstate(over="ignore"):
         assert float(wg.grad(log1pexp)(1000.0)) == 1.0
     close(wg.vmap(wg.grad(log1pexp))(np.array([0.0, 1.0])), 1 / (1 + np.exp(-np.array([0.0, 1.0]))))
+
+
+def test_custom_rules_under_jit():
+    x = np.array([0.3, -0.2])
+    close(wg.jit(wg.grad(lambda v: wnp.sum(marked(v))))(x), np.cos(x) + 1000.0)
+    close(wg.jit(wg.grad(lambda v: wnp.sum(sin3(v))))(x), 3.0 * np.cos(x))
+    close(wg.jit(lambda v: wg.jvp(sin3, (v,), (np.ones(2),))[1])(x), 3.0 * np.cos(x))
+    close(wg.jit(wg.vmap(wg.grad(marked)))(x), np.cos(x) + 1000.0)
+    close(wg.jit(sin3)(x), np.sin(x))
