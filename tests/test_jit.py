@@ -407,7 +407,7 @@ def test_first_call_and_compiled_calls_agree():
     np.testing.assert_allclose(first[1], second[1], rtol=1e-15)
 
 
-def test_reverse_mode_of_jit_is_compiled():
+def test_reverse_mode_of_jit_is_compiled(monkeypatch):
     traced = []
 
     def loss(W, b, x):
@@ -416,6 +416,18 @@ def test_reverse_mode_of_jit_is_compiled():
 
     jl = wg.jit(loss)
     rng = np.random.default_rng(3)
+    # matmul-bound: runs inline under grad (no recomputed forward sweep)
+    W, b, x = rng.normal(size=(3, 2)), rng.normal(size=2), rng.normal(size=(4, 3))
+    np.testing.assert_allclose(wg.grad(jl)(W, b, x), wg.grad(loss)(W, b, x))
+
+    def loss(W, b, x):  # a long elementwise chain: compiled reverse mode
+        traced.append(1)
+        h = x * W[0, 0] + b[0]
+        for _ in range(40):
+            h = wnp.tanh(h) * 1.01 + 0.1
+        return wnp.sum(h ** 2)
+
+    jl = wg.jit(loss)
     W, b, x = rng.normal(size=(3, 2)), rng.normal(size=2), rng.normal(size=(4, 3))
     g = wg.grad(jl, argnums=(0, 1))(W, b, x)
     g0 = wg.grad(loss, argnums=(0, 1))(W, b, x)
@@ -425,7 +437,9 @@ def test_reverse_mode_of_jit_is_compiled():
     g2 = wg.grad(jl, argnums=(0, 1))(W * 2, b, x)  # cached: no retrace
     assert len(traced) == n
     np.testing.assert_allclose(g2[0], wg.grad(loss)(W * 2, b, x))
+    assert any(k[0] == "vjp" for k in jl._derived_cache)  # the compiled VJP was used
     # vjp with a pytree output, linearize, jacrev (vmap over the cotangents)
+    monkeypatch.setattr(wg._jit, "_REVERSE_MIN_EQNS", 0)  # small functions too, from here on
     f = wg.jit(lambda x: {"a": wnp.sin(x), "b": (x * x, x.sum())})
     x = np.linspace(0, 1, 3)
     out, pull = wg.vjp(f, x)

@@ -774,6 +774,12 @@ class Jitted:
         if entry is None:
             # called with values of outer transformations (vmap/jvp/grad of a jitted
             # function, or jit inside jit)
+            rev = self.__dict__.get("_reverse_ok")
+            if rev and not any(rev.values()):
+                # reverse mode was found not worth compiling for this function
+                for x in leaves:
+                    if type(getattr(x, "tangent", None)) is LinVar:
+                        return self._fun(*args, **kwargs)
             return self._call_traced(args, kwargs, leaves, static)
         if isinstance(entry, Graph):
             # the function closes over values of an outer transformation: run the
@@ -866,6 +872,18 @@ class Jitted:
         dyn, kw = tree_unflatten(tree, ps)
         it = iter(dyn)
         full = [args[i] if i in static_set else next(it) for i in range(len(args))]
+        dkey = None
+        if not kw and not static:
+            dkey = tuple([(p.shape, p.dtype) if type(p) is np.ndarray else type(p) for p in full])
+        decisions = self.__dict__.setdefault("_reverse_ok", {})
+        ok = decisions.get(dkey) if dkey is not None else None
+        if ok is None:
+            entry = self._lookup(full, kw)[0]
+            ok = isinstance(entry, _Entry) and _worth_compiling_reverse(entry)
+            if dkey is not None:
+                decisions[dkey] = ok
+        if not ok:
+            return self._fun(*args, **kwargs)
         out = self(*full, **kw)
         out_leaves, out_tree = tree_flatten(out)
         if any(isinstance(o, Tracer) for o in out_leaves):
@@ -975,6 +993,21 @@ class Jitted:
 
 
 _INLINE = object()
+
+# Reverse mode through a jitted call recomputes its forward sweep inside the
+# compiled VJP.  That pays off for long chains of cheap operations (the
+# interpreter overhead of eager reverse mode dominates them) and not for short
+# functions or BLAS-bound ones, which run inline under grad instead.
+_REVERSE_MIN_EQNS = 64
+_HEAVY = frozenset({"matmul", "einsum", "conv", "linalg_solve", "linalg_inv", "linalg_cholesky",
+                    "linalg_eigh", "linalg_svd", "linalg_qr", "linalg_det", "linalg_slogdet"})
+
+
+def _worth_compiling_reverse(entry) -> bool:
+    eqns = entry.opt.eqns
+    if len(eqns) < _REVERSE_MIN_EQNS:
+        return False
+    return not any(e.name in _HEAVY for e in eqns)
 
 
 def _has_tracer_of(tree, trace) -> bool:
