@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import threading
+from sys import getrefcount as _getrefcount
 
 import numpy as np
 
@@ -563,7 +564,16 @@ _P = _PrimRefs()
 
 
 def _accumulate(a, c):
-    a.ct = c if a.ct is None else a.ct + c
+    old = a.ct
+    if old is None:
+        a.ct = c
+    elif (type(old) is np.ndarray and type(c) is np.ndarray and old.base is None
+          and _getrefcount(old) == 3 and old.shape == c.shape and old.dtype == c.dtype):
+        # a sum this sweep made and nobody else holds: add in place (as a
+        # hand-written gradient does with `gW += ...`)
+        old += c
+    else:
+        a.ct = old + c
 
 
 # Hooks swapped in by ``wengert._config`` while ``wg.config.debug_nans`` is on
