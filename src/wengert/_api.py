@@ -268,9 +268,9 @@ _ONES = {}
 
 def _one(val):
     """The seed cotangent 1 in the output's dtype."""
-    if isinstance(val, Tracer):
-        return 1.0
     dt = getattr(val, "dtype", None)
+    if dt is not None:
+        dt = np.dtype(dt)
     one = _ONES.get(dt)
     if one is None:
         one = _ONES[dt] = np.ones((), dtype=dt if dt is not None else np.float64)[()]
