@@ -634,6 +634,13 @@ def _split_last(t, sizes, leaves, out_shape):
 
 
 def _chunked_vmap(vmap, fn, batched_args, n, chunk_size):
+    if n == 1:
+        # one basis vector (a scalar input for jacfwd, a scalar output for
+        # jacrev): a single jvp / vjp, no batching machinery
+        from .tree_util import tree_map
+        out = fn(*[a[0] for a in batched_args])
+        return tree_map(lambda v: _reshape_any(v, (1,) + tuple(np.shape(v) if not isinstance(v, Tracer)
+                                                                 else v.shape)), out)
     if chunk_size is None or chunk_size >= n:
         return vmap(fn)(*batched_args)
     if chunk_size < 1:
