@@ -315,20 +315,20 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     return grad_f
 
 
-def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
-    """Reverse mode: ``(out, vjp_fun)``; ``vjp_fun(ct)`` returns one cotangent per primal.
+def _linearize_trace(fun, primals, caller, has_aux=False):
+    """Run ``fun`` on JVP tracers whose tangents are fresh LinVar inputs.
 
-    >>> import wengert as wg, wengert.numpy as wnp
-    >>> out, f_vjp = wg.vjp(lambda x: wnp.stack([x ** 2, x ** 3]), 2.0)
-    >>> f_vjp(wnp.ones(2))
-    (np.float64(16.0),)
+    Returns (leaves, in_tree, tape, lins, vals, ts, out_tree, aux): the
+    checked input leaves, the linear tape and its input LinVars, the output
+    primals and their tangents (None: symbolic zero).
     """
     fname = _fname(fun)
     leaves, in_tree = tree_flatten(list(primals))
-    leaves = [_diff_input(x, fname, "vjp") for x in leaves]
+    leaves = [_diff_input(x, fname, caller) for x in leaves]
     level = new_level()
     trace = JVPTrace(level)
     tape = TapeTrace(level + 0.5)
+    aux = None
     try:
         lins = [LinVar(tape, None, (), ()) for _ in leaves]
         tracers = [JVPTracer(trace, x, v) for x, v in zip(leaves, lins)]
@@ -349,6 +349,19 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
     finally:
         end_level()
         trace.kill()
+    return leaves, in_tree, tape, lins, vals, ts, out_tree, aux
+
+
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
+    """Reverse mode: ``(out, vjp_fun)``; ``vjp_fun(ct)`` returns one cotangent per primal.
+
+    >>> import wengert as wg, wengert.numpy as wnp
+    >>> out, f_vjp = wg.vjp(lambda x: wnp.stack([x ** 2, x ** 3]), 2.0)
+    >>> f_vjp(wnp.ones(2))
+    (np.float64(16.0),)
+    """
+    fname = _fname(fun)
+    leaves, in_tree, tape, lins, vals, ts, out_tree, aux = _linearize_trace(fun, primals, "vjp", has_aux)
 
     def vjp_fun(ct):
         ct_leaves, ct_tree = tree_flatten(ct)
@@ -384,28 +397,7 @@ def linearize(fun: Callable, *primals: Any):
     2.0
     """
     fname = _fname(fun)
-    leaves, in_tree = tree_flatten(list(primals))
-    leaves = [_diff_input(x, fname, "linearize") for x in leaves]
-    level = new_level()
-    trace = JVPTrace(level)
-    tape = TapeTrace(level + 0.5)
-    try:
-        lins = [LinVar(tape, None, (), ()) for _ in leaves]
-        tracers = [JVPTracer(trace, x, v) for x, v in zip(leaves, lins)]
-        out = fun(*tree_unflatten(in_tree, tracers))
-        out_leaves, out_tree = tree_flatten(out)
-        vals, ts = [], []
-        for o in out_leaves:
-            o = _unwrap(o)
-            if isinstance(o, JVPTracer) and o._trace is trace:
-                vals.append(o.primal)
-                ts.append(o.tangent)
-            else:
-                vals.append(_as_out(o))
-                ts.append(None)
-    finally:
-        end_level()
-        trace.kill()
+    leaves, in_tree, tape, lins, vals, ts, out_tree, _ = _linearize_trace(fun, primals, "linearize")
 
     def f_jvp(*tangents):
         t_leaves, t_tree = tree_flatten(list(tangents))
