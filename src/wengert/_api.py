@@ -562,6 +562,15 @@ def _jacobian(fun, argnums, has_aux, chunk_size, holomorphic, mode):
             if has_aux:
                 aux = res[2]
             out_leaves, out_tree = tree_flatten(out0)
+            o0 = out_leaves[0] if len(out_leaves) == 1 else None
+            if o0 is not None and not isinstance(o0, Tracer) and np.ndim(o0) == 0:
+                # a scalar output: the Jacobian is the gradient (one sweep, no basis)
+                seed = np.ones((), dtype=np.result_type(o0))[()]
+                cts = f_vjp(tree_unflatten(out_tree, [seed]))
+                jac = [_unflatten(in_tree, list(cts))]
+                out_jacs = [g[0] if single else tuple(g) for g in jac]
+                jac = tree_unflatten(out_tree, out_jacs)
+                return (jac, aux) if has_aux else jac
             basis, sizes = _std_basis(out_leaves)
             n = basis.shape[0]
             ct_sets = _split_basis(basis, sizes, out_leaves)
