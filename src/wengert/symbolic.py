@@ -77,8 +77,7 @@ class _SymTrace(Trace):
         sp = _sympy()
         rule = _rules(sp).get(p.name)
         if rule is None:
-            raise NotImplementedError(
-                f"symbolic.expression({self.fname}): the primitive `{p.name}` has no symbolic "
+            raise NotImplementedError(f"symbolic.expression({self.fname}): the primitive `{p.name}` has no symbolic "
                 "form (symbolic supports scalar elementwise arithmetic and functions: "
                 f"{', '.join(sorted(_rules(sp)))}). Use wg.grad for this function instead.")
         vals = [a.expr if type(a) is _SymTracer and a._trace is self else _const(sp, a, self.fname)
@@ -132,8 +131,7 @@ def _rules(sp):
     def scalar_only(name):
         def rule(x, shape, *params):
             if tuple(shape) != ():
-                raise NotImplementedError(
-                    f"symbolic expressions are scalar, but the code applies `{name}` to shape "
+                raise NotImplementedError(f"symbolic expressions are scalar, but the code applies `{name}` to shape "
                     f"{tuple(shape)}; write the function on scalars")
             return x
         return rule
@@ -541,8 +539,7 @@ def _interpret(sp, e, env, cache):
         elif name == "im":
             r = args[0] * 0.0
         else:
-            raise NotImplementedError(
-                f"symbolic: cannot compute `{name}` (in {e}) with wengert.numpy; it has no "
+            raise NotImplementedError(f"symbolic: cannot compute `{name}` (in {e}) with wengert.numpy; it has no "
                 "wnp counterpart")
     cache[e] = r
     return r

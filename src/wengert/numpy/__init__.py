@@ -51,8 +51,7 @@ def __getattr__(name: str):
     if name in ("random", "testing"):  # plain NumPy submodules, loaded on first use
         return getattr(_np, name)
     if hasattr(_np, name) and not name.startswith("__"):  # dunders (__all__, ...) are not functions
-        raise NotImplementedError(
-            f"wengert.numpy.{name} is not supported yet: it has no derivative rule. "
+        raise NotImplementedError(f"wengert.numpy.{name} is not supported yet: it has no derivative rule. "
             f"Use numpy.{name} on constants (values that need no derivative), or "
             "open an issue.")
     raise AttributeError(f"module 'wengert.numpy' has no attribute '{name}'")

@@ -236,7 +236,6 @@ ifftshift = _shift("ifftshift")
 
 def __getattr__(name: str):
     if hasattr(_np.fft, name) and not name.startswith("__"):
-        raise NotImplementedError(
-            f"wengert.numpy.fft.{name} is not supported yet: it has no derivative rule. "
+        raise NotImplementedError(f"wengert.numpy.fft.{name} is not supported yet: it has no derivative rule. "
             f"Use numpy.fft.{name} on constants, or open an issue.")
     raise AttributeError(f"module 'wengert.numpy.fft' has no attribute '{name}'")
