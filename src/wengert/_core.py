@@ -622,6 +622,11 @@ def backward_pass(trace, seeds):
         if p is div and type(args[1]) is not LinVar:
             _accumulate(args[0], ct / args[1])
             continue
+        if len(args) == 1:  # unary linear primitives (reshape, sum, getitem, ...)
+            c = p.transpose(ct, None, *eq.params)[0]
+            if c is not None:
+                _accumulate(args[0], c)
+            continue
         lin = [type(a) is LinVar and a._trace is trace for a in args]
         targs = [None if f else a for a, f in zip(args, lin)]
         cts = p.transpose(ct, *targs, *eq.params)

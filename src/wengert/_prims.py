@@ -17,7 +17,7 @@ import operator
 
 import numpy as np
 
-from ._core import _P, Primitive
+from ._core import _P, Primitive, Tracer
 
 REGISTRY: dict[str, Primitive] = {}
 
@@ -442,6 +442,8 @@ def _swap(x):
 
 def _outer(a, b):
     """a (M,) ⊗ b (N,) as a (M,1)@(1,N) matmul (linear in each)."""
+    if not isinstance(a, Tracer) and not isinstance(b, Tracer):
+        return np.multiply.outer(a, b)  # untraced: what the binds would compute
     m, n = a.shape[0], b.shape[0]
     return matmul(reshape(a, (m, 1), (m,)), reshape(b, (1, n), (n,)))
 
