@@ -534,6 +534,14 @@ def _jacobian(fun, argnums, has_aux, chunk_size, holomorphic, mode):
             return fun(*_rebuild(args, nums, in_tree, list(xs)), **kwargs)
 
         aux = None
+        if mode == "jacfwd" and len(leaves) == 1 and not isinstance(leaves[0], Tracer) \
+                and np.ndim(leaves[0]) == 0:
+            # a scalar input: the Jacobian is one JVP with tangent 1 (no basis, no batching)
+            x0 = leaves[0]
+            res = jvp(f_flat, (x0,), (np.ones((), dtype=np.result_type(x0))[()],), has_aux=has_aux)
+            t_leaves, out_tree = tree_flatten(res[1])
+            jac = tree_unflatten(out_tree, [t if single else (t,) for t in t_leaves])
+            return (jac, res[2]) if has_aux else jac
         if mode == "jacfwd":
             basis, sizes = _std_basis(leaves)
             n = basis.shape[0]
