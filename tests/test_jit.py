@@ -482,3 +482,16 @@ def test_jitted_closure_over_the_same_transformation():
     assert float(wg.grad(f)(3.0)) == 6.0
     assert float(wg.jvp(f, (3.0,), (1.0,))[1]) == 6.0
     np.testing.assert_allclose(wg.vmap(f)(np.array([1.0, 2.0])), [1.0, 4.0])
+
+
+def test_sum_of_products_becomes_a_matrix_vector_product():
+    rng = np.random.default_rng(0)
+    w, X = rng.standard_normal(5), rng.standard_normal((4, 5))
+    f = wg.jit(lambda w, X: wnp.sum(X * w, axis=1))
+    np.testing.assert_allclose(f(w, X), X @ w, rtol=1e-14)
+    src = f.source(w, X)
+    assert "np.matmul" in src and "np.add.reduce" not in src
+    # not over the last axis: stays a reduction
+    g = wg.jit(lambda w, X: wnp.sum(X * w, axis=0))
+    np.testing.assert_allclose(g(w, X), (X * w).sum(0), rtol=1e-14)
+    assert "np.matmul" not in g.source(w, X)

@@ -107,6 +107,39 @@ def _r_mul(p, ins, params, out, prod):
     return _r_bcast(p, ins, params, out, prod)
 
 
+def _r_sum_of_products(p, ins, params, out, prod):
+    """sum(a * b, axis=-1) with b a vector along that axis is a matrix-vector
+    product: ``a @ b`` runs in BLAS instead of two elementwise passes."""
+    (m,) = ins
+    axes, in_shape = params
+    if type(m) is not Var or len(in_shape) < 1 or tuple(axes) != (len(in_shape) - 1,):
+        return None
+    e = prod.get(m)
+    if e is None or e.prim is not P.mul_p:
+        return None
+    a, b = e.inputs
+    sa, sb = _shape_of(a), _shape_of(b)
+    if sa is None or sb is None or np.dtype(_dtype_of(a)).kind != "f" or np.dtype(_dtype_of(b)).kind != "f":
+        return None
+    if len(sb) == 1 and len(sa) >= 2 and sa[-1] == sb[0] and tuple(sa) == tuple(in_shape):
+        return ("rewrite", P.matmul_p, [a, b], ())
+    if len(sa) == 1 and len(sb) >= 2 and sb[-1] == sa[0] and tuple(sb) == tuple(in_shape):
+        return ("rewrite", P.matmul_p, [b, a], ())
+    return None
+
+
+def _shape_of(a):
+    if type(a) is Var:
+        return a.shape
+    if isinstance(a, np.ndarray):
+        return a.shape
+    return None
+
+
+def _dtype_of(a):
+    return a.dtype
+
+
 def _r_div(p, ins, params, out, prod):
     x, y = ins
     if type(y) is not Var and _const_all(y, 1) and _same(out, x):
@@ -227,6 +260,7 @@ def _rules() -> dict:
             R["neg"]: _r_neg, R["reshape"]: _r_reshape, R["broadcast_to"]: _r_broadcast,
             R["transpose"]: _r_transpose, R["convert_element_type"]: _r_convert,
             R["stop_gradient"]: _r_identity, R["select"]: _r_select,
+            R["reduce_sum"]: _r_sum_of_products,
         })
     return _RULES
 
