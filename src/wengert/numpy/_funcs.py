@@ -1005,8 +1005,8 @@ def matmul(x1, x2, /):
     s1, s2 = tuple(shape_of(x1)), tuple(shape_of(x2))
     if not s1 or not s2:
         raise ValueError("matmul: input operand does not have enough dimensions (0-d)")
-    if (len(s1) == 1 and len(s2) <= 2) or (len(s2) == 1 and len(s1) == 2):
-        # vector cases the primitive takes directly (no reshapes on the tape)
+    if len(s1) <= 2 and len(s2) <= 2:
+        # matrix and vector cases the primitive takes directly (no reshapes on the tape)
         if s1[-1] != s2[0]:
             raise ValueError(f"matmul: mismatch in core dimension: {s1} @ {s2} ({s1[-1]} != {s2[0]})")
         return P.matmul(x1, x2)
