@@ -177,9 +177,8 @@ class Trace:
     def __init__(self, level):
         self.level = level
 
-    def _process_construct(self, p, args, params):
-        """Constructs that run user code (control flow, checkpoint, custom
-        rules) see the trace itself and build their outputs."""
+    def _unzip(self, args):
+        """(primals, tangents, any tangent?) of this trace's arguments."""
         primals = []
         tangents = []
         any_t = False
@@ -193,6 +192,12 @@ class Trace:
             else:
                 primals.append(a)
                 tangents.append(None)
+        return primals, tangents, any_t
+
+    def _process_construct(self, p, args, params):
+        """Constructs that run user code (control flow, checkpoint, custom
+        rules) see the trace itself and build their outputs."""
+        primals, tangents, any_t = self._unzip(args)
         if not any_t:
             return p.bind(*primals, *params)
         return p.jvp_trace(self, primals, tangents, params)
@@ -326,19 +331,7 @@ class JVPTrace(Trace):
             if t_out is None:
                 return ans
             return JVPTracer(self, ans, t_out)
-        primals = []
-        tangents = []
-        any_t = False
-        for a in args:
-            if type(a) is JVPTracer and a._trace is self:
-                primals.append(a.primal)
-                t = a.tangent
-                if t is not None:
-                    any_t = True
-                tangents.append(t)
-            else:
-                primals.append(a)
-                tangents.append(None)
+        primals, tangents, any_t = self._unzip(args)
         ans = p.bind(*primals, *params)
         if not any_t or p.nondiff:
             return ans
