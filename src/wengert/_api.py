@@ -337,15 +337,7 @@ def _linearize_trace(fun, primals, caller, has_aux=False):
             out, aux = out
             aux = _strip(aux, trace)
         out_leaves, out_tree = tree_flatten(out)
-        vals, ts = [], []
-        for o in out_leaves:
-            o = _unwrap(o)
-            if isinstance(o, JVPTracer) and o._trace is trace:
-                vals.append(o.primal)
-                ts.append(o.tangent)
-            else:
-                vals.append(_as_out(o))
-                ts.append(None)
+        vals, ts = trace.split_outputs([_unwrap(o) for o in out_leaves], _as_out)
     finally:
         end_level()
         trace.kill()
@@ -423,15 +415,7 @@ def _jvp_flat(fun_flat, primals, tangents):
     try:
         tracers = [JVPTracer(trace, x, t) for x, t in zip(primals, tangents)]
         outs = fun_flat(tracers)
-        vals, touts = [], []
-        for o in outs:
-            o = _unwrap(o)
-            if isinstance(o, JVPTracer) and o._trace is trace:
-                vals.append(o.primal)
-                touts.append(o.tangent)
-            else:
-                vals.append(_as_out(o))
-                touts.append(None)
+        vals, touts = trace.split_outputs([_unwrap(o) for o in outs], _as_out)
     finally:
         end_level()
         trace.kill()

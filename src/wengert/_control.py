@@ -316,15 +316,7 @@ def linearize_flat(fn, primals, diff):
     try:
         ins = [LinVar(tape, None, (), ()) if d else None for d in diff]
         args = [JVPTracer(trace, x, v) if v is not None else x for x, v in zip(primals, ins)]
-        outs = fn(args)
-        vals, ts = [], []
-        for o in outs:
-            if type(o) is JVPTracer and o._trace is trace:
-                vals.append(o.primal)
-                ts.append(o.tangent)
-            else:
-                vals.append(o)
-                ts.append(None)
+        vals, ts = trace.split_outputs(fn(args))
     finally:
         end_level()
         trace.kill()
@@ -348,15 +340,7 @@ def jvp_flat_fn(fn, tmask, box):
         trace = JVPTrace(level)
         try:
             tr = [JVPTracer(trace, x, t) if t is not None else x for x, t in zip(primals, tangents)]
-            outs = fn(tr)
-            vals, touts = [], []
-            for o in outs:
-                if type(o) is JVPTracer and o._trace is trace:
-                    vals.append(o.primal)
-                    touts.append(o.tangent)
-                else:
-                    vals.append(o)
-                    touts.append(None)
+            vals, touts = trace.split_outputs(fn(tr))
         finally:
             end_level()
             trace.kill()

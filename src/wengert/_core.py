@@ -194,6 +194,21 @@ class Trace:
                 tangents.append(None)
         return primals, tangents, any_t
 
+    def split_outputs(self, outs, const=None):
+        """(primals, tangents) of a transformed function's outputs; outputs
+        that are not this trace's tracers are constants (``const`` maps them)
+        with a ``None`` tangent."""
+        vals = []
+        ts = []
+        for o in outs:
+            if type(o) is JVPTracer and o._trace is self:
+                vals.append(o.primal)
+                ts.append(o.tangent)
+            else:
+                vals.append(o if const is None else const(o))
+                ts.append(None)
+        return vals, ts
+
     def _process_construct(self, p, args, params):
         """Constructs that run user code (control flow, checkpoint, custom
         rules) see the trace itself and build their outputs."""
