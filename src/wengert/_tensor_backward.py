@@ -143,6 +143,22 @@ def _is_g(a):
     return type(a) is LinVar and a._trace is G
 
 
+class _Mark:
+    """A marker in a LinVar's ``ct`` slot during a sweep (``None`` outside one)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+_OPEN = _Mark("open")  # reached; its inputs are being visited
+_VISITED = _Mark("visited")  # reached; no cotangent has arrived yet
+
+
 def sweep(roots, seeds, accumulate, want=None, retain=False):
     """Transpose the graph below ``roots`` (LinVars) seeded with ``seeds``.
 
@@ -151,57 +167,65 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
     Unless ``retain``, the swept equations are freed as they are swept.
     Returns the LinVars reached.
     """
-    # pass 1: how many reached equations use each LinVar, counted in the
-    # ``ct`` slots (None on entry); only LinVars with several users need a
-    # count during the sweep, kept in ``multi``
-    nodes = []
-    push = nodes.append
-    for r in roots:
-        if r.ct is None:
-            r.ct = 0
-            push(r)
-    i = 0
+    # pass 1: a depth-first walk lists the reached LinVars in post-order
+    # (every LinVar after its inputs), marking them in the ``ct`` slot
+    # (None on entry); the reverse of that list is a topological order, so
+    # pass 2 needs no use counts.  A LinVar is pushed again to be listed once
+    # its inputs are done, so no (node, state) tuples are made.
+    LV = LinVar
+    g = G
+    seen = _VISITED
+    opn = _OPEN
+    order = []
+    post = order.append
+    stack = []
+    push = stack.append
+    pop = stack.pop
     try:
-        while i < len(nodes):
-            v = nodes[i]
-            i += 1
-            for a in v.args:
-                if type(a) is LinVar and a._trace is G:
-                    c = a.ct
-                    if c is None:
-                        a.ct = 1
-                        push(a)
-                    else:
-                        a.ct = c + 1
-        multi = {}
-        ready = []
-        for v in nodes:
-            c = v.ct
-            if c > 1:
-                multi[id(v)] = c
-            elif c == 0:
-                ready.append(v)
-            v.ct = None
+        for r in roots:
+            if r.ct is not None:
+                continue
+            push(r)
+            while stack:
+                v = pop()
+                c = v.ct
+                if c is None:
+                    v.ct = opn  # its inputs go above it on the stack
+                    push(v)
+                    for a in v.args:
+                        if type(a) is LV and a._trace is g and a.ct is None:
+                            push(a)
+                elif c is opn:  # its inputs are listed: list it
+                    v.ct = seen
+                    post(v)
     except BaseException:
-        for v in nodes:
+        for v in order:
+            v.ct = None
+        for v in stack:
             v.ct = None
         raise
-    used = {id(s) for s in seeds}  # a seed may be the caller's array: never hand it out
+    used = set(map(id, seeds))  # a seed may be the caller's array: never hand it out
     for r, s in zip(roots, seeds):
-        r.ct = s if r.ct is None else r.ct + s
-    # pass 2: a LinVar is transposed once every user has passed its cotangent
+        c = r.ct
+        r.ct = s if c is seen else c + s
+    # pass 2: transpose each LinVar once all its users have passed their
+    # cotangents (reverse post-order); ``ct`` goes back to None
     mul, add, neg, div, sub = _P.mul, _P.add, _P.neg, _P.div, _P.sub
     retained = RETAINED
-    pop = ready.pop
-    put = ready.append
+    i = len(order)
     try:
-        while ready:
-            v = pop()
+        while i:
+            i -= 1
+            v = order[i]
             ct = v.ct
+            v.ct = None
             p = v.prim
-            args = v.args
-            if ct is not None:
-                v.ct = None
+            if ct is seen:  # no cotangent reached it
+                if p is None:
+                    continue
+                if p is FREED_P:
+                    raise RuntimeError(_FREED_MSG)
+            else:
                 if want is not None:
                     k = id(v)
                     if k in want:
@@ -216,68 +240,63 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
                     r = retained.get(id(v))
                     if r is not None and r() is not None:
                         _store_grad(r(), ct, False, used)
+                args = v.args
                 if p is mul:
                     a, c = args
-                    if type(a) is not LinVar or a._trace is not G:
+                    if type(a) is not LV or a._trace is not g:
                         a, c = c, a
                     c = ct * c
-                    a.ct = c if a.ct is None else a.ct + c
-                elif p is add:
-                    a, b = args
-                    if type(a) is LinVar and a._trace is G:
-                        a.ct = ct if a.ct is None else a.ct + ct
-                    if type(b) is LinVar and b._trace is G:
-                        b.ct = ct if b.ct is None else b.ct + ct
+                    o = a.ct
+                    a.ct = c if o is seen else o + c
                 elif p is IDENTITY_P:
                     a = args[0]
-                    a.ct = ct if a.ct is None else a.ct + ct
+                    o = a.ct
+                    a.ct = ct if o is seen else o + ct
+                elif p is add:
+                    a, b = args
+                    if type(a) is LV and a._trace is g:
+                        o = a.ct
+                        a.ct = ct if o is seen else o + ct
+                    if type(b) is LV and b._trace is g:
+                        o = b.ct
+                        b.ct = ct if o is seen else o + ct
                 elif p is neg:
                     a = args[0]
                     c = -ct
-                    a.ct = c if a.ct is None else a.ct + c
+                    o = a.ct
+                    a.ct = c if o is seen else o + c
                 elif p is div and not _is_g(args[1]):
                     a = args[0]
                     c = ct / args[1]
-                    a.ct = c if a.ct is None else a.ct + c
+                    o = a.ct
+                    a.ct = c if o is seen else o + c
                 elif p is sub:
                     a, b = args
-                    if type(a) is LinVar and a._trace is G:
-                        a.ct = ct if a.ct is None else a.ct + ct
-                    if type(b) is LinVar and b._trace is G:
-                        b.ct = -ct if b.ct is None else b.ct - ct
+                    if type(a) is LV and a._trace is g:
+                        o = a.ct
+                        a.ct = ct if o is seen else o + ct
+                    if type(b) is LV and b._trace is g:
+                        o = b.ct
+                        b.ct = -ct if o is seen else o - ct
                 elif p is FREED_P:
                     raise RuntimeError(_FREED_MSG)
                 else:
-                    lin = [type(a) is LinVar and a._trace is G for a in args]
+                    lin = [type(a) is LV and a._trace is g for a in args]
                     targs = [None if f else a for a, f in zip(args, lin)]
                     cts = p.transpose(ct, *targs, *v.params)
                     for a, f, c in zip(args, lin, cts):
                         if f and c is not None:
-                            a.ct = c if a.ct is None else a.ct + c
-            elif p is None:
-                continue
-            elif p is FREED_P:
-                raise RuntimeError(_FREED_MSG)
-            for a in args:
-                if type(a) is LinVar and a._trace is G:
-                    if multi:
-                        k = id(a)
-                        d = multi.get(k)
-                        if d is not None:
-                            if d > 1:
-                                multi[k] = d - 1
-                                continue
-                            del multi[k]
-                    put(a)
+                            o = a.ct
+                            a.ct = c if o is seen else o + c
             if not retain:
                 v.prim = FREED_P
                 v.args = ()
                 v.params = ()
     except BaseException:
-        for v in nodes:
+        for v in order:
             v.ct = None
         raise
-    return nodes
+    return order
 
 
 # ----------------------------------------------------------------------------

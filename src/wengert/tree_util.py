@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 __all__ = [
     "PyTreeDef",
     "register_pytree_node",
@@ -35,24 +37,29 @@ def register_pytree_node(nodetype: type, flatten_func: Callable, unflatten_func:
     ``unflatten_func(aux_data, children)`` rebuilds the node.
     """
     _REGISTRY[nodetype] = (flatten_func, unflatten_func)
+    _PLAIN_LEAVES.discard(nodetype)
 
 
 class PyTreeDef:
     """The structure of a pytree (hashable, comparable)."""
 
-    __slots__ = ("kind", "aux", "children", "num_leaves")
+    __slots__ = ("kind", "aux", "children", "num_leaves", "_k")
 
     def __init__(self, kind, aux, children, num_leaves):
         self.kind = kind
         self.aux = aux
         self.children = children
         self.num_leaves = num_leaves
+        self._k = None
 
     def _key(self):
-        return (self.kind, self.aux, tuple(c._key() for c in self.children))
+        k = self._k
+        if k is None:
+            k = self._k = (self.kind, self.aux, tuple([c._key() for c in self.children]))
+        return k
 
     def __eq__(self, other):
-        return isinstance(other, PyTreeDef) and self._key() == other._key()
+        return self is other or isinstance(other, PyTreeDef) and self._key() == other._key()
 
     def __hash__(self):
         return hash(self._key())
@@ -80,14 +87,28 @@ def _show(t):
 
 
 _LEAF = PyTreeDef("leaf", None, (), 1)
+# types that are always leaves (and never registered as nodes)
+_PLAIN_LEAVES = {float, int, complex, bool, np.ndarray, np.float64, np.float32,
+                 np.complex128, np.complex64, np.int64, np.bool_}
 _NONE = PyTreeDef("none", None, (), 0)
 
 
 def _flatten(x, leaves):
     tx = type(x)
     if tx is tuple or tx is list:
-        children = tuple(_flatten(c, leaves) for c in x)
-        return PyTreeDef(tx, None, children, sum(c.num_leaves for c in children))
+        children = []
+        n = 0
+        for c in x:
+            tc = type(c)
+            if tc in _PLAIN_LEAVES:  # the common case, without a call
+                leaves.append(c)
+                children.append(_LEAF)
+                n += 1
+            else:
+                d = _flatten(c, leaves)
+                children.append(d)
+                n += d.num_leaves
+        return PyTreeDef(tx, None, tuple(children), n)
     if tx is dict:
         keys = tuple(sorted(x))
         children = tuple(_flatten(x[k], leaves) for k in keys)
@@ -122,7 +143,7 @@ def _unflatten(t, it):
         return next(it)
     if k == "none":
         return None
-    kids = [_unflatten(c, it) for c in t.children]
+    kids = [next(it) if c is _LEAF else _unflatten(c, it) for c in t.children]
     if k is tuple:
         return tuple(kids)
     if k is list:
