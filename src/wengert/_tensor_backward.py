@@ -30,6 +30,7 @@ from ._tensor_core import (
 )
 
 _ndarray = np.ndarray
+_generic = np.generic
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved "
@@ -77,6 +78,9 @@ def _store_grad(t, ct, create, used=None):
     the arrays already stored); any other fresh, writeable array is stored
     without a copy."""
     old = t._grad
+    if old is None and type(ct) is type(t._data) and isinstance(ct, _generic) and not create:
+        t._grad = const(np.array(ct))  # a NumPy scalar of the leaf's own dtype
+        return
     if create:
         ct = ct if isinstance(ct, Tensor) else const(ct)
         if ct.dtype != t.dtype:
@@ -447,14 +451,27 @@ def _check_out(t, caller, i=None):
 
 def backward1(t, gradient, retain_graph, create_graph):
     """``t.backward(...)``: the common case quickly, the rest by :func:`backward`."""
-    if create_graph or INPLACE.seen or not t._rg or t._tan is None:
+    tan = t._tan
+    if create_graph or INPLACE.seen or tan is None or not t._rg:
         return backward([t], [gradient], retain_graph, create_graph)
-    s = seed_for(t, gradient, "Tensor.backward()")
-    if isinstance(s, Tensor):
-        s = s._data
-    sweep([t._tan], [s], True, retain=bool(retain_graph))
-    if not retain_graph:
-        _release([t])
+    s = None
+    if gradient is None:
+        s = _ONES.get(type(t._data))  # a 0-d float output: NumPy's scalar 1
+    if s is None:
+        s = seed_for(t, gradient, "Tensor.backward()")
+        if isinstance(s, Tensor):
+            s = s._data
+    if retain_graph:
+        sweep([tan], [s], True, retain=True)
+        return
+    sweep([tan], [s], True)
+    node = t._node  # as _release([t])
+    if node is not None and node[2]:
+        t._node = node[:2] + ((),) + node[3:]
+
+
+# the seeds of 0-d outputs held as NumPy scalars (immutable, so shared)
+_ONES = {tp: tp(1) for tp in (np.float16, np.float32, np.float64, np.longdouble)}
 
 
 def _release(outputs):
