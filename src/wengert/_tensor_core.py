@@ -333,9 +333,17 @@ def fast_binary(p, x, y):
     else:
         yd = y
         ty = None
-    ans = p.bind(xd, yd)
+    if isinstance(xd, Tracer) or isinstance(yd, Tracer):
+        ans = p.bind(xd, yd)  # the data of an enclosing transformation
+    else:
+        ans = p.impl(xd, yd)  # what ``bind`` does with plain values
+    out = _new(Tensor)
+    out._data = ans
     if not rg or not _mode.enabled:
-        return const(ans)
+        out._tan = None
+        out._rg = False
+        out._node = None
+        return out
     jx, jy = p.jvps
     t = None
     if tx is not None:
@@ -346,7 +354,10 @@ def fast_binary(p, x, y):
             t = c if t is None else t + c
     if t is not None and (t is tx or t is ty):
         t = LinVar(G, IDENTITY_P, (t,), ())
-    return make(ans, t, True, (p, (), (x, y), next(_counter)))
+    out._tan = t
+    out._rg = True
+    out._node = (p, (), (x, y), next(_counter))
+    return out
 
 
 def fast_unary(p, x):
