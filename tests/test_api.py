@@ -391,3 +391,20 @@ def test_pytree_parameters_cost_nothing_extra():
     base = _count_calls(separate)
     assert _count_calls(as_list) <= 1.1 * base
     assert _count_calls(as_dict) <= 1.1 * base
+
+
+@pytest.mark.parametrize("op", ["mul", "rmul", "div", "rdiv"])
+def test_forward_mode_of_scalar_times_array_broadcasts_tangents(op):
+    # forward mode over concrete values leaves the broadcast of a scalar to NumPy
+    c = np.linspace(0.5, 2.0, 4)
+    f = {"mul": lambda t: c * t, "rmul": lambda t: t * c,
+         "div": lambda t: c / t, "rdiv": lambda t: t / c}[op]
+    want = {"mul": c, "rmul": c, "div": -c / 0.7 ** 2, "rdiv": 1 / c}[op]
+    y, t = wg.jvp(lambda s: wnp.sin(f(s)), (0.7,), (1.0,))
+    np.testing.assert_allclose(t, np.cos(f(0.7)) * want, rtol=1e-13)
+    assert np.shape(t) == (4,)
+    np.testing.assert_allclose(wg.jacfwd(f)(0.7), want, rtol=1e-13)
+    # the same under reverse mode and nested in it: the tangents are traced, so broadcast
+    np.testing.assert_allclose(wg.jacrev(f)(0.7), want, rtol=1e-13)
+    np.testing.assert_allclose(wg.grad(lambda s: wnp.sum(wg.jacfwd(f)(s)))(0.7),
+                               wg.grad(lambda s: wnp.sum(wg.jacrev(f)(s)))(0.7), rtol=1e-12)

@@ -344,25 +344,18 @@ def _linearize_trace(fun, primals, caller, has_aux=False):
     return leaves, in_tree, tape, lins, vals, ts, out_tree, aux
 
 
-def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
-    """Reverse mode: ``(out, vjp_fun)``; ``vjp_fun(ct)`` returns one cotangent per primal.
-
-    >>> import wengert as wg, wengert.numpy as wnp
-    >>> out, f_vjp = wg.vjp(lambda x: wnp.stack([x ** 2, x ** 3]), 2.0)
-    >>> f_vjp(wnp.ones(2))
-    (np.float64(16.0),)
-    """
-    fname = _fname(fun)
-    leaves, in_tree, tape, lins, vals, ts, out_tree, aux = _linearize_trace(fun, primals, "vjp", has_aux)
+def _vjp_fun(who, leaves, in_tree, tape, lins, vals, ts, out_tree):
+    """The pullback of a linearised trace: cotangents of the outputs to
+    cotangents of the inputs (one backward sweep of ``tape`` per call)."""
 
     def vjp_fun(ct):
         ct_leaves, ct_tree = tree_flatten(ct)
         if ct_tree != out_tree:
-            raise ValueError(f"vjp({fname}): the cotangent's structure {ct_tree} does not match "
+            raise ValueError(f"{who}: the cotangent's structure {ct_tree} does not match "
                              f"the output's {out_tree}")
         for c, v in zip(ct_leaves, vals):
             if np.shape(c) != np.shape(v) and not isinstance(c, Tracer):
-                raise ValueError(f"vjp({fname}): cotangent of shape {np.shape(c)} for an output "
+                raise ValueError(f"{who}: cotangent of shape {np.shape(c)} for an output "
                                  f"of shape {np.shape(v)}")
         for v in lins:
             v.ct = None
@@ -373,6 +366,20 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
             v.ct = None
         return tuple(tree_unflatten(in_tree, grads))
 
+    return vjp_fun
+
+
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
+    """Reverse mode: ``(out, vjp_fun)``; ``vjp_fun(ct)`` returns one cotangent per primal.
+
+    >>> import wengert as wg, wengert.numpy as wnp
+    >>> out, f_vjp = wg.vjp(lambda x: wnp.stack([x ** 2, x ** 3]), 2.0)
+    >>> f_vjp(wnp.ones(2))
+    (np.float64(16.0),)
+    """
+    fname = _fname(fun)
+    leaves, in_tree, tape, lins, vals, ts, out_tree, aux = _linearize_trace(fun, primals, "vjp", has_aux)
+    vjp_fun = _vjp_fun(f"vjp({fname})", leaves, in_tree, tape, lins, vals, ts, out_tree)
     out = tree_unflatten(out_tree, vals)
     if has_aux:
         return out, vjp_fun, aux
@@ -521,11 +528,21 @@ def _jacobian(fun, argnums, has_aux, chunk_size, holomorphic, mode):
         if mode == "jacfwd" and len(leaves) == 1 and not isinstance(leaves[0], Tracer) \
                 and np.ndim(leaves[0]) == 0:
             # a scalar input: the Jacobian is one JVP with tangent 1 (no basis, no batching)
+            box = []
+
+            def fun_flat(tracers):
+                out = f_flat(*tracers)
+                if has_aux:
+                    out, a = out
+                    box.append(_strip(a, tracers[0]._trace))
+                out_leaves, out_tree = tree_flatten(out)
+                box.insert(0, out_tree)
+                return out_leaves
+
             x0 = leaves[0]
-            res = jvp(f_flat, (x0,), (np.ones((), dtype=np.result_type(x0))[()],), has_aux=has_aux)
-            t_leaves, out_tree = tree_flatten(res[1])
-            jac = tree_unflatten(out_tree, [t if single else (t,) for t in t_leaves])
-            return (jac, res[2]) if has_aux else jac
+            _, t_leaves = _jvp_flat(fun_flat, [x0], [_one(x0)])
+            jac = tree_unflatten(box[0], [t if single else (t,) for t in t_leaves])
+            return (jac, box[1]) if has_aux else jac
         if mode == "jacfwd":
             basis, sizes = _std_basis(leaves)
             n = basis.shape[0]
@@ -549,20 +566,19 @@ def _jacobian(fun, argnums, has_aux, chunk_size, holomorphic, mode):
                 t = _np_moveaxis(t, 0, -1)
                 jac_leaves.append(_split_last(t, sizes, leaves, out_shape))
         else:
-            res = vjp(f_flat, *leaves, has_aux=has_aux)
-            out0, f_vjp = res[0], res[1]
-            if has_aux:
-                aux = res[2]
-            out_leaves, out_tree = tree_flatten(out0)
-            o0 = out_leaves[0] if len(out_leaves) == 1 else None
+            _, l_tree, tape, lins, vals, ts, out_tree, aux = _linearize_trace(f_flat, leaves, mode, has_aux)
+            o0 = vals[0] if len(vals) == 1 else None
             if o0 is not None and not isinstance(o0, Tracer) and np.ndim(o0) == 0:
                 # a scalar output: the Jacobian is the gradient (one sweep, no basis)
-                seed = np.ones((), dtype=np.result_type(o0))[()]
-                cts = f_vjp(tree_unflatten(out_tree, [seed]))
-                jac = [_unflatten(in_tree, list(cts))]
-                out_jacs = [g[0] if single else tuple(g) for g in jac]
-                jac = tree_unflatten(out_tree, out_jacs)
+                if ts[0] is not None:
+                    backward_pass(tape, [(ts[0], _one(o0))])
+                cts = [_fit_ct(v.ct, x) for v, x in zip(lins, leaves)]
+                tape.tape = []
+                g = _unflatten(in_tree, cts)
+                jac = tree_unflatten(out_tree, [g[0] if single else tuple(g)])
                 return (jac, aux) if has_aux else jac
+            f_vjp = _vjp_fun(f"{mode}({fname})", leaves, l_tree, tape, lins, vals, ts, out_tree)
+            out_leaves = vals
             basis, sizes = _std_basis(out_leaves)
             n = basis.shape[0]
             ct_sets = _split_basis(basis, sizes, out_leaves)

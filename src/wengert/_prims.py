@@ -279,6 +279,8 @@ def _reduce_sum_impl(x, axes, in_shape):
 
 
 def _reduce_sum_T(ct, x, axes, in_shape):
+    if axes == tuple(range(len(axes))):  # leading axes (a full sum too): broadcasting adds them
+        return (broadcast_to(ct, in_shape, in_shape[len(axes):]),)
     kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
     return (broadcast_to(reshape(ct, kd, _shape_of_ct(kd, axes)), in_shape, kd),)
 
@@ -306,6 +308,8 @@ reshape = reshape_p.bind
 
 
 def _broadcast_impl(x, shape, in_shape):
+    if type(x) is not np.ndarray and (type(x) is float or isinstance(x, np.generic)):
+        x = np.asarray(x)
     if type(x) is np.ndarray and x.flags.c_contiguous:
         # a read-only zero-stride view, like np.broadcast_to but 6x cheaper
         lead = len(shape) - x.ndim

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _prims as P
-from .._core import Tracer
+from .._core import JVPTracer, Tracer
 
 WEAK = frozenset({int, float, complex, bool})
 
@@ -88,12 +88,24 @@ def binary(p, x, y):
         xt = isinstance(x, Tracer)
         yt = isinstance(y, Tracer)
         if not ((xt and not yt and ys == ()) or (yt and not xt and xs == ())):
+            if (p is P.mul_p or p is P.div_p) and _forward_only(x) and _forward_only(y):
+                # every tangent term of a product or quotient has the full
+                # broadcast shape, and forward mode on concrete values needs no
+                # transpose: NumPy's broadcasting does it all
+                return p.bind(x, y)
             out = broadcast_shapes2(xs, ys)
             if xt and xs != out:
                 x = P.broadcast_to(x, out, tuple(xs))
             if yt and ys != out:
                 y = P.broadcast_to(y, out, tuple(ys))
     return p.bind(x, y)
+
+
+def _forward_only(v) -> bool:
+    """A constant, or a forward-mode tracer over concrete values."""
+    if not isinstance(v, Tracer):
+        return True
+    return type(v) is JVPTracer and not isinstance(v.primal, Tracer) and not isinstance(v.tangent, Tracer)
 
 
 def broadcast_shapes2(a, b):
