@@ -171,7 +171,32 @@ class TensorTrace(Trace):
     __slots__ = ()
 
     def process(self, p, args, params):
-        return apply(p, args, params)
+        """Run ``p`` on the Tensors' data; record it when something requires
+        grad.  One Tensor argument and one JVP rule (most ops) here, the rest
+        by :func:`apply`."""
+        if len(args) != 1 or p.jvp_full is not None or p.multiple_results:
+            return apply(p, args, params)
+        x = args[0]  # the Tensor trace only sees primitives applied to a Tensor
+        xd = x._data
+        ans = p.bind(xd, *params) if isinstance(xd, Tracer) else p.impl(xd, *params)
+        out = _new(Tensor)
+        out._data = ans
+        if not x._rg or p.nondiff or not _mode.enabled:
+            out._tan = None
+            out._rg = False
+            out._node = None
+            return out
+        tx = x._tan
+        if tx is not None:
+            t = p.jvps[0](tx, ans, xd, *params)
+            if t is tx:
+                t = LinVar(G, IDENTITY_P, (t,), ())
+            out._tan = t
+        else:
+            out._tan = None
+        out._rg = True
+        out._node = (p, params, args, next(_counter))
+        return out
 
 
 TRACE = TensorTrace(TENSOR_LEVEL)
@@ -253,21 +278,8 @@ def make_leaf(data, requires_grad):
 
 
 def apply(p, args, params):
-    """Run ``p`` on the Tensors' data; record it when something requires grad."""
-    if len(args) == 1 and p.jvp_full is None and not p.multiple_results:
-        x = args[0]  # the Tensor trace only sees primitives applied to a Tensor
-        xd = x._data
-        ans = p.bind(xd, *params)
-        if not x._rg or p.nondiff or not _mode.enabled:
-            return const(ans)
-        tx = x._tan
-        node = (p, params, args, next(_counter))
-        if tx is None:
-            return make(ans, None, True, node)
-        t = p.jvps[0](tx, ans, xd, *params)
-        if t is tx:
-            t = LinVar(G, IDENTITY_P, (t,), ())
-        return make(ans, t, True, node)
+    """:meth:`TensorTrace.process` for several arguments, ``jvp_full`` rules
+    and multiple results."""
     primals = []
     tans = []
     need = False
@@ -309,70 +321,92 @@ def _own(t, tans):
     return t
 
 
-def fast_binary(p, x, y):
-    """``apply`` for a binary differentiable primitive whose operands need no
-    broadcasting (``p.jvps`` holds one rule per operand)."""
-    rg = False
-    if isinstance(x, Tensor):
+def binary_methods(p, slow, cast):
+    """``Tensor.__op__`` and ``Tensor.__rop__`` for the binary primitive ``p``.
+
+    Same-shape Tensor operands and Python numbers are recorded here directly
+    (what :func:`apply` does, spelled out for the hottest path of the Tensor
+    interface: ``p.jvps`` holds one rule per operand); anything else goes to
+    ``slow(x, cast(y))``, the ``wnp`` function, which broadcasts."""
+    impl = p.impl
+    bind = p.bind
+
+    def op(x, y):
+        tp = type(y)
         xd = x._data
-        if x._rg:
-            rg = True
-            tx = x._tan
-        else:
-            tx = None
-    else:
-        xd = x
-        tx = None
-    if isinstance(y, Tensor):
-        yd = y._data
-        if y._rg:
-            rg = True
-            ty = y._tan
-        else:
+        if tp is Tensor:
+            yd = y._data
+            if yd.shape != xd.shape:
+                return slow(x, y)
+            if y._rg:
+                rg = True
+                ty = y._tan
+            else:
+                rg = x._rg
+                ty = None
+        elif tp is float or tp is int:
+            yd = y
+            rg = x._rg
             ty = None
-    else:
-        yd = y
-        ty = None
-    if isinstance(xd, Tracer) or isinstance(yd, Tracer):
-        ans = p.bind(xd, yd)  # the data of an enclosing transformation
-    else:
-        ans = p.impl(xd, yd)  # what ``bind`` does with plain values
-    out = _new(Tensor)
-    out._data = ans
-    if not rg or not _mode.enabled:
-        out._tan = None
-        out._rg = False
-        out._node = None
+        else:
+            return slow(x, cast(y))
+        if isinstance(xd, Tracer) or isinstance(yd, Tracer):
+            ans = bind(xd, yd)  # the data of an enclosing transformation
+        else:
+            ans = impl(xd, yd)  # what ``bind`` does with plain values
+        out = _new(Tensor)
+        out._data = ans
+        if not rg or not _mode.enabled:
+            out._tan = None
+            out._rg = False
+            out._node = None
+            return out
+        tx = x._tan if x._rg else None
+        t = None
+        jx, jy = p.jvps
+        if tx is not None:
+            t = jx(tx, ans, xd, yd)
+        if ty is not None:
+            c = jy(ty, ans, xd, yd)
+            if c is not None:
+                t = c if t is None else t + c
+        if t is not None and (t is tx or t is ty):
+            t = LinVar(G, IDENTITY_P, (t,), ())
+        out._tan = t
+        out._rg = True
+        out._node = (p, (), (x, y), next(_counter))
         return out
-    jx, jy = p.jvps
-    t = None
-    if tx is not None:
-        t = jx(tx, ans, xd, yd)
-    if ty is not None:
-        c = jy(ty, ans, xd, yd)
-        if c is not None:
-            t = c if t is None else t + c
-    if t is not None and (t is tx or t is ty):
-        t = LinVar(G, IDENTITY_P, (t,), ())
-    out._tan = t
-    out._rg = True
-    out._node = (p, (), (x, y), next(_counter))
-    return out
+
+    def rop(y, x):  # ``x op y`` for a non-Tensor ``x``
+        tp = type(x)
+        if tp is not float and tp is not int:
+            return slow(cast(x), y)
+        yd = y._data
+        ans = bind(x, yd) if isinstance(yd, Tracer) else impl(x, yd)
+        out = _new(Tensor)
+        out._data = ans
+        if not y._rg or not _mode.enabled:
+            out._tan = None
+            out._rg = False
+            out._node = None
+            return out
+        ty = y._tan
+        t = None
+        if ty is not None:
+            t = p.jvps[1](ty, ans, x, yd)
+            if t is ty:
+                t = LinVar(G, IDENTITY_P, (t,), ())
+        out._tan = t
+        out._rg = True
+        out._node = (p, (), (x, y), next(_counter))
+        return out
+
+    return op, rop
 
 
 def fast_unary(p, x):
     """``apply`` for a unary primitive without parameters."""
-    xd = x._data
-    ans = p.bind(xd)
-    if not x._rg or not _mode.enabled or p.nondiff:
-        return const(ans)
-    tx = x._tan
-    if tx is None:
-        return make(ans, None, True, (p, (), (x,), next(_counter)))
-    t = p.jvps[0](tx, ans, xd)
-    if t is tx:
-        t = LinVar(G, IDENTITY_P, (t,), ())
-    return make(ans, t, True, (p, (), (x,), next(_counter)))
+    return TRACE.process(p, (x,), ())
 
 
 __all__ = ["Tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]

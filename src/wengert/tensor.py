@@ -38,9 +38,9 @@ from ._tensor_core import (
     Tensor,
     _counter,
     _mode,
+    binary_methods,
     const,
     enable_grad,
-    fast_binary,
     fast_unary,
     is_grad_enabled,
     make,
@@ -220,33 +220,11 @@ def _other(y):
     return np.asarray(y)
 
 
-def _same_shape_binary(p, npname):
-    """Operator with a fast path when no broadcasting is needed."""
-    slow = getattr(F, npname)
-
-    def op(self, other):
-        t = type(other)
-        if t is Tensor:
-            if other._data.shape == self._data.shape:
-                return fast_binary(p, self, other)
-        elif t is float or t is int:
-            return fast_binary(p, self, other)
-        return slow(self, _other(other))
-
-    def rop(self, other):
-        t = type(other)
-        if t is float or t is int:
-            return fast_binary(p, other, self)
-        return slow(_other(other), self)
-
-    return op, rop
-
-
-_add, _radd = _same_shape_binary(P.add_p, "add")
-_sub, _rsub = _same_shape_binary(P.sub_p, "subtract")
-_mul, _rmul = _same_shape_binary(P.mul_p, "multiply")
-_div, _rdiv = _same_shape_binary(P.div_p, "divide")
-_pow_fast, _rpow = _same_shape_binary(P.pow_p, "power")
+_add, _radd = binary_methods(P.add_p, F.add, _other)
+_sub, _rsub = binary_methods(P.sub_p, F.subtract, _other)
+_mul, _rmul = binary_methods(P.mul_p, F.multiply, _other)
+_div, _rdiv = binary_methods(P.div_p, F.divide, _other)
+_pow, _rpow = binary_methods(P.pow_p, F.power, _other)
 
 
 def _unary(name):
@@ -700,10 +678,7 @@ class _TensorAPI:
     __sub__, __rsub__ = _sub, _rsub
     __mul__, __rmul__ = _mul, _rmul
     __truediv__, __rtruediv__ = _div, _rdiv
-    __rpow__ = _rpow
-
-    def __pow__(self, other):
-        return _pow_fast(self, other)
+    __pow__, __rpow__ = _pow, _rpow
 
     def __neg__(self):
         return fast_unary(P.neg_p, self)
