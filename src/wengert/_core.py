@@ -565,7 +565,7 @@ class LinVar(Tracer):
 class _PrimRefs:
     """Late-bound references to the primitives the core's fast paths use."""
 
-    mul = div = neg = add = sub = None
+    mul = div = neg = add = sub = matmul = None
 
 
 _P = _PrimRefs()
@@ -601,10 +601,13 @@ def backward_pass(trace, seeds):
     for v, ct in seeds:
         if type(v) is LinVar and v._trace is trace and ct is not None:
             _accumulate(v, ct)
-    mul, div, neg, add = _P.mul, _P.div, _P.neg, _P.add
+    mul, div, neg, add, mm = _P.mul, _P.div, _P.neg, _P.add, _P.matmul
+    outers = {}  # id(LinVar) -> [LinVar, left factors, right factors]: deferred sums of outer products
     tape = trace.tape
     for i in range(len(tape) - 1, -1, -1):
         eq = tape[i]
+        if outers and id(eq) in outers:
+            _flush_outers(outers.pop(id(eq)))
         ct = eq.ct
         if ct is None:
             continue
@@ -630,6 +633,22 @@ def backward_pass(trace, seeds):
         if p is div and type(args[1]) is not LinVar:
             _accumulate(args[0], ct / args[1])
             continue
+        if p is mm and type(ct) is np.ndarray and ct.ndim == 1:
+            # matrix @ vector with the matrix linear: its cotangent is the
+            # outer product ct ⊗ y; a recurrence makes one per step, and their
+            # sum is one matrix product at the end (Σ_t c_t ⊗ y_t = C^T Y)
+            a, b = args
+            if type(a) is LinVar and a._trace is trace:
+                if type(b) is np.ndarray and b.ndim == 1:  # then a is a matrix (ct is 1-D)
+                    _defer_outer(outers, a, ct, b)
+                    continue
+            elif type(b) is LinVar and b._trace is trace and type(a) is np.ndarray:
+                if a.ndim == 2:  # matrix @ (linear) vector: ct @ a is a^T ct, no transpose
+                    _accumulate(b, np.matmul(ct, a))
+                    continue
+                if a.ndim == 1:  # (linear) matrix on the right of a vector
+                    _defer_outer(outers, b, a, ct)
+                    continue
         if len(args) == 1:  # unary linear primitives (reshape, sum, getitem, ...)
             c = p.transpose(ct, None, *eq.params)[0]
             if c is not None:
@@ -641,6 +660,25 @@ def backward_pass(trace, seeds):
         for a, f, c in zip(args, lin, cts):
             if f and c is not None:
                 _accumulate(a, c)
+    for rec in outers.values():  # the inputs' (off the tape)
+        _flush_outers(rec)
+
+
+def _defer_outer(outers, a, left, right):
+    rec = outers.get(id(a))
+    if rec is None:
+        outers[id(a)] = [a, [left], [right]]
+    else:
+        rec[1].append(left)
+        rec[2].append(right)
+
+
+def _flush_outers(rec):
+    a, ls, rs = rec
+    if len(ls) == 1:
+        _accumulate(a, np.multiply.outer(ls[0], rs[0]))
+    else:
+        _accumulate(a, np.matmul(np.stack(ls, 1), np.stack(rs)))
 
 
 def evaluate_tape(trace, inputs, values, outputs):

@@ -488,6 +488,7 @@ matmul_p = defprim(
     test={"shapes": [((2, 3), (3, 4)), ((2, 2, 3), (2, 3, 2))]},
     doc="np.matmul on operands of equal batch dimensions, or 2-D/1-D operands")
 matmul = matmul_p.bind
+_P.matmul = matmul_p
 
 
 def _einsum_impl(x, y, spec, sizes):
