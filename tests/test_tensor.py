@@ -197,6 +197,39 @@ def test_reused_intermediates_match_grad():
     np.testing.assert_allclose(y.grad.data, 2 * want[1], rtol=1e-12)
 
 
+def _random_program(seed):
+    # a random DAG of operations: each step uses one or two earlier values,
+    # so values are shared by many later ones at many depths
+    rng = np.random.default_rng(seed)
+    steps = []
+    for i in range(2, 40):
+        op = rng.integers(0, 5)
+        a, b = rng.integers(0, i, 2)
+        steps.append((op, int(a), int(b)))
+    outs = sorted({int(k) for k in rng.integers(2, 40, 3)})
+
+    def run(x, y):
+        vals = [x, y]
+        for op, a, b in steps:
+            u, v = vals[a], vals[b]
+            vals.append([u + v, u * v * 0.5, u - v, wnp.sin(u) + v, wnp.tanh(u) * 2.0][op])
+        return wnp.sum(sum(vals[k] for k in outs))
+    return run
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_graphs_match_grad(seed):
+    run = _random_program(seed)
+    xv = np.array([0.3, -0.2, 0.1])
+    yv = np.array([0.25, 0.4, -0.35])
+    want = wg.grad(run, argnums=(0, 1))(xv, yv)
+    x, y = T(xv), T(yv)
+    run(x, y).backward()
+    for t, w in zip((x, y), want):
+        got = np.zeros(3) if t.grad is None else t.grad.data
+        np.testing.assert_allclose(got, w, rtol=1e-10, atol=1e-12)
+
+
 def test_outputs_inside_each_others_graph():
     x = T(np.array([0.5, 2.0]))
     h = x.sin() * x

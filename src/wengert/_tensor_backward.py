@@ -174,8 +174,9 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
     # pass 1: a depth-first walk lists the reached LinVars in post-order
     # (every LinVar after its inputs), marking them in the ``ct`` slot
     # (None on entry); the reverse of that list is a topological order, so
-    # pass 2 needs no use counts.  A LinVar is pushed again to be listed once
-    # its inputs are done, so no (node, state) tuples are made.
+    # pass 2 needs no use counts.  Leaves are listed as soon as they are
+    # met; a LinVar with other inputs to visit is pushed, marked open, and
+    # listed when it is popped again (no (node, state) tuples are made).
     LV = LinVar
     g = G
     seen = _VISITED
@@ -193,15 +194,33 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
             while stack:
                 v = pop()
                 c = v.ct
-                if c is None:
-                    v.ct = opn  # its inputs go above it on the stack
-                    push(v)
-                    for a in v.args:
-                        if type(a) is LV and a._trace is g and a.ct is None:
-                            push(a)
-                elif c is opn:  # its inputs are listed: list it
+                if c is opn:  # its inputs are listed: list it
                     v.ct = seen
                     post(v)
+                    continue
+                if c is not None:  # pushed twice, listed already
+                    continue
+                while True:
+                    # v is new: list its new leaves now, stack the other new
+                    # inputs and go on with the last (a chain needs no stack)
+                    nxt = None
+                    for a in v.args:
+                        if type(a) is LV and a._trace is g and a.ct is None:
+                            if a.args:
+                                if nxt is None:
+                                    v.ct = opn
+                                    push(v)
+                                else:
+                                    push(nxt)
+                                nxt = a
+                            else:
+                                a.ct = seen
+                                post(a)
+                    if nxt is None:
+                        v.ct = seen
+                        post(v)
+                        break
+                    v = nxt
     except BaseException:
         for v in order:
             v.ct = None
@@ -216,11 +235,8 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
     # cotangents (reverse post-order); ``ct`` goes back to None
     mul, add, neg, div, sub = _P.mul, _P.add, _P.neg, _P.div, _P.sub
     retained = RETAINED
-    i = len(order)
     try:
-        while i:
-            i -= 1
-            v = order[i]
+        for v in reversed(order):
             ct = v.ct
             v.ct = None
             p = v.prim
@@ -238,7 +254,10 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
                     if accumulate:
                         t = v.params[0]()
                         if t is not None:
-                            _store_grad(t, ct, False, used)
+                            if t._grad is None and type(ct) is type(t._data) and isinstance(ct, _generic):
+                                t._grad = const(np.array(ct))  # _store_grad's first case
+                            else:
+                                _store_grad(t, ct, False, used)
                     continue
                 if retained and accumulate:
                     r = retained.get(id(v))
