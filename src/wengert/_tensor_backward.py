@@ -468,25 +468,53 @@ def _check_out(t, caller, i=None):
             "wg.no_grad() or from .detach()ed tensors.")
 
 
-def backward1(t, gradient, retain_graph, create_graph):
-    """``t.backward(...)``: the common case quickly, the rest by :func:`backward`."""
-    tan = t._tan
-    if create_graph or INPLACE.seen or tan is None or not t._rg:
-        return backward([t], [gradient], retain_graph, create_graph)
+def tensor_backward(self, gradient=None, retain_graph: bool | None = None,
+                    create_graph: bool = False, inputs=None) -> None:
+    """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+    ``gradient`` is needed unless the tensor has one element. The graph is
+    freed afterwards unless ``retain_graph`` (default: ``create_graph``);
+    ``create_graph=True`` records the backward pass itself, so the ``.grad``
+    tensors can be differentiated again.
+
+    >>> import wengert as wg
+    >>> x = wg.tensor(3.0, requires_grad=True)
+    >>> (x * x).backward()
+    >>> x.grad
+    tensor(6.)
+    """
+    tan = self._tan
+    if inputs is not None or create_graph or INPLACE.seen or tan is None or not self._rg:
+        return _backward_other(self, gradient, retain_graph, create_graph, inputs)
+    # the common case, quickly
     s = None
     if gradient is None:
-        s = _ONES.get(type(t._data))  # a 0-d float output: NumPy's scalar 1
+        s = _ONES.get(type(self._data))  # a 0-d float output: NumPy's scalar 1
     if s is None:
-        s = seed_for(t, gradient, "Tensor.backward()")
+        s = seed_for(self, gradient, "Tensor.backward()")
         if isinstance(s, Tensor):
             s = s._data
     if retain_graph:
         sweep([tan], [s], True, retain=True)
         return
     sweep([tan], [s], True)
-    node = t._node  # as _release([t])
+    node = self._node  # as _release([self])
     if node is not None and node[2]:
-        t._node = node[:2] + ((),) + node[3:]
+        self._node = node[:2] + ((),) + node[3:]
+
+
+tensor_backward.__name__ = "backward"
+tensor_backward.__qualname__ = "Tensor.backward"
+
+
+def _backward_other(t, gradient, retain_graph, create_graph, inputs):
+    if inputs is None:
+        return backward([t], [gradient], retain_graph, create_graph)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    grads = autograd_grad(t, ins, gradient, retain_graph, create_graph, allow_unused=True)
+    for x, g in zip(ins, grads):
+        if g is not None:
+            _store_grad(x, g if create_graph else g._data, create_graph)
 
 
 # the seeds of 0-d outputs held as NumPy scalars (immutable, so shared)

@@ -30,7 +30,7 @@ import numpy as np
 from . import _prims as P
 from ._core import LinVar, Tracer
 from ._tensor_backward import autograd_grad
-from ._tensor_backward import backward1 as _backward1
+from ._tensor_backward import tensor_backward as _tensor_backward
 from ._tensor_core import (
     INPLACE,
     RETAINED,
@@ -111,12 +111,11 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     ((1, 2), dtype('float64'), True, True)
     """
     if type(data) is float and dtype is None:
-        d = np.float64(data)
-    else:
-        d = _as_data(data, dtype)
-        if requires_grad:
-            _check_float(d, "wg.tensor(..., requires_grad=True)")
-    return make_leaf(d, bool(requires_grad))
+        return make_leaf(np.float64(data), requires_grad)
+    d = _as_data(data, dtype)
+    if requires_grad:
+        _check_float(d, "wg.tensor(..., requires_grad=True)")
+    return make_leaf(d, requires_grad)
 
 
 def _tensor_new(cls, data=None, requires_grad=False, dtype=None):
@@ -622,30 +621,7 @@ class _TensorAPI:
     def __setitem__(self, key, value):
         return _inplace(self, "__setitem__", lambda s: _setitem_value(s, key, value))
 
-    def backward(self, gradient=None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs=None) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
-
-        ``gradient`` is needed unless the tensor has one element. The graph is
-        freed afterwards unless ``retain_graph`` (default: ``create_graph``);
-        ``create_graph=True`` records the backward pass itself, so the ``.grad``
-        tensors can be differentiated again.
-
-        >>> import wengert as wg
-        >>> x = wg.tensor(3.0, requires_grad=True)
-        >>> (x * x).backward()
-        >>> x.grad
-        tensor(6.)
-        """
-        if inputs is not None:
-            ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-            grads = autograd_grad(self, ins, gradient, retain_graph, create_graph, allow_unused=True)
-            from ._tensor_backward import _store_grad
-            for x, g in zip(ins, grads):
-                if g is not None:
-                    _store_grad(x, g if create_graph else g._data, create_graph)
-            return
-        _backward1(self, gradient, retain_graph, create_graph)
+    backward = _tensor_backward  # (in _tensor_backward, with the sweeps)
 
     # -- printing the graph ---------------------------------------------------
     def graph(self):
