@@ -128,8 +128,9 @@ def _fit_ct(ct, x):
         if ct.dtype.kind == "c" and dt.kind != "c":
             ct = ct.real
         ct = ct.astype(dt)
-    if ct.shape != np.shape(x):
-        ct = np.broadcast_to(ct, np.shape(x)).copy()
+    xs = x.shape if type(x) is np.ndarray else np.shape(x)
+    if ct.shape != xs:
+        ct = np.broadcast_to(ct, xs).copy()
     return ct
 
 

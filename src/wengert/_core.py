@@ -424,6 +424,8 @@ class JVPTracer(Tracer):
         t = type(other)
         if t is float or t is int:
             return True
+        if t is np.ndarray:  # a constant of the same shape (NumPy promotes as it would)
+            return other.shape == self.primal.shape
         return t is JVPTracer and other._trace is self._trace and other.primal.shape == self.primal.shape
 
     def __mul__(self, other):
@@ -601,7 +603,7 @@ def backward_pass(trace, seeds):
     for v, ct in seeds:
         if type(v) is LinVar and v._trace is trace and ct is not None:
             _accumulate(v, ct)
-    mul, div, neg, add, mm = _P.mul, _P.div, _P.neg, _P.add, _P.matmul
+    mul, div, neg, add, sub, mm = _P.mul, _P.div, _P.neg, _P.add, _P.sub, _P.matmul
     outers = {}  # id(LinVar) -> [LinVar, left factors, right factors]: deferred sums of outer products
     tape = trace.tape
     for i in range(len(tape) - 1, -1, -1):
@@ -630,9 +632,25 @@ def backward_pass(trace, seeds):
         if p is neg:
             _accumulate(args[0], -ct)
             continue
+        if p is sub:
+            a, b = args
+            if type(a) is LinVar and a._trace is trace:
+                _accumulate(a, ct)
+            if type(b) is LinVar and b._trace is trace:
+                _accumulate(b, -ct)
+            continue
         if p is div and type(args[1]) is not LinVar:
             _accumulate(args[0], ct / args[1])
             continue
+        if p is mm and type(ct) is np.ndarray and ct.ndim >= 2:  # matrix products
+            a, b = args
+            if type(a) is LinVar and a._trace is trace:
+                if type(b) is np.ndarray and b.ndim == ct.ndim:
+                    _accumulate(a, np.matmul(ct, np.swapaxes(b, -1, -2)))
+                    continue
+            elif type(b) is LinVar and b._trace is trace and type(a) is np.ndarray and a.ndim == ct.ndim:
+                _accumulate(b, np.matmul(np.swapaxes(a, -1, -2), ct))
+                continue
         if p is mm and type(ct) is np.ndarray and ct.ndim == 1:
             # matrix @ vector with the matrix linear: its cotangent is the
             # outer product ct ⊗ y; a recurrence makes one per step, and their

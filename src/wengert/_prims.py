@@ -52,8 +52,15 @@ _lin1(neg_p)
 add_p = defprim("add", operator.add, 2, linear=True,
                 jvps=(lambda t, ans, x, y: t, lambda t, ans, x, y: t),
                 transpose=lambda ct, x, y: (ct, ct))
+def _sub_jvp(primals, tangents, ans, params):
+    xt, yt = tangents
+    if yt is None:
+        return xt
+    return -yt if xt is None else xt - yt  # one equation on a tape, not neg + add
+
+
 sub_p = defprim("sub", operator.sub, 2, linear=True,
-                jvps=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t),
+                jvps=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t), jvp_full=_sub_jvp,
                 transpose=lambda ct, x, y: (ct, -ct))
 mul_p = defprim("mul", operator.mul, 2,
                 jvps=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t),
@@ -279,6 +286,9 @@ def _reduce_sum_impl(x, axes, in_shape):
 
 
 def _reduce_sum_T(ct, x, axes, in_shape):
+    if type(ct) is np.ndarray:  # concrete: a zero-stride view of the cotangent
+        kd = tuple([1 if i in axes else s for i, s in enumerate(in_shape)])
+        return (_broadcast_impl(ct.reshape(kd), in_shape, kd),)
     if axes == tuple(range(len(axes))):  # leading axes (a full sum too): broadcasting adds them
         return (broadcast_to(ct, in_shape, in_shape[len(axes):]),)
     kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
@@ -323,6 +333,12 @@ def _broadcast_impl(x, shape, in_shape):
 
 def _broadcast_T(ct, x, shape, in_shape):
     lead = len(shape) - len(in_shape)
+    if type(ct) is np.ndarray:  # a concrete cotangent: NumPy's reduction, kept dims
+        if lead == 0:
+            axes = tuple([i for i, s in enumerate(in_shape) if s == 1 and shape[i] != 1])
+            return (np.add.reduce(ct, axis=axes, keepdims=True) if axes else ct,)
+        if all(s == shape[lead + i] for i, s in enumerate(in_shape)):
+            return (np.add.reduce(ct, axis=tuple(range(lead))),)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(in_shape) if s == 1 and shape[lead + i] != 1)
     if not axes:
@@ -465,6 +481,11 @@ def _outer(a, b):
 def _matmul_T(ct, x, y):
     """Transpose of matmul in one operand; also the 1-D cases NumPy allows
     ((M,K)@(K,), (K,)@(K,N), (K,)@(K,)), told apart by the ranks."""
+    if type(ct) is np.ndarray and ct.ndim >= 2:
+        if x is None and type(y) is np.ndarray and y.ndim >= 2:
+            return np.matmul(ct, np.swapaxes(y, -1, -2)), None
+        if y is None and type(x) is np.ndarray and x.ndim >= 2:
+            return None, np.matmul(np.swapaxes(x, -1, -2), ct)
     cnd = len(getattr(ct, "shape", ()))
     if x is None:
         ynd = len(y.shape)
@@ -541,6 +562,11 @@ def _reduce_min_impl(x, axes, in_shape):
 
 def _reduce_extreme_jvp(t, ans, x, axes, in_shape):
     kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
+    if not isinstance(x, Tracer) and not isinstance(ans, Tracer):
+        # concrete values: the tie weights (1/count where x attains the
+        # extreme) in NumPy, and one product and one sum on the tangent
+        m = np.equal(x, np.reshape(ans, kd)).astype(_dtype(ans))
+        return reduce_sum(t * (m / np.add.reduce(m, axis=axes, keepdims=True)), axes, in_shape)
     ans_b = broadcast_to(reshape(ans, kd, _shape_of_ct(kd, axes)), in_shape, kd)
     mask = equal(x, ans_b)
     dt = _dtype(ans)

@@ -95,10 +95,25 @@ def binary(p, x, y):
                 return p.bind(x, y)
             out = broadcast_shapes2(xs, ys)
             if xt and xs != out:
-                x = P.broadcast_to(x, out, tuple(xs))
+                x = _broadcast_operand(p, x, out, tuple(xs))
             if yt and ys != out:
-                y = P.broadcast_to(y, out, tuple(ys))
+                y = _broadcast_operand(p, y, out, tuple(ys))
     return p.bind(x, y)
+
+
+def _broadcast_operand(p, x, shape, in_shape):
+    """Broadcast a traced operand of ``p`` to ``shape``.  A forward-mode
+    tracer over a concrete value keeps its primal (``p``'s NumPy
+    implementation broadcasts it) and broadcasts only its tangent, which
+    must be explicit for the transpose; the rules of add, sub, mul and div
+    give every tangent term the broadcast shape."""
+    if type(x) is JVPTracer and p in _SHAPE_FREE_RULES and not isinstance(x.primal, Tracer):
+        t = x.tangent
+        return JVPTracer(x._trace, x.primal, None if t is None else P.broadcast_to(t, shape, in_shape))
+    return P.broadcast_to(x, shape, in_shape)
+
+
+_SHAPE_FREE_RULES = frozenset({P.add_p, P.sub_p, P.mul_p, P.div_p})
 
 
 def _forward_only(v) -> bool:
@@ -108,10 +123,23 @@ def _forward_only(v) -> bool:
     return type(v) is JVPTracer and not isinstance(v.primal, Tracer) and not isinstance(v.tangent, Tracer)
 
 
+_BCAST: dict = {}
+
+
 def broadcast_shapes2(a, b):
     """NumPy's broadcast of two shapes (a faster np.broadcast_shapes for two)."""
     a = tuple(a)
     b = tuple(b)
+    r = _BCAST.get((a, b))
+    if r is not None:
+        return r
+    r = _broadcast_shapes2(a, b)
+    if len(_BCAST) < 4096:
+        _BCAST[(a, b)] = r
+    return r
+
+
+def _broadcast_shapes2(a, b):
     if len(a) < len(b):
         a = (1,) * (len(b) - len(a)) + a
     elif len(b) < len(a):
