@@ -270,6 +270,15 @@ def test_scalar_grads_are_own_arrays_and_accumulate():
         assert float(x.grad) == 28.0 and float(y.grad) == 13.0
         x.grad.data[()] = 1.0  # each grad its own writeable array
         assert float(y.grad) == 13.0
+    x = T(2.0)
+    x.grad = np.array(0.5, dtype=np.float32)  # a grad set by hand, of another dtype
+    (x * x).backward()
+    assert float(x.grad) == 4.5
+    ro = np.array(1.0)
+    ro.flags.writeable = False
+    x.grad = ro  # read-only: accumulated out of place
+    (x * 3.0).backward()
+    assert float(x.grad) == 4.0 and float(ro) == 1.0
 
 
 def test_retain_grad_and_non_leaf_grads():

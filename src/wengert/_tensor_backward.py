@@ -78,9 +78,15 @@ def _store_grad(t, ct, create, used=None):
     the arrays already stored); any other fresh, writeable array is stored
     without a copy."""
     old = t._grad
-    if old is None and type(ct) is type(t._data) and isinstance(ct, _generic) and not create:
-        t._grad = const(np.array(ct))  # a NumPy scalar of the leaf's own dtype
-        return
+    if type(ct) is type(t._data) and isinstance(ct, _generic) and not create:
+        # a NumPy scalar of the leaf's own dtype (a 0-d leaf)
+        if old is None:
+            t._grad = const(np.array(ct))
+            return
+        od = old._data
+        if type(od) is _ndarray and not od.shape and not old._rg and od.flags.writeable:
+            od += ct
+            return
     if create:
         ct = ct if isinstance(ct, Tensor) else const(ct)
         if ct.dtype != t.dtype:
