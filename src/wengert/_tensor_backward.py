@@ -1,10 +1,10 @@
 """Backward sweeps of the Tensor graph.
 
 The common path sweeps the graph's linear equations (LinVars) in reverse
-topological order — dependency counts from one iterative pass, then a ready
-stack, as PyTorch's engine does — applying the primitives' own transpose
-rules (``p.transpose``), exactly as :func:`wengert._core.backward_pass` does
-for a tape.  ``create_graph=True`` instead walks the Tensors' op records and
+topological order — the reverse of the post-order of one iterative
+depth-first walk, so no use counts are kept — applying the primitives' own
+transpose rules (``p.transpose``), exactly as
+:func:`wengert._core.backward_pass` does for a tape.  ``create_graph=True`` instead walks the Tensors' op records and
 re-runs each op's JVP rule on Tensors with a fresh local tape, transposing it
 with ``backward_pass``: the coefficients are then Tensor operations, recorded,
 so the gradients can be differentiated again.
