@@ -329,3 +329,17 @@ def all_cases() -> list[Case]:
             mod = importlib.import_module(info.name)
             out.extend(getattr(mod, "CASES", []))
     return out
+
+
+# Reverse mode's one-equation tangents of the bilinear primitives, called
+# directly (they are reached otherwise only as tape equations)
+def _tangent_case(name, p, op, shapes):
+    from wengert import _prims as P
+    prim = getattr(P, p)
+    CASES.append(Case(name, lambda a, b, c, d: prim.bind(a, b, c, d), U(-2, 2, *shapes),
+                      lambda a, b, c, d: op(a, d) + op(c, b)))
+
+
+_tangent_case("mul_tangent", "mul_tangent_p", np.multiply, [(2, 3)] * 4)
+_tangent_case("matmul_tangent", "matmul_tangent_p", np.matmul, [(2, 3), (3, 4), (2, 3), (3, 4)])
+_tangent_case("matmul_tangent-vec", "matmul_tangent_p", np.matmul, [(2, 3), (3,), (2, 3), (3,)])

@@ -83,7 +83,7 @@ class Primitive:
     __slots__ = (
         "name", "impl", "nin", "nparams", "jvps", "jvp_full", "transpose",
         "batch", "multiple_results", "nondiff", "linear", "bind", "doc",
-        "extra", "jvp_trace",
+        "extra", "jvp_trace", "bilinear",
     )
 
     def __init__(self, name, impl, nin=1, *, nparams=0, jvps=None,
@@ -105,6 +105,10 @@ class Primitive:
         # optional ``jvp_trace(trace, primals, tangents, params)`` returning the
         # output tracer(s): replaces bind-then-``jvp`` for that primitive
         self.jvp_trace = None
+        # for a bilinear primitive (mul, matmul): the primitive of its tangent
+        # ``op(xt, y) + op(x, yt)``, one tape equation when both tangents are
+        # on the same tape (reverse mode) instead of three
+        self.bilinear = None
         self.bind = _make_bind(self)
 
     def __repr__(self):
@@ -377,6 +381,12 @@ class JVPTrace(Trace):
             ans = p.impl(xp, yp, *params)
         if p.nondiff or (xt is None and yt is None):
             return ans
+        if p.bilinear is not None and type(xt) is LinVar and type(yt) is LinVar \
+                and xt._trace is yt._trace and not params:
+            tr = xt._trace
+            v = LinVar(tr, p.bilinear, (xt, yt, xp, yp), ())
+            tr.tape.append(v)
+            return JVPTracer(self, ans, v)
         if p.jvp_full is not None:
             t_out = p.jvp_full((xp, yp), (xt, yt), ans, params)
         else:
@@ -567,7 +577,7 @@ class LinVar(Tracer):
 class _PrimRefs:
     """Late-bound references to the primitives the core's fast paths use."""
 
-    mul = div = neg = add = sub = matmul = None
+    mul = div = neg = add = sub = matmul = mul_tangent = matmul_tangent = None
 
 
 _P = _PrimRefs()
@@ -604,6 +614,7 @@ def backward_pass(trace, seeds):
         if type(v) is LinVar and v._trace is trace and ct is not None:
             _accumulate(v, ct)
     mul, div, neg, add, sub, mm = _P.mul, _P.div, _P.neg, _P.add, _P.sub, _P.matmul
+    mul_t, mm_t = _P.mul_tangent, _P.matmul_tangent
     outers = {}  # id(LinVar) -> [LinVar, left factors, right factors]: deferred sums of outer products
     tape = trace.tape
     for i in range(len(tape) - 1, -1, -1):
@@ -642,31 +653,25 @@ def backward_pass(trace, seeds):
         if p is div and type(args[1]) is not LinVar:
             _accumulate(args[0], ct / args[1])
             continue
-        if p is mm and type(ct) is np.ndarray and ct.ndim >= 2:  # matrix products
+        if p is mm and type(ct) is np.ndarray:
             a, b = args
             if type(a) is LinVar and a._trace is trace:
-                if type(b) is np.ndarray and b.ndim == ct.ndim:
-                    _accumulate(a, np.matmul(ct, np.swapaxes(b, -1, -2)))
-                    continue
-            elif type(b) is LinVar and b._trace is trace and type(a) is np.ndarray and a.ndim == ct.ndim:
-                _accumulate(b, np.matmul(np.swapaxes(a, -1, -2), ct))
-                continue
-        if p is mm and type(ct) is np.ndarray and ct.ndim == 1:
-            # matrix @ vector with the matrix linear: its cotangent is the
-            # outer product ct ⊗ y; a recurrence makes one per step, and their
-            # sum is one matrix product at the end (Σ_t c_t ⊗ y_t = C^T Y)
-            a, b = args
-            if type(a) is LinVar and a._trace is trace:
-                if type(b) is np.ndarray and b.ndim == 1:  # then a is a matrix (ct is 1-D)
-                    _defer_outer(outers, a, ct, b)
+                if type(b) is np.ndarray and _mm_ct_left(outers, a, ct, b):
                     continue
             elif type(b) is LinVar and b._trace is trace and type(a) is np.ndarray:
-                if a.ndim == 2:  # matrix @ (linear) vector: ct @ a is a^T ct, no transpose
-                    _accumulate(b, np.matmul(ct, a))
+                if _mm_ct_right(outers, b, ct, a):
                     continue
-                if a.ndim == 1:  # (linear) matrix on the right of a vector
-                    _defer_outer(outers, b, a, ct)
-                    continue
+        if p is mul_t:  # x_dot * y + x * y_dot
+            xt, yt, x, y = args
+            _accumulate(xt, ct * y)
+            _accumulate(yt, x * ct)
+            continue
+        if p is mm_t and type(ct) is np.ndarray and ct.ndim >= 1 and type(args[2]) is np.ndarray \
+                and type(args[3]) is np.ndarray:  # x_dot @ y + x @ y_dot
+            xt, yt, x, y = args
+            if _mm_ct_left(outers, xt, ct, y) and _mm_ct_right(outers, yt, ct, x):
+                continue
+            raise AssertionError("internal error: matmul tangent of unexpected ranks")
         if len(args) == 1:  # unary linear primitives (reshape, sum, getitem, ...)
             c = p.transpose(ct, None, *eq.params)[0]
             if c is not None:
@@ -680,6 +685,42 @@ def backward_pass(trace, seeds):
                 _accumulate(a, c)
     for rec in outers.values():  # the inputs' (off the tape)
         _flush_outers(rec)
+
+
+def _mm_ct_left(outers, a, ct, b):
+    """Cotangent of the linear left operand ``a`` of ``a @ b`` (concrete
+    ``ct`` and ``b``); False for rank combinations left to the transpose rule."""
+    nc, nb = ct.ndim, b.ndim
+    if nc >= 2 and nb == nc:
+        _accumulate(a, np.matmul(ct, np.swapaxes(b, -1, -2)))
+    elif nc == 1 and nb == 1:
+        # matrix @ vector: the cotangent is the outer product ct ⊗ b; a
+        # recurrence makes one per step, and their sum is one matrix product
+        # at the end (Σ_t c_t ⊗ b_t = C^T B)
+        _defer_outer(outers, a, ct, b)
+    elif nc == 1 and nb == 2:  # vector @ matrix: b ct
+        _accumulate(a, np.matmul(b, ct))
+    elif nc == 0 and nb == 1:  # vector · vector
+        _accumulate(a, ct * b)
+    else:
+        return False
+    return True
+
+
+def _mm_ct_right(outers, b, ct, a):
+    """Cotangent of the linear right operand ``b`` of ``a @ b``."""
+    nc, na = ct.ndim, a.ndim
+    if nc >= 2 and na == nc:
+        _accumulate(b, np.matmul(np.swapaxes(a, -1, -2), ct))
+    elif nc == 1 and na == 2:  # matrix @ vector: a^T ct, as ct @ a (no transpose)
+        _accumulate(b, np.matmul(ct, a))
+    elif nc == 1 and na == 1:  # vector @ matrix: the outer product a ⊗ ct
+        _defer_outer(outers, b, a, ct)
+    elif nc == 0 and na == 1:
+        _accumulate(b, a * ct)
+    else:
+        return False
+    return True
 
 
 def _defer_outer(outers, a, left, right):

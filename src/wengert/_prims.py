@@ -512,6 +512,35 @@ matmul = matmul_p.bind
 _P.matmul = matmul_p
 
 
+def _tangent_prim(op_p, shapes):
+    """The tangent ``op(xt, y) + op(x, yt)`` of a bilinear ``op`` as one
+    primitive: reverse mode records it as one tape equation (instead of two
+    products and a sum) when both operands carry tangents.  Linear in
+    ``(xt, yt)``; its transpose is ``op``'s, once per operand."""
+    op_impl, op = op_p.impl, op_p.bind
+
+    def impl(xt, yt, x, y):
+        return op_impl(xt, y) + op_impl(x, yt)
+
+    def transpose(ct, xt, yt, x, y):
+        if xt is not None or yt is not None:
+            raise TypeError(f"internal error: {op_p.name}_tangent is linear in its tangents only")
+        return op_p.transpose(ct, None, y)[0], op_p.transpose(ct, x, None)[1], None, None
+
+    p = defprim(f"{op_p.name}_tangent", impl, 4, linear=True, transpose=transpose,
+                jvps=(lambda t, ans, xt, yt, x, y: op(t, y), lambda t, ans, xt, yt, x, y: op(x, t),
+                      lambda t, ans, xt, yt, x, y: op(t, yt), lambda t, ans, xt, yt, x, y: op(xt, t)),
+                test={"shapes": shapes},
+                doc=f"xt {op_p.name} y + x {op_p.name} yt (reverse mode's tangent of {op_p.name})")
+    op_p.bilinear = p
+    return p
+
+
+mul_tangent_p = _tangent_prim(mul_p, [((2, 3),) * 4])
+matmul_tangent_p = _tangent_prim(matmul_p, [((2, 3), (3, 4), (2, 3), (3, 4)), ((3,), (3, 2), (3,), (3, 2))])
+_P.mul_tangent, _P.matmul_tangent = mul_tangent_p, matmul_tangent_p
+
+
 def _einsum_impl(x, y, spec, sizes):
     return np.einsum(spec, x, y, optimize=True)
 

@@ -244,6 +244,21 @@ def _convert_rule(size, vals, batched, dtype, in_dtype):
     return P.convert_p.bind(vals[0], dtype, in_dtype)
 
 
+def _tangent_rule(op_p):
+    """``op(xt, y) + op(x, yt)`` (a bilinear op's tangent), batched by ``op``'s rule."""
+    def rule(size, vals, batched):
+        from .numpy._base import binary
+        xt, yt, x, y = vals
+        bxt, byt, bx, by = batched
+
+        def part(a, b, ba, bb):
+            if ba or bb:
+                return op_p.batch(size, [a, b], [ba, bb])
+            return _bcast(op_p.bind(a, b), size)
+        return binary(P.add_p, part(xt, y, bxt, by), part(x, yt, bx, byt))
+    return rule
+
+
 BATCH_RULES: dict[str, Callable] = {}
 
 
@@ -274,6 +289,8 @@ register_batch_rule(P.cumsum_p, _cumsum_rule)
 register_batch_rule(P.matmul_p, _matmul_rule)
 register_batch_rule(P.einsum_p, _einsum_rule)
 register_batch_rule(P.convert_p, _convert_rule)
+register_batch_rule(P.mul_tangent_p, _tangent_rule(P.mul_p))
+register_batch_rule(P.matmul_tangent_p, _tangent_rule(P.matmul_p))
 for _n in ("argmax", "argmin", "argsort"):
     register_batch_rule(P.REGISTRY[_n], _argrule(P.REGISTRY[_n]))
 

@@ -93,36 +93,36 @@ _PLAIN_LEAVES = {float, int, complex, bool, np.ndarray, np.float64, np.float32,
 _NONE = PyTreeDef("none", None, (), 0)
 
 
+def _flatten_seq(kind, aux, xs, leaves):
+    children = []
+    n = 0
+    for c in xs:
+        if type(c) in _PLAIN_LEAVES:  # the common case, without a call
+            leaves.append(c)
+            children.append(_LEAF)
+            n += 1
+        else:
+            d = _flatten(c, leaves)
+            children.append(d)
+            n += d.num_leaves
+    return PyTreeDef(kind, aux, tuple(children), n)
+
+
 def _flatten(x, leaves):
     tx = type(x)
     if tx is tuple or tx is list:
-        children = []
-        n = 0
-        for c in x:
-            tc = type(c)
-            if tc in _PLAIN_LEAVES:  # the common case, without a call
-                leaves.append(c)
-                children.append(_LEAF)
-                n += 1
-            else:
-                d = _flatten(c, leaves)
-                children.append(d)
-                n += d.num_leaves
-        return PyTreeDef(tx, None, tuple(children), n)
+        return _flatten_seq(tx, None, x, leaves)
     if tx is dict:
         keys = tuple(sorted(x))
-        children = tuple(_flatten(x[k], leaves) for k in keys)
-        return PyTreeDef(dict, keys, children, sum(c.num_leaves for c in children))
+        return _flatten_seq(dict, keys, [x[k] for k in keys], leaves)
     if x is None:
         return _NONE
     reg = _REGISTRY.get(tx)
     if reg is not None:
         kids, aux = reg[0](x)
-        children = tuple(_flatten(c, leaves) for c in kids)
-        return PyTreeDef(tx, aux, children, sum(c.num_leaves for c in children))
+        return _flatten_seq(tx, aux, kids, leaves)
     if isinstance(x, tuple) and hasattr(tx, "_fields"):  # namedtuple
-        children = tuple(_flatten(c, leaves) for c in x)
-        return PyTreeDef(tx, "namedtuple", children, sum(c.num_leaves for c in children))
+        return _flatten_seq(tx, "namedtuple", x, leaves)
     leaves.append(x)
     return _LEAF
 
