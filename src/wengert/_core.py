@@ -83,7 +83,7 @@ class Primitive:
     __slots__ = (
         "name", "impl", "nin", "nparams", "jvps", "jvp_full", "transpose",
         "batch", "multiple_results", "nondiff", "linear", "bind", "doc",
-        "extra", "jvp_trace", "bilinear",
+        "extra", "jvp_trace", "bilinear", "lin1",
     )
 
     def __init__(self, name, impl, nin=1, *, nparams=0, jvps=None,
@@ -109,6 +109,9 @@ class Primitive:
         # ``op(xt, y) + op(x, yt)``, one tape equation when both tangents are
         # on the same tape (reverse mode) instead of three
         self.bilinear = None
+        # linear in its one array argument, with the JVP ``p(t, *params)``:
+        # reverse mode records ``p`` itself on the tape
+        self.lin1 = False
         self.bind = _make_bind(self)
 
     def __repr__(self):
@@ -340,6 +343,11 @@ class JVPTrace(Trace):
             ans = p.bind(xp, *params) if isinstance(xp, Tracer) else p.impl(xp, *params)
             if t is None or p.nondiff:
                 return ans
+            if p.lin1 and type(t) is LinVar:  # the tangent's equation is p itself
+                tr = t._trace
+                v = LinVar(tr, p, (t,), params)
+                tr.tape.append(v)
+                return JVPTracer(self, ans, v)
             if p.jvp_full is None:
                 rule = p.jvps[0]
                 t_out = None if rule is None else rule(t, ans, xp, *params)

@@ -35,6 +35,7 @@ def _lin1(p):
     """JVP of a primitive linear in its single array argument."""
     bind = p.bind
     p.jvps = (lambda t, ans, x, *params: bind(t, *params),)
+    p.lin1 = True
     return p
 
 
