@@ -486,6 +486,38 @@ class JVPTracer(Tracer):
             return self._trace.process2(_P.div, other, self, ())
         return Tracer.__rtruediv__(self, other)
 
+    def _mm(self, a, b):
+        """Are ``a @ b`` (one of them this tracer) matrix/vector operands the
+        primitive takes as they are (1-D or 2-D, inner sizes equal)?"""
+        ta, tb = type(a), type(b)
+        if ta is JVPTracer:
+            if a._trace is not self._trace:
+                return False
+            sa = a.primal.shape
+        elif ta is np.ndarray:
+            sa = a.shape
+        else:
+            return False
+        if tb is JVPTracer:
+            if b._trace is not self._trace:
+                return False
+            sb = b.primal.shape
+        elif tb is np.ndarray:
+            sb = b.shape
+        else:
+            return False
+        return 0 < len(sa) <= 2 and 0 < len(sb) <= 2 and sa[-1] == sb[0]
+
+    def __matmul__(self, other):
+        if self._mm(self, other):
+            return self._trace.process2(_P.matmul, self, other, ())
+        return Tracer.__matmul__(self, other)
+
+    def __rmatmul__(self, other):
+        if self._mm(other, self):
+            return self._trace.process2(_P.matmul, other, self, ())
+        return Tracer.__rmatmul__(self, other)
+
 
 class TapeTrace(Trace):
     """Records linear operations on :class:`LinVar` tangents on a flat tape."""
