@@ -732,7 +732,7 @@ def _mm_ct_left(outers, a, ct, b):
     ``ct`` and ``b``); False for rank combinations left to the transpose rule."""
     nc, nb = ct.ndim, b.ndim
     if nc >= 2 and nb == nc:
-        _accumulate(a, np.matmul(ct, np.swapaxes(b, -1, -2)))
+        _accumulate(a, np.matmul(ct, b.T if nb == 2 else np.swapaxes(b, -1, -2)))
     elif nc == 1 and nb == 1:
         # matrix @ vector: the cotangent is the outer product ct ⊗ b; a
         # recurrence makes one per step, and their sum is one matrix product
@@ -751,7 +751,7 @@ def _mm_ct_right(outers, b, ct, a):
     """Cotangent of the linear right operand ``b`` of ``a @ b``."""
     nc, na = ct.ndim, a.ndim
     if nc >= 2 and na == nc:
-        _accumulate(b, np.matmul(np.swapaxes(a, -1, -2), ct))
+        _accumulate(b, np.matmul(a.T if na == 2 else np.swapaxes(a, -1, -2), ct))
     elif nc == 1 and na == 2:  # matrix @ vector: a^T ct, as ct @ a (no transpose)
         _accumulate(b, np.matmul(ct, a))
     elif nc == 1 and na == 1:  # vector @ matrix: the outer product a ⊗ ct

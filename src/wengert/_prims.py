@@ -595,7 +595,7 @@ def _reduce_extreme_jvp(t, ans, x, axes, in_shape):
     if not isinstance(x, Tracer) and not isinstance(ans, Tracer):
         # concrete values: the tie weights (1/count where x attains the
         # extreme) in NumPy, and one product and one sum on the tangent
-        m = np.equal(x, np.reshape(ans, kd)).astype(_dtype(ans))
+        m = np.equal(x, ans.reshape(kd) if type(ans) is np.ndarray else np.reshape(ans, kd)).astype(_dtype(ans))
         return reduce_sum(t * (m / np.add.reduce(m, axis=axes, keepdims=True)), axes, in_shape)
     ans_b = broadcast_to(reshape(ans, kd, _shape_of_ct(kd, axes)), in_shape, kd)
     mask = equal(x, ans_b)

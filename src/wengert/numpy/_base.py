@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _prims as P
-from .._core import JVPTracer, Tracer
+from .._core import JVPTracer, LinVar, Tracer
 
 WEAK = frozenset({int, float, complex, bool})
 
@@ -109,7 +109,13 @@ def _broadcast_operand(p, x, shape, in_shape):
     give every tangent term the broadcast shape."""
     if type(x) is JVPTracer and p in _SHAPE_FREE_RULES and not isinstance(x.primal, Tracer):
         t = x.tangent
-        return JVPTracer(x._trace, x.primal, None if t is None else P.broadcast_to(t, shape, in_shape))
+        if type(t) is LinVar:  # reverse mode: one equation on the tape
+            tr = t._trace
+            t = LinVar(tr, P.broadcast_p, (t,), (shape, in_shape))
+            tr.tape.append(t)
+        elif t is not None:
+            t = P.broadcast_to(t, shape, in_shape)
+        return JVPTracer(x._trace, x.primal, t)
     return P.broadcast_to(x, shape, in_shape)
 
 
