@@ -667,31 +667,45 @@ def backward_pass(trace, seeds):
         eq.ct = None
         p = eq.prim
         args = eq.args
+        # (the first cotangent of a LinVar is stored without a call)
         if p is mul:
             a, c = args
             if type(a) is not LinVar or a._trace is not trace:
                 a, c = c, a
-            _accumulate(a, ct * c)
+            c = ct * c
+            if a.ct is None:
+                a.ct = c
+            else:
+                _accumulate(a, c)
             continue
-        if p is add:
+        if p is add or p is sub:
             a, b = args
             if type(a) is LinVar and a._trace is trace:
-                _accumulate(a, ct)
+                if a.ct is None:
+                    a.ct = ct
+                else:
+                    _accumulate(a, ct)
             if type(b) is LinVar and b._trace is trace:
-                _accumulate(b, ct)
+                c = ct if p is add else -ct
+                if b.ct is None:
+                    b.ct = c
+                else:
+                    _accumulate(b, c)
             continue
         if p is neg:
-            _accumulate(args[0], -ct)
-            continue
-        if p is sub:
-            a, b = args
-            if type(a) is LinVar and a._trace is trace:
-                _accumulate(a, ct)
-            if type(b) is LinVar and b._trace is trace:
-                _accumulate(b, -ct)
+            a = args[0]
+            if a.ct is None:
+                a.ct = -ct
+            else:
+                _accumulate(a, -ct)
             continue
         if p is div and type(args[1]) is not LinVar:
-            _accumulate(args[0], ct / args[1])
+            a = args[0]
+            c = ct / args[1]
+            if a.ct is None:
+                a.ct = c
+            else:
+                _accumulate(a, c)
             continue
         if p is mm and type(ct) is np.ndarray:
             a, b = args
@@ -715,7 +729,11 @@ def backward_pass(trace, seeds):
         if len(args) == 1:  # unary linear primitives (reshape, sum, getitem, ...)
             c = p.transpose(ct, None, *eq.params)[0]
             if c is not None:
-                _accumulate(args[0], c)
+                a = args[0]
+                if a.ct is None:
+                    a.ct = c
+                else:
+                    _accumulate(a, c)
             continue
         lin = [type(a) is LinVar and a._trace is trace for a in args]
         targs = [None if f else a for a, f in zip(args, lin)]
