@@ -89,3 +89,41 @@ def test_linear_vector_on_the_right_needs_no_transpose():
     np.testing.assert_allclose(wg.grad(f)(x), want, rtol=1e-13)
     np.testing.assert_allclose(wg.jacrev(lambda x: wnp.sin(M @ x))(x), np.cos(M @ x)[:, None] * M,
                                rtol=1e-13)
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (4,)), ((4,), (4, 3)), ((4,), (4,)), ((2, 4), (4, 3))])
+def test_matmul_operator_fast_path_in_every_mode(shapes):
+    a0 = RNG.standard_normal(shapes[0])
+    b0 = RNG.standard_normal(shapes[1])
+
+    def f(a, b):
+        return wnp.sum(wnp.sin(a @ b))
+
+    def hand(a, b):
+        c = np.cos(a @ b)
+        if a.ndim == 2 and b.ndim == 1:
+            return np.multiply.outer(c, b), a.T @ c
+        if a.ndim == 1 and b.ndim == 2:
+            return b @ c, np.multiply.outer(a, c)
+        if a.ndim == 1 and b.ndim == 1:
+            return c * b, c * a
+        return c @ b.T, a.T @ c
+
+    want = hand(a0, b0)
+    got = wg.grad(f, argnums=(0, 1))(a0, b0)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
+    # forward mode over reverse, and reverse over reverse, agree with differences
+    fd = central_jacobian(lambda a: wnp.sum(wg.grad(f)(a, b0)), a0)
+    np.testing.assert_allclose(wg.grad(lambda a: wnp.sum(wg.grad(f)(a, b0)))(a0), fd, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(wg.jvp(lambda a: wnp.sum(wg.grad(f)(a, b0)), (a0,), (np.ones_like(a0),))[1],
+                               np.sum(fd), rtol=1e-6)
+
+
+def test_same_shape_constant_of_another_dtype_promotes_as_numpy_does():
+    x = np.linspace(0.1, 1.0, 4).astype(np.float32)
+    c = np.linspace(1.0, 2.0, 4)  # float64
+    v, g = wg.value_and_grad(lambda x: wnp.sum(x * c))(x)
+    assert np.result_type(v) == np.float64  # NumPy's promotion of the product
+    assert g.dtype == np.float32  # the gradient has its input's dtype
+    np.testing.assert_allclose(g, c.astype(np.float32), rtol=1e-7)
