@@ -486,27 +486,20 @@ class JVPTracer(Tracer):
             return self._trace.process2(_P.div, other, self, ())
         return Tracer.__rtruediv__(self, other)
 
+    def _mm_shape(self, v):
+        """The shape of an operand of this trace's ``@`` fast path (None: no)."""
+        t = type(v)
+        if t is JVPTracer:
+            return v.primal.shape if v._trace is self._trace else None
+        return v.shape if t is np.ndarray else None
+
     def _mm(self, a, b):
         """Are ``a @ b`` (one of them this tracer) matrix/vector operands the
         primitive takes as they are (1-D or 2-D, inner sizes equal)?"""
-        ta, tb = type(a), type(b)
-        if ta is JVPTracer:
-            if a._trace is not self._trace:
-                return False
-            sa = a.primal.shape
-        elif ta is np.ndarray:
-            sa = a.shape
-        else:
-            return False
-        if tb is JVPTracer:
-            if b._trace is not self._trace:
-                return False
-            sb = b.primal.shape
-        elif tb is np.ndarray:
-            sb = b.shape
-        else:
-            return False
-        return 0 < len(sa) <= 2 and 0 < len(sb) <= 2 and sa[-1] == sb[0]
+        sa = self._mm_shape(a)
+        sb = self._mm_shape(b)
+        return (sa is not None and sb is not None and 0 < len(sa) <= 2 and 0 < len(sb) <= 2
+                and sa[-1] == sb[0])
 
     def __matmul__(self, other):
         if self._mm(self, other):

@@ -281,14 +281,17 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
                     a = args[0]
                     o = a.ct
                     a.ct = ct if o is seen else o + ct
-                elif p is add:
+                elif p is add or p is sub:
                     a, b = args
                     if type(a) is LV and a._trace is g:
                         o = a.ct
                         a.ct = ct if o is seen else o + ct
                     if type(b) is LV and b._trace is g:
                         o = b.ct
-                        b.ct = ct if o is seen else o + ct
+                        if p is add:
+                            b.ct = ct if o is seen else o + ct
+                        else:
+                            b.ct = -ct if o is seen else o - ct
                 elif p is neg:
                     a = args[0]
                     c = -ct
@@ -299,14 +302,6 @@ def sweep(roots, seeds, accumulate, want=None, retain=False):
                     c = ct / args[1]
                     o = a.ct
                     a.ct = c if o is seen else o + c
-                elif p is sub:
-                    a, b = args
-                    if type(a) is LV and a._trace is g:
-                        o = a.ct
-                        a.ct = ct if o is seen else o + ct
-                    if type(b) is LV and b._trace is g:
-                        o = b.ct
-                        b.ct = -ct if o is seen else o - ct
                 elif p is FREED_P:
                     raise RuntimeError(_FREED_MSG)
                 else:
