@@ -408,3 +408,20 @@ def test_forward_mode_of_scalar_times_array_broadcasts_tangents(op):
     np.testing.assert_allclose(wg.jacrev(f)(0.7), want, rtol=1e-13)
     np.testing.assert_allclose(wg.grad(lambda s: wnp.sum(wg.jacfwd(f)(s)))(0.7),
                                wg.grad(lambda s: wnp.sum(wg.jacrev(f)(s)))(0.7), rtol=1e-12)
+
+
+def test_gradients_are_fresh_writeable_arrays():
+    # a sweep can leave a read-only broadcast view (the cotangent of a sum),
+    # or one array for several inputs (x + y): results are separate arrays
+    g = wg.grad(lambda x: wnp.sum(x))(np.ones(3))
+    assert g.flags.writeable
+    g *= 2.0
+    np.testing.assert_array_equal(g, [2.0, 2.0, 2.0])
+    gx, gy = wg.grad(lambda x, y: wnp.sum(x + y), argnums=(0, 1))(np.ones(3), np.ones(3))
+    assert gx is not gy and gx.flags.writeable and gy.flags.writeable
+    gx[0] = 5.0
+    np.testing.assert_array_equal(gy, [1.0, 1.0, 1.0])
+    (cx,) = wg.vjp(lambda x: wnp.sum(x), np.ones(2))[1](np.float64(1.0))
+    assert cx.flags.writeable
+    J = wg.jacrev(lambda x: wnp.sum(x))(np.ones(2))
+    assert J.flags.writeable

@@ -111,9 +111,28 @@ def _zeros_like(x):
     return np.zeros(np.shape(x), dtype=np.result_type(x))
 
 
+def _fit_cts(lins, leaves):
+    """The inputs' cotangents as results: each in its input's dtype and
+    shape, a fresh writeable array (a sweep may leave a read-only broadcast
+    view, or one array shared by several inputs)."""
+    out = [_fit_ct(v.ct, x) for v, x in zip(lins, leaves)]
+    if len(out) > 1:
+        seen = set()
+        for i, g in enumerate(out):
+            if type(g) is np.ndarray:
+                if id(g) in seen:
+                    out[i] = g.copy()
+                else:
+                    seen.add(id(g))
+    return out
+
+
 def _fit_ct(ct, x):
     """Cast a cotangent to its input's dtype (float32 stays float32)."""
-    if type(ct) is type(x) and type(x) is not np.ndarray and ct.dtype is x.dtype:
+    if type(ct) is np.ndarray:
+        if type(x) is np.ndarray and ct.dtype == x.dtype and ct.shape == x.shape:
+            return ct if ct.flags.writeable else ct.copy()
+    elif type(ct) is type(x) and ct.dtype is x.dtype:  # NumPy scalars
         return ct
     if ct is None:
         return _zeros_like(x)
@@ -131,6 +150,8 @@ def _fit_ct(ct, x):
     xs = x.shape if type(x) is np.ndarray else np.shape(x)
     if ct.shape != xs:
         ct = np.broadcast_to(ct, xs).copy()
+    elif type(ct) is np.ndarray and not ct.flags.writeable:
+        ct = ct.copy()
     return ct
 
 
@@ -250,7 +271,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         try:
             if t is not None:
                 backward_pass(tape, [(t, _one(val))])
-            grads = [_fit_ct(v.ct, x) for v, x in zip(lins, leaves)]
+            grads = _fit_cts(lins, leaves)
         finally:
             tape.tape = []
             tape.kill()
@@ -362,7 +383,7 @@ def _vjp_fun(who, leaves, in_tree, tape, lins, vals, ts, out_tree):
             v.ct = None
         backward_pass(tape, [(t, c) for t, c in zip(ts, ct_leaves)
                              if t is not None])
-        grads = [_fit_ct(v.ct, x) for v, x in zip(lins, leaves)]
+        grads = _fit_cts(lins, leaves)
         for v in lins:
             v.ct = None
         return tuple(tree_unflatten(in_tree, grads))
@@ -573,7 +594,7 @@ def _jacobian(fun, argnums, has_aux, chunk_size, holomorphic, mode):
                 # a scalar output: the Jacobian is the gradient (one sweep, no basis)
                 if ts[0] is not None:
                     backward_pass(tape, [(ts[0], _one(o0))])
-                cts = [_fit_ct(v.ct, x) for v, x in zip(lins, leaves)]
+                cts = _fit_cts(lins, leaves)
                 tape.tape = []
                 g = _unflatten(in_tree, cts)
                 jac = tree_unflatten(out_tree, [g[0] if single else tuple(g)])
