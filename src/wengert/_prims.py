@@ -286,9 +286,23 @@ def _reduce_sum_impl(x, axes, in_shape):
     return np.add.reduce(x, axis=axes)
 
 
+_KD: dict = {}
+
+
+def keepdims_shape(in_shape, axes):
+    """``in_shape`` with ``axes`` (a reduction's) kept as size 1 (memoised)."""
+    key = (in_shape, axes)
+    kd = _KD.get(key)
+    if kd is None:
+        kd = tuple([1 if i in axes else s for i, s in enumerate(in_shape)])
+        if len(_KD) < 4096:
+            _KD[key] = kd
+    return kd
+
+
 def _reduce_sum_T(ct, x, axes, in_shape):
     if type(ct) is np.ndarray:  # concrete: a zero-stride view of the cotangent
-        kd = tuple([1 if i in axes else s for i, s in enumerate(in_shape)])
+        kd = keepdims_shape(in_shape, axes)
         return (_broadcast_impl(ct.reshape(kd), in_shape, kd),)
     if axes == tuple(range(len(axes))):  # leading axes (a full sum too): broadcasting adds them
         return (broadcast_to(ct, in_shape, in_shape[len(axes):]),)
@@ -321,6 +335,8 @@ reshape = reshape_p.bind
 def _broadcast_impl(x, shape, in_shape):
     if type(x) is not np.ndarray and (type(x) is float or isinstance(x, np.generic)):
         x = np.asarray(x)
+    elif type(x) is np.ndarray and not x.flags.c_contiguous and x.size and not any(x.strides):
+        x = np.asarray(x[(0,) * x.ndim])  # a broadcast single value (a sum's cotangent)
     if type(x) is np.ndarray and x.flags.c_contiguous:
         # a read-only zero-stride view, like np.broadcast_to but 6x cheaper
         lead = len(shape) - x.ndim
@@ -583,20 +599,20 @@ einsum = einsum_p.bind
 
 
 def _reduce_max_impl(x, axes, in_shape):
-    return np.max(x, axis=axes)
+    return np.maximum.reduce(x, axis=axes)
 
 
 def _reduce_min_impl(x, axes, in_shape):
-    return np.min(x, axis=axes)
+    return np.minimum.reduce(x, axis=axes)
 
 
 def _reduce_extreme_jvp(t, ans, x, axes, in_shape):
-    kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
-    if not isinstance(x, Tracer) and not isinstance(ans, Tracer):
+    if type(x) is np.ndarray and type(ans) is np.ndarray:
         # concrete values: the tie weights (1/count where x attains the
         # extreme) in NumPy, and one product and one sum on the tangent
-        m = np.equal(x, ans.reshape(kd) if type(ans) is np.ndarray else np.reshape(ans, kd)).astype(_dtype(ans))
+        m = np.equal(x, ans.reshape(keepdims_shape(in_shape, axes))).astype(ans.dtype)
         return reduce_sum(t * (m / np.add.reduce(m, axis=axes, keepdims=True)), axes, in_shape)
+    kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
     ans_b = broadcast_to(reshape(ans, kd, _shape_of_ct(kd, axes)), in_shape, kd)
     mask = equal(x, ans_b)
     dt = _dtype(ans)

@@ -161,8 +161,22 @@ def _broadcast_shapes2(a, b):
     return tuple(out)
 
 
+_AXES: dict = {}
+
+
 def norm_axes(axis, ndim, fname="function"):
     """Normalise ``axis`` (None, int or tuple) to a sorted tuple of non-negative ints."""
+    try:
+        return _AXES[(axis, ndim)]
+    except (KeyError, TypeError):  # not seen yet, or unhashable (a list)
+        pass
+    r = _norm_axes(axis, ndim, fname)
+    if len(_AXES) < 4096 and type(axis) in (type(None), int, tuple):
+        _AXES[(axis, ndim)] = r
+    return r
+
+
+def _norm_axes(axis, ndim, fname):
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, (int, np.integer)):

@@ -318,8 +318,8 @@ def _cast_nondiff(x, dtype):
 
 
 def _keep(r, in_shape, axes):
-    kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
-    return reshape_t(r, kd)
+    """``r`` (reduced over ``axes``) with the reduced axes kept as size 1."""
+    return P.reshape(r, P.keepdims_shape(in_shape, axes), tuple(r.shape))
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):  # noqa: A001
