@@ -425,3 +425,10 @@ def test_gradients_are_fresh_writeable_arrays():
     assert cx.flags.writeable
     J = wg.jacrev(lambda x: wnp.sum(x))(np.ones(2))
     assert J.flags.writeable
+    # forward mode and vmap hand out broadcasts as writeable arrays too
+    J = wg.jacfwd(lambda t: wnp.broadcast_to(t, (3,)))(1.0)
+    assert J.flags.writeable
+    np.testing.assert_array_equal(J, [1.0, 1.0, 1.0])
+    v = wg.vmap(wg.grad(lambda x: wnp.sum(x)))(np.ones((2, 3)))
+    assert v.flags.writeable
+    np.testing.assert_array_equal(v, np.ones((2, 3)))

@@ -24,6 +24,7 @@ from ._core import (
     end_level,
     evaluate_tape,
     new_level,
+    writeable,
 )
 from .tree_util import tree_flatten, tree_unflatten
 
@@ -448,7 +449,7 @@ def _jvp_flat(fun_flat, primals, tangents):
     finally:
         end_level()
         trace.kill()
-    touts = [_zeros_like(v) if t is None else t for t, v in zip(touts, vals)]
+    touts = [_zeros_like(v) if t is None else writeable(t) for t, v in zip(touts, vals)]
     return vals, touts
 
 

@@ -616,6 +616,14 @@ class _PrimRefs:
 _P = _PrimRefs()
 
 
+def writeable(x):
+    """A result for the user: a read-only NumPy view (a broadcast, which
+    sweeps and batching rules make cheaply) becomes a writeable copy."""
+    if type(x) is np.ndarray and not x.flags.writeable:
+        return x.copy()
+    return x
+
+
 def _accumulate(a, c):
     old = a.ct
     if old is None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import _prims as P
-from ._core import Trace, Tracer, end_level, new_level
+from ._core import Trace, Tracer, end_level, new_level, writeable
 from .tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["vmap", "BatchTracer", "BatchTrace", "BATCH_RULES", "register_batch_rule",
@@ -412,7 +412,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
                                      f"of shape {tuple(v.shape)[1:]} (valid: {-nd} to {nd - 1})")
                 if oax % max(nd, 1) != 0:
                     v = _moveaxis_any(v, 0, oax % len(v.shape))
-                res.append(v)
+                res.append(writeable(v))
         finally:
             end_level()
             trace.kill()
