@@ -332,6 +332,9 @@ _lin1(reshape_p)
 reshape = reshape_p.bind
 
 
+_BCAST_STRIDES: dict = {}
+
+
 def _broadcast_impl(x, shape, in_shape):
     if type(x) is not np.ndarray and (type(x) is float or isinstance(x, np.generic)):
         x = np.asarray(x)
@@ -339,23 +342,53 @@ def _broadcast_impl(x, shape, in_shape):
         x = np.asarray(x[(0,) * x.ndim])  # a broadcast single value (a sum's cotangent)
     if type(x) is np.ndarray and x.flags.c_contiguous:
         # a read-only zero-stride view, like np.broadcast_to but 6x cheaper
-        lead = len(shape) - x.ndim
-        strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st
-                                      for n, m, st in zip(x.shape, shape[lead:], x.strides))
+        key = (x.shape, x.strides, shape)
+        try:
+            strides = _BCAST_STRIDES.get(key)
+        except TypeError:  # a list for a shape
+            shape = tuple(shape)
+            key = (x.shape, x.strides, shape)
+            strides = _BCAST_STRIDES.get(key)
+        if strides is None:
+            lead = len(shape) - x.ndim
+            strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st
+                                          for n, m, st in zip(x.shape, shape[lead:], x.strides))
+            if len(_BCAST_STRIDES) < 4096:
+                _BCAST_STRIDES[key] = strides
         r = np.ndarray(shape, x.dtype, x, 0, strides)
         r.flags.writeable = False
         return r
     return np.broadcast_to(x, shape)
 
 
-def _broadcast_T(ct, x, shape, in_shape):
-    lead = len(shape) - len(in_shape)
-    if type(ct) is np.ndarray:  # a concrete cotangent: NumPy's reduction, kept dims
+_BCAST_T: dict = {}
+
+
+def _concrete_sum_plan(shape, in_shape):
+    """How a concrete cotangent of ``broadcast_to(x, shape)`` sums back to
+    ``in_shape`` in one NumPy reduction: (axes, keepdims), or None."""
+    key = (tuple(shape), tuple(in_shape))
+    plan = _BCAST_T.get(key, False)
+    if plan is False:
+        lead = len(shape) - len(in_shape)
         if lead == 0:
-            axes = tuple([i for i, s in enumerate(in_shape) if s == 1 and shape[i] != 1])
-            return (np.add.reduce(ct, axis=axes, keepdims=True) if axes else ct,)
-        if all(s == shape[lead + i] for i, s in enumerate(in_shape)):
-            return (np.add.reduce(ct, axis=tuple(range(lead))),)
+            plan = (tuple([i for i, s in enumerate(in_shape) if s == 1 and shape[i] != 1]), True)
+        elif all(s == shape[lead + i] for i, s in enumerate(in_shape)):
+            plan = (tuple(range(lead)), False)
+        else:
+            plan = None
+        if len(_BCAST_T) < 4096:
+            _BCAST_T[key] = plan
+    return plan
+
+
+def _broadcast_T(ct, x, shape, in_shape):
+    if type(ct) is np.ndarray:  # a concrete cotangent: NumPy's reduction
+        plan = _concrete_sum_plan(shape, in_shape)
+        if plan is not None:
+            axes, keep = plan
+            return (np.add.reduce(ct, axis=axes, keepdims=keep) if axes else ct,)
+    lead = len(shape) - len(in_shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(in_shape) if s == 1 and shape[lead + i] != 1)
     if not axes:
