@@ -389,12 +389,27 @@ class JVPTrace(Trace):
             ans = p.impl(xp, yp, *params)
         if p.nondiff or (xt is None and yt is None):
             return ans
-        if p.bilinear is not None and type(xt) is LinVar and type(yt) is LinVar \
-                and xt._trace is yt._trace and not params:
-            tr = xt._trace
-            v = LinVar(tr, p.bilinear, (xt, yt, xp, yp), ())
-            tr.tape.append(v)
-            return JVPTracer(self, ans, v)
+        if p.bilinear is not None and not params:
+            # a product in reverse mode: its tangent is one tape equation
+            if type(xt) is LinVar:
+                tr = xt._trace
+                if yt is None:
+                    v = LinVar(tr, p, (xt, yp), ())
+                elif type(yt) is LinVar and yt._trace is tr:
+                    v = LinVar(tr, p.bilinear, (xt, yt, xp, yp), ())
+                else:
+                    v = None
+                if v is not None:
+                    tr.tape.append(v)
+                    return JVPTracer(self, ans, v)
+            elif xt is None and type(yt) is LinVar:
+                tr = yt._trace
+                v = LinVar(tr, p, (xp, yt), ())
+                tr.tape.append(v)
+                return JVPTracer(self, ans, v)
+        elif p is _P.add:
+            t_out = xt if yt is None else yt if xt is None else xt + yt
+            return JVPTracer(self, ans, t_out)
         if p.jvp_full is not None:
             t_out = p.jvp_full((xp, yp), (xt, yt), ans, params)
         else:
