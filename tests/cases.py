@@ -117,6 +117,18 @@ for _n in ("mod", "remainder", "fmod"):
     add(f"{_n}", getattr(wnp, _n),
         lambda rng: (rng.uniform(2.2, 2.8, (3,)), rng.uniform(1.0, 1.05, (3,))), getattr(np, _n))
 
+# the operators' own broadcasting fast path (tracer with tracer or array)
+_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+        "mul": lambda a, b: a * b, "div": lambda a, b: a / b}
+_C23 = np.linspace(0.5, 1.5, 6).reshape(2, 3)
+for _n, _op in _OPS.items():
+    for _sa, _sb in [((3,), (2, 3)), ((2, 1), (1, 3)), ((2, 3), ())]:
+        add(f"op-{_n}-{len(_sa)}{len(_sb)}", _op, U(0.5, 2, _sa, _sb), _op)
+    add(f"op-{_n}-const", lambda a, _op=_op: _op(a, _C23), U(0.5, 2, (3,)),
+        lambda a, _op=_op: _op(a, _C23))
+    add(f"op-{_n}-rconst", lambda a, _op=_op: _op(_C23, a), U(0.5, 2, (2, 1)),
+        lambda a, _op=_op: _op(_C23, a))
+
 add("power-const", lambda x: x ** 3, U(-2, 2, (3,)), lambda x: x ** 3)
 add("rpow", lambda x: 2.0 ** x, U(-2, 2, (3,)), lambda x: 2.0 ** x)
 add("where", lambda x, y: wnp.where(x > 0, x * y, y), away(-2, 2, (2, 3), (3,)),

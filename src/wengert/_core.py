@@ -22,6 +22,8 @@ from sys import getrefcount as _getrefcount
 
 import numpy as np
 
+from ._shapes import broadcast_shapes2
+
 __all__ = [
     "Primitive",
     "Trace",
@@ -461,45 +463,97 @@ class JVPTracer(Tracer):
             return other.shape == self.primal.shape
         return t is JVPTracer and other._trace is self._trace and other.primal.shape == self.primal.shape
 
+    def _bshape(self, v):
+        """The shape of ``v`` for the broadcasting fast path: a tracer of
+        this trace over a concrete value, or an array (None: neither)."""
+        t = type(v)
+        if t is JVPTracer:
+            if v._trace is self._trace:
+                pr = v.primal
+                if type(pr) is np.ndarray or isinstance(pr, np.generic):
+                    return pr.shape
+            return None
+        return v.shape if t is np.ndarray else None
+
+    def _broadcasting(self, p, x, y):
+        """``p(x, y)`` (add, sub, mul or div; one operand is this tracer) with
+        NumPy's broadcasting, as ``wnp`` does it: primals are left to NumPy,
+        a tangent of a smaller shape is broadcast explicitly (reverse mode
+        needs it for the transpose).  None where the general path is needed."""
+        sx = self._bshape(x)
+        if sx is None:
+            return None
+        sy = self._bshape(y)
+        if sy is None:
+            return None
+        out = broadcast_shapes2(sx, sy)
+        if sx != out and type(x) is JVPTracer:
+            x = self._bcast_tangent(p, x, out, sx)
+        if sy != out and type(y) is JVPTracer:
+            y = self._bcast_tangent(p, y, out, sy)
+        return self._trace.process2(p, x, y, ())
+
+    def _bcast_tangent(self, p, v, shape, in_shape):
+        t = v.tangent
+        if type(t) is LinVar:  # reverse mode: one equation on the tape
+            tr = t._trace
+            t = LinVar(tr, _P.broadcast, (t,), (shape, in_shape))
+            tr.tape.append(t)
+        elif t is None or (not isinstance(t, Tracer) and (p is _P.mul or p is _P.div)):
+            # forward mode on concrete values: a product's tangent terms get
+            # the full shape from the other operand
+            return v
+        else:
+            t = _P.broadcast.bind(t, shape, in_shape)
+        return JVPTracer(self._trace, v.primal, t)
+
     def __mul__(self, other):
         if self._same(other):
             return self._trace.process2(_P.mul, self, other, ())
-        return Tracer.__mul__(self, other)
+        r = self._broadcasting(_P.mul, self, other)
+        return Tracer.__mul__(self, other) if r is None else r
 
     def __rmul__(self, other):
         if self._same(other):
             return self._trace.process2(_P.mul, other, self, ())
-        return Tracer.__rmul__(self, other)
+        r = self._broadcasting(_P.mul, other, self)
+        return Tracer.__rmul__(self, other) if r is None else r
 
     def __add__(self, other):
         if self._same(other):
             return self._trace.process2(_P.add, self, other, ())
-        return Tracer.__add__(self, other)
+        r = self._broadcasting(_P.add, self, other)
+        return Tracer.__add__(self, other) if r is None else r
 
     def __radd__(self, other):
         if self._same(other):
             return self._trace.process2(_P.add, other, self, ())
-        return Tracer.__radd__(self, other)
+        r = self._broadcasting(_P.add, other, self)
+        return Tracer.__radd__(self, other) if r is None else r
 
     def __sub__(self, other):
         if self._same(other):
             return self._trace.process2(_P.sub, self, other, ())
-        return Tracer.__sub__(self, other)
+        r = self._broadcasting(_P.sub, self, other)
+        return Tracer.__sub__(self, other) if r is None else r
 
     def __rsub__(self, other):
         if self._same(other):
             return self._trace.process2(_P.sub, other, self, ())
-        return Tracer.__rsub__(self, other)
+        r = self._broadcasting(_P.sub, other, self)
+        return Tracer.__rsub__(self, other) if r is None else r
 
     def __truediv__(self, other):
         if self._same(other):
             return self._trace.process2(_P.div, self, other, ())
-        return Tracer.__truediv__(self, other)
+        r = self._broadcasting(_P.div, self, other)
+        return Tracer.__truediv__(self, other) if r is None else r
 
     def __rtruediv__(self, other):
         if self._same(other):
             return self._trace.process2(_P.div, other, self, ())
-        return Tracer.__rtruediv__(self, other)
+        r = self._broadcasting(_P.div, other, self)
+        return Tracer.__rtruediv__(self, other) if r is None else r
 
     def _mm_shape(self, v):
         """The shape of an operand of this trace's ``@`` fast path (None: no)."""
@@ -625,7 +679,7 @@ class LinVar(Tracer):
 class _PrimRefs:
     """Late-bound references to the primitives the core's fast paths use."""
 
-    mul = div = neg = add = sub = matmul = mul_tangent = matmul_tangent = None
+    mul = div = neg = add = sub = matmul = mul_tangent = matmul_tangent = broadcast = None
 
 
 _P = _PrimRefs()

@@ -402,6 +402,7 @@ def _broadcast_T(ct, x, shape, in_shape):
 
 broadcast_p = defprim("broadcast_to", _broadcast_impl, 1, linear=True,
                       transpose=_broadcast_T)
+_P.broadcast = broadcast_p
 _lin1(broadcast_p)
 broadcast_to = broadcast_p.bind
 
