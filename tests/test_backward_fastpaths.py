@@ -127,3 +127,21 @@ def test_same_shape_constant_of_another_dtype_promotes_as_numpy_does():
     assert np.result_type(v) == np.float64  # NumPy's promotion of the product
     assert g.dtype == np.float32  # the gradient has its input's dtype
     np.testing.assert_allclose(g, c.astype(np.float32), rtol=1e-7)
+
+
+def test_in_place_scaling_never_touches_arrays_held_elsewhere():
+    # the sweep scales a cotangent in place only when nothing else holds it:
+    # a user's cotangent, a cotangent shared by two operands (x + x), and the
+    # inputs all stay as they were
+    x = np.linspace(0.1, 1.0, 6).reshape(2, 3)
+    x0 = x.copy()
+    ct = np.full((2, 3), 2.0)
+    ct0 = ct.copy()
+    c = np.linspace(1.0, 2.0, 6).reshape(2, 3)
+    _, f_vjp = wg.vjp(lambda x: wnp.tanh(x) * c, x)
+    (g,) = f_vjp(ct)
+    np.testing.assert_array_equal(ct, ct0)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_allclose(g, ct0 * c * (1 - np.tanh(x0) ** 2), rtol=1e-14)
+    g2 = wg.grad(lambda x: wnp.sum((x + x) * c * x))(x)
+    np.testing.assert_allclose(g2, 4 * c * x0, rtol=1e-14)

@@ -742,7 +742,13 @@ def backward_pass(trace, seeds):
             a, c = args
             if type(a) is not LinVar or a._trace is not trace:
                 a, c = c, a
-            c = ct * c
+            if type(ct) is np.ndarray and type(c) is np.ndarray and ct.base is None \
+                    and _getrefcount(ct) == 2 and ct.shape == c.shape and ct.dtype == c.dtype:
+                # a cotangent this sweep made and nobody else holds: scale it in place
+                ct *= c
+                c = ct
+            else:
+                c = ct * c
             if a.ct is None:
                 a.ct = c
             else:

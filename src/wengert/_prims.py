@@ -119,7 +119,15 @@ sinh_p = _u("sinh", np.sinh, lambda t, ans, x: t * cosh(x))
 cosh_p = _u("cosh", np.cosh, lambda t, ans, x: t * sinh(x))
 sinh = sinh_p.bind
 cosh = cosh_p.bind
-tanh_p = _u("tanh", np.tanh, lambda t, ans, x: t * (1 - ans * ans))
+def _tanh_jvp(t, ans, x):
+    if type(ans) is np.ndarray:  # 1 - ans², in one fresh temporary
+        c = ans * ans
+        np.subtract(1, c, out=c)
+        return t * c
+    return t * (1 - ans * ans)
+
+
+tanh_p = _u("tanh", np.tanh, _tanh_jvp)
 arcsinh_p = _u("arcsinh", np.arcsinh, lambda t, ans, x: t / sqrt(x * x + 1))
 arccosh_p = _u("arccosh", np.arccosh, lambda t, ans, x: t / sqrt(x * x - 1), (1.2, 3.0))
 arctanh_p = _u("arctanh", np.arctanh, lambda t, ans, x: t / (1 - x * x), (-0.9, 0.9))
