@@ -17,6 +17,7 @@ Design A of ``shared/CORE-DESIGN.md`` (see ``docs/design.md``):
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from sys import getrefcount as _getrefcount
 
@@ -685,6 +686,12 @@ class _PrimRefs:
 _P = _PrimRefs()
 
 
+# In-place updates of cotangents rely on reference counts to know that
+# nothing else holds an array; Python 3.14 skips some counts (borrowed stack
+# references), so there the sweep always makes new arrays.
+_INPLACE = sys.version_info < (3, 14)
+
+
 def writeable(x):
     """A result for the user: a read-only NumPy view (a broadcast, which
     sweeps and batching rules make cheaply) becomes a writeable copy."""
@@ -698,7 +705,7 @@ def _accumulate(a, c):
     if old is None:
         a.ct = c
     elif (type(old) is np.ndarray and type(c) is np.ndarray and old.base is None
-          and _getrefcount(old) == 3 and old.shape == c.shape and old.dtype == c.dtype):
+          and _INPLACE and _getrefcount(old) == 3 and old.shape == c.shape and old.dtype == c.dtype):
         # a sum this sweep made and nobody else holds: add in place (as a
         # hand-written gradient does with `gW += ...`)
         old += c
@@ -743,7 +750,7 @@ def backward_pass(trace, seeds):
             if type(a) is not LinVar or a._trace is not trace:
                 a, c = c, a
             if type(ct) is np.ndarray and type(c) is np.ndarray and ct.base is None \
-                    and _getrefcount(ct) == 2 and ct.shape == c.shape and ct.dtype == c.dtype:
+                    and _INPLACE and _getrefcount(ct) == 2 and ct.shape == c.shape and ct.dtype == c.dtype:
                 # a cotangent this sweep made and nobody else holds: scale it in place
                 ct *= c
                 c = ct
