@@ -652,8 +652,9 @@ def _reduce_extreme_jvp(t, ans, x, axes, in_shape):
     if type(x) is np.ndarray and type(ans) is np.ndarray:
         # concrete values: the tie weights (1/count where x attains the
         # extreme) in NumPy, and one product and one sum on the tangent
-        m = np.equal(x, ans.reshape(keepdims_shape(in_shape, axes))).astype(ans.dtype)
-        return reduce_sum(t * (m / np.add.reduce(m, axis=axes, keepdims=True)), axes, in_shape)
+        m = np.equal(x, ans.reshape(keepdims_shape(in_shape, axes)))
+        w = np.divide(m, np.add.reduce(m, axis=axes, keepdims=True, dtype=np.intp), dtype=ans.dtype)
+        return reduce_sum(t * w, axes, in_shape)
     kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
     ans_b = broadcast_to(reshape(ans, kd, _shape_of_ct(kd, axes)), in_shape, kd)
     mask = equal(x, ans_b)
