@@ -30,8 +30,8 @@ def test_every_primitive_has_a_batch_rule():
 
 
 def test_linalg_primitives_are_registered():
-    names = {"linalg_inv", "linalg_solve", "linalg_slogdet", "linalg_cholesky", "linalg_eigh",
-             "linalg_svd", "linalg_qr", "linalg_pinv"}
+    names = {"linalg_inv", "linalg_solve", "linalg_det", "linalg_cofactor", "linalg_slogdet",
+             "linalg_cholesky", "linalg_eigh", "linalg_svd", "linalg_qr", "linalg_pinv"}
     assert names <= set(_prims.REGISTRY)
 
 
@@ -58,6 +58,38 @@ def test_singular_inv_raises_linalgerror_under_every_transformation(how):
             wg.jacfwd(LA.inv)(SINGULAR)
         else:
             wg.jacrev(LA.inv)(SINGULAR)
+
+
+def _cofactors(a):
+    """The cofactor matrix by its definition: signed minors."""
+    n = a.shape[0]
+    c = np.zeros_like(a)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(a, i, 0), j, 1)
+            c[i, j] = (-1) ** (i + j) * (np.linalg.det(minor) if minor.size else 1.0)
+    return c
+
+
+@pytest.mark.parametrize("a", [
+    SINGULAR,                                                   # rank 1 of 2
+    np.zeros((3, 3)),                                           # rank 0: cofactors 0
+    np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]),  # rank 2 of 3
+    np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [3.0, 6.0, 9.0]]),  # rank 1 of 3: cofactors 0
+    np.array([[2.0, 1.0j], [1.0j, -0.5]]),                      # complex, det = 0
+    np.array([[3.0]]),
+], ids=["rank1of2", "zero3", "rank2of3", "rank1of3", "complex", "1x1"])
+def test_det_gradient_is_the_cofactor_matrix_also_at_singular_matrices(a):
+    want = _cofactors(a)
+    tol = dict(rtol=1e-10, atol=1e-12)
+    if np.iscomplexobj(a):
+        np.testing.assert_allclose(wg.grad(lambda z: LA.det(z), holomorphic=True)(a), want, **tol)
+    else:
+        np.testing.assert_allclose(wg.grad(LA.det)(a), want, **tol)
+        np.testing.assert_allclose(wg.jit(wg.grad(LA.det))(a), want, **tol)
+        np.testing.assert_allclose(wg.jacfwd(LA.det)(a), want, **tol)
+        np.testing.assert_allclose(wg.vmap(wg.grad(LA.det))(np.stack([a, 2 * a])),
+                                   np.stack([want, want * 2 ** (a.shape[0] - 1)]), **tol)
 
 
 def test_singular_solve_raises_linalgerror():

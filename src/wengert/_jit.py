@@ -1081,7 +1081,8 @@ _INLINE = object()
 # functions or BLAS-bound ones, which run inline under grad instead.
 _REVERSE_MIN_EQNS = 64
 _HEAVY = frozenset({"matmul", "einsum", "conv", "linalg_solve", "linalg_inv", "linalg_cholesky",
-                    "linalg_eigh", "linalg_svd", "linalg_qr", "linalg_det", "linalg_slogdet"})
+                    "linalg_eigh", "linalg_svd", "linalg_qr", "linalg_det", "linalg_slogdet",
+                    "linalg_cofactor"})
 
 
 def _worth_compiling_reverse(entry) -> bool:

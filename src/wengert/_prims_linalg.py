@@ -1,4 +1,4 @@
-"""Linear-algebra primitives: inv, solve, slogdet, cholesky, eigh, svd, qr, pinv.
+"""Linear-algebra primitives: inv, solve, det, slogdet, cholesky, eigh, svd, qr, pinv.
 
 Each works on the trailing two axes and is batched over the leading ones, as
 NumPy's ``linalg`` is.  JVP rules apply only linear primitives (matmul,
@@ -30,7 +30,8 @@ import numpy as np
 from . import _prims as P
 from ._prims import defprim, iscomplex
 
-__all__ = ["inv_p", "solve_p", "slogdet_p", "cholesky_p", "eigh_p", "eig_p", "svd_p", "qr_p", "pinv_p"]
+__all__ = ["inv_p", "solve_p", "det_p", "cofactor_p", "slogdet_p", "cholesky_p", "eigh_p", "eig_p",
+           "svd_p", "qr_p", "pinv_p"]
 
 
 def _F():
@@ -122,6 +123,57 @@ def _solve_T(ct, a, b):
 
 solve_p = defprim("linalg_solve", _solve_impl, 2, jvps=(_solve_jvp_a, _solve_jvp_b),
                   transpose=_solve_T, doc="x = A⁻¹ b for b of shape (…, n, k)")
+
+
+# ----------------------------------------------------------------------------
+# det, through the cofactor matrix (also at singular matrices)
+
+
+def _cofactor_impl(a):
+    """cof(A) = adj(A)ᵀ, for singular A too: with A = U S Vᴴ,
+    adj(A) = det(U) det(Vᴴ) · V diag(Π_{j≠i} s_j) Uᴴ (the products leave out
+    one singular value each, so a single zero one still gives the rank-1
+    adjugate)."""
+    a = np.asarray(a)
+    u, s, vh = np.linalg.svd(a)
+    ones = np.ones(s.shape[:-1] + (1,), s.dtype)
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], -1), -1)
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], -1), -1)[..., ::-1]
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    adj = np.matmul(np.conj(np.swapaxes(vh, -1, -2)) * (before * after)[..., None, :],
+                    np.conj(np.swapaxes(u, -1, -2)))
+    adj = adj * np.asarray(sign)[..., None, None]
+    return np.ascontiguousarray(np.swapaxes(adj, -1, -2)).astype(a.dtype, copy=False)
+
+
+def _keep2(x, shape):
+    """A (…,) value as (…, 1, 1), broadcast to ``shape`` (…, n, n)."""
+    kd = tuple(shape[:-2]) + (1, 1)
+    return P.broadcast_to(P.reshape(x, kd, tuple(shape[:-2])), tuple(shape), kd)
+
+
+def _cofactor_jvp(t, ans, a):
+    # d cof = cof · tr(A⁻¹ dA) − det(A) · (A⁻¹ dA A⁻¹)ᵀ  (A invertible: second
+    # derivatives of det at a singular matrix are not defined by this rule)
+    shape = _shape(a)
+    nd = len(shape)
+    ainv = inv_p.bind(a)
+    tr = P.reduce_sum(t * _mT(ainv, nd), (nd - 2, nd - 1), shape)
+    return ans * _keep2(tr, shape) - _keep2(det_p.bind(a), shape) * _mT(P.matmul(ainv, P.matmul(t, ainv)), nd)
+
+
+cofactor_p = defprim("linalg_cofactor", _cofactor_impl, 1, jvps=(_cofactor_jvp,),
+                     doc="cof(A) = adj(A)ᵀ = det(A) A⁻ᵀ, from the SVD (singular A too)")
+
+
+def _det_jvp(t, ans, a):
+    shape = _shape(a)
+    nd = len(shape)
+    return P.reduce_sum(t * cofactor_p.bind(a), (nd - 2, nd - 1), shape)
+
+
+det_p = defprim("linalg_det", np.linalg.det, 1, jvps=(_det_jvp,),
+                doc="d det(A) = Σ cof(A) ∘ dA; defined at singular A too")
 
 
 # ----------------------------------------------------------------------------
@@ -391,7 +443,8 @@ def _trailing_rule(p):
 
 def _register():
     from ._vmap import register_batch_rule
-    for p in (inv_p, solve_p, slogdet_p, cholesky_p, eigh_p, eig_p, svd_p, qr_p, pinv_p):
+    for p in (inv_p, solve_p, det_p, cofactor_p, slogdet_p, cholesky_p, eigh_p, eig_p, svd_p, qr_p,
+              pinv_p):
         register_batch_rule(p, _trailing_rule(p))
 
 

@@ -126,20 +126,20 @@ def slogdet(a):
 
 
 def det(a):
-    """Determinant, ``sign · exp(log|det|)``; its gradient is the cofactor matrix.
+    """Determinant; its gradient is the cofactor matrix ``adj(A)ᵀ``, which is
+    defined at singular matrices too (computed from the SVD there).
 
-    >>> import wengert.numpy as wnp
+    >>> import wengert as wg, wengert.numpy as wnp
     >>> round(float(wnp.linalg.det(wnp.array([[1.0, 2.0], [3.0, 4.0]]))), 12)
     -2.0
+    >>> wg.grad(wnp.linalg.det)(wnp.array([[1.0, 2.0], [2.0, 4.0]])).round(12)  # singular
+    array([[ 4., -2.],
+           [-2.,  1.]])
     """
     a = _prep(a, "det")
     if not _isT(a, Tracer):
         return _np.linalg.det(a)
-    sign, logabs = L.slogdet_p.bind(a)
-    mag = F.exp(logabs)
-    if _np.issubdtype(dtype_of(a), _np.complexfloating):
-        mag = F.astype(mag, dtype_of(a))
-    return sign * mag
+    return L.det_p.bind(a)
 
 
 def solve(a, b):
