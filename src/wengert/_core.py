@@ -489,24 +489,10 @@ class JVPTracer(Tracer):
             return None
         out = broadcast_shapes2(sx, sy)
         if sx != out and type(x) is JVPTracer:
-            x = self._bcast_tangent(p, x, out, sx)
+            x = broadcast_tangent(p, x, out, sx)
         if sy != out and type(y) is JVPTracer:
-            y = self._bcast_tangent(p, y, out, sy)
+            y = broadcast_tangent(p, y, out, sy)
         return self._trace.process2(p, x, y, ())
-
-    def _bcast_tangent(self, p, v, shape, in_shape):
-        t = v.tangent
-        if type(t) is LinVar:  # reverse mode: one equation on the tape
-            tr = t._trace
-            t = LinVar(tr, _P.broadcast, (t,), (shape, in_shape))
-            tr.tape.append(t)
-        elif t is None or (not isinstance(t, Tracer) and (p is _P.mul or p is _P.div)):
-            # forward mode on concrete values: a product's tangent terms get
-            # the full shape from the other operand
-            return v
-        else:
-            t = _P.broadcast.bind(t, shape, in_shape)
-        return JVPTracer(self._trace, v.primal, t)
 
     def __mul__(self, other):
         if self._same(other):
@@ -580,6 +566,26 @@ class JVPTracer(Tracer):
         if self._mm(other, self):
             return self._trace.process2(_P.matmul, other, self, ())
         return Tracer.__rmatmul__(self, other)
+
+
+def broadcast_tangent(p, v, shape, in_shape):
+    """The operand ``v`` (a JVPTracer over a concrete value) of ``p`` (add,
+    sub, mul or div) broadcast to ``shape``: the primal stays as it is
+    (``p``'s NumPy implementation broadcasts it), and the tangent is
+    broadcast explicitly, as the transpose needs; every tangent term of
+    these rules then has the full shape."""
+    t = v.tangent
+    if type(t) is LinVar:  # reverse mode: one equation on the tape
+        tr = t._trace
+        t = LinVar(tr, _P.broadcast, (t,), (shape, in_shape))
+        tr.tape.append(t)
+    elif t is None or (not isinstance(t, Tracer) and (p is _P.mul or p is _P.div)):
+        # forward mode on concrete values: a product's tangent terms get the
+        # full shape from the other operand
+        return v
+    else:
+        t = _P.broadcast.bind(t, shape, in_shape)
+    return JVPTracer(v._trace, v.primal, t)
 
 
 class TapeTrace(Trace):

@@ -314,7 +314,7 @@ def _reduce_sum_T(ct, x, axes, in_shape):
         return (_broadcast_impl(ct.reshape(kd), in_shape, kd),)
     if axes == tuple(range(len(axes))):  # leading axes (a full sum too): broadcasting adds them
         return (broadcast_to(ct, in_shape, in_shape[len(axes):]),)
-    kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
+    kd = keepdims_shape(in_shape, axes)
     return (broadcast_to(reshape(ct, kd, _shape_of_ct(kd, axes)), in_shape, kd),)
 
 
@@ -655,7 +655,7 @@ def _reduce_extreme_jvp(t, ans, x, axes, in_shape):
         m = np.equal(x, ans.reshape(keepdims_shape(in_shape, axes)))
         w = np.divide(m, np.add.reduce(m, axis=axes, keepdims=True, dtype=np.intp), dtype=ans.dtype)
         return reduce_sum(t * w, axes, in_shape)
-    kd = tuple(1 if i in axes else s for i, s in enumerate(in_shape))
+    kd = keepdims_shape(in_shape, axes)
     ans_b = broadcast_to(reshape(ans, kd, _shape_of_ct(kd, axes)), in_shape, kd)
     mask = equal(x, ans_b)
     dt = _dtype(ans)

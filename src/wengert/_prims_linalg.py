@@ -146,6 +146,12 @@ def _cofactor_impl(a):
     return np.ascontiguousarray(np.swapaxes(adj, -1, -2)).astype(a.dtype, copy=False)
 
 
+def _inner2(t, m, shape):
+    """Σ over the matrix axes of ``t ∘ m`` (= tr(mᵀ t)), batched; ``t`` may be a tangent."""
+    nd = len(shape)
+    return P.reduce_sum(t * m, (nd - 2, nd - 1), tuple(shape))
+
+
 def _keep2(x, shape):
     """A (…,) value as (…, 1, 1), broadcast to ``shape`` (…, n, n)."""
     kd = tuple(shape[:-2]) + (1, 1)
@@ -158,7 +164,7 @@ def _cofactor_jvp(t, ans, a):
     shape = _shape(a)
     nd = len(shape)
     ainv = inv_p.bind(a)
-    tr = P.reduce_sum(t * _mT(ainv, nd), (nd - 2, nd - 1), shape)
+    tr = _inner2(t, _mT(ainv, nd), shape)
     return ans * _keep2(tr, shape) - _keep2(det_p.bind(a), shape) * _mT(P.matmul(ainv, P.matmul(t, ainv)), nd)
 
 
@@ -167,9 +173,7 @@ cofactor_p = defprim("linalg_cofactor", _cofactor_impl, 1, jvps=(_cofactor_jvp,)
 
 
 def _det_jvp(t, ans, a):
-    shape = _shape(a)
-    nd = len(shape)
-    return P.reduce_sum(t * cofactor_p.bind(a), (nd - 2, nd - 1), shape)
+    return _inner2(t, cofactor_p.bind(a), _shape(a))
 
 
 det_p = defprim("linalg_det", np.linalg.det, 1, jvps=(_det_jvp,),
@@ -188,8 +192,7 @@ def _slogdet_jvp(primals, tangents, ans, params):
     (a,), (t,) = primals, tangents
     sign, _ = ans
     shape = _shape(a)
-    ainv_T = _mT(inv_p.bind(a), len(shape))
-    tr = P.reduce_sum(t * ainv_T, (len(shape) - 2, len(shape) - 1), shape)
+    tr = _inner2(t, _mT(inv_p.bind(a), len(shape)), shape)  # tr(A⁻¹ dA)
     if not iscomplex(a):
         return (None, tr)
     # d log det = tr(A⁻¹ dA): real part to log|det|, i·imag part rotates the sign

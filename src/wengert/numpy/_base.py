@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _prims as P
-from .._core import JVPTracer, LinVar, Tracer
+from .._core import JVPTracer, Tracer, broadcast_tangent
 from .._shapes import broadcast_shapes2
 
 WEAK = frozenset({int, float, complex, bool})
@@ -103,20 +103,11 @@ def binary(p, x, y):
 
 
 def _broadcast_operand(p, x, shape, in_shape):
-    """Broadcast a traced operand of ``p`` to ``shape``.  A forward-mode
-    tracer over a concrete value keeps its primal (``p``'s NumPy
-    implementation broadcasts it) and broadcasts only its tangent, which
-    must be explicit for the transpose; the rules of add, sub, mul and div
-    give every tangent term the broadcast shape."""
+    """Broadcast a traced operand of ``p`` to ``shape``; a forward-mode
+    tracer over a concrete value, operand of add/sub/mul/div, broadcasts
+    only its tangent (see ``_core.broadcast_tangent``)."""
     if type(x) is JVPTracer and p in _SHAPE_FREE_RULES and not isinstance(x.primal, Tracer):
-        t = x.tangent
-        if type(t) is LinVar:  # reverse mode: one equation on the tape
-            tr = t._trace
-            t = LinVar(tr, P.broadcast_p, (t,), (shape, in_shape))
-            tr.tape.append(t)
-        elif t is not None:
-            t = P.broadcast_to(t, shape, in_shape)
-        return JVPTracer(x._trace, x.primal, t)
+        return broadcast_tangent(p, x, shape, in_shape)
     return P.broadcast_to(x, shape, in_shape)
 
 
