@@ -410,7 +410,7 @@ class StagingTrace(Trace):
         for a in args:
             if type(a) is StagedTracer and a._trace is self:
                 vals.append(a.val)
-                ins.append(a.var)
+                ins.append(a._var)
             else:
                 if isinstance(a, Tracer):
                     self.has_outer = True
@@ -422,14 +422,14 @@ class StagingTrace(Trace):
     def process2(self, p, x, y, params):
         if type(x) is StagedTracer and x._trace is self:
             xv = x.val
-            x = x.var
+            x = x._var
         else:
             xv = x
             if isinstance(x, Tracer):
                 self.has_outer = True
         if type(y) is StagedTracer and y._trace is self:
             yv = y.val
-            y = y.var
+            y = y._var
         else:
             yv = y
             if isinstance(y, Tracer):
@@ -459,7 +459,7 @@ class StagingTrace(Trace):
                     f = f.f_back
         if p.multiple_results:
             tracers = tuple(StagedTracer(self, o, _var_of(o)) for o in out)
-            self.eqns.append(Eqn(p, ins, [t.var for t in tracers], params, src, note))
+            self.eqns.append(Eqn(p, ins, [t._var for t in tracers], params, src, note))
             return tracers
         try:
             var = Var.__new__(Var)
@@ -483,20 +483,20 @@ def _var_of(val) -> Var:
 class StagedTracer(Tracer):
     """A value being staged into a graph: its example value and its variable."""
 
-    __slots__ = ("val", "var")
+    __slots__ = ("val", "_var")
 
     def __init__(self, trace, val, var):
         self._trace = trace
         self.val = val
-        self.var = var
+        self._var = var
 
     @property
     def shape(self):
-        return self.var.shape
+        return self._var.shape
 
     @property
     def dtype(self):
-        return self.var.dtype
+        return self._var.dtype
 
     def _staged_error(self, what, cls=ConcretizationError):
         raise cls(
@@ -531,7 +531,7 @@ class StagedTracer(Tracer):
             "needs the contents")
 
     def __repr__(self):
-        return f"StagedTracer({self.var.aval})"
+        return f"StagedTracer({self._var.aval})"
 
     # Fast operators for the common cases (a Python scalar, or an operand of
     # the same shape): the backward sweep's ``ct * c`` products come here.
@@ -540,9 +540,9 @@ class StagedTracer(Tracer):
         if t is float or t is int:
             return True
         if t is StagedTracer:
-            return other._trace is self._trace and other.var.shape == self.var.shape
+            return other._trace is self._trace and other._var.shape == self._var.shape
         if t is np.ndarray or isinstance(other, np.generic):
-            return other.shape == self.var.shape
+            return other.shape == self._var.shape
         return False
 
     def __mul__(self, other):
@@ -638,7 +638,7 @@ def stage(fun: Callable, args: Sequence[Any], kwargs: dict | None = None,
         vals = []
         for o in out_leaves:
             if type(o) is StagedTracer and o._trace is trace:
-                outs.append(o.var)
+                outs.append(o._var)
                 vals.append(o.val)
             else:
                 if isinstance(o, Tracer):

@@ -99,7 +99,7 @@ class RecordTrace(Trace):
         for a in args:
             if type(a) is RecTracer and a._trace is self:
                 vals.append(a.primal)
-                rargs.append(a.var)
+                rargs.append(a._var)
             else:
                 vals.append(a)
                 rargs.append(a)
@@ -127,12 +127,12 @@ class RecordTrace(Trace):
 class RecTracer(Tracer):
     """A traced value with its concrete value at hand (``primal``)."""
 
-    __slots__ = ("primal", "var")
+    __slots__ = ("primal", "_var")
 
     def __init__(self, trace, primal, var):
         self._trace = trace
         self.primal = primal
-        self.var = var
+        self._var = var
 
     @property
     def shape(self):
@@ -189,7 +189,7 @@ def record(fun: Callable, args: Sequence[Any]) -> Recording:
         outputs = []
         for o in out_leaves:
             if type(o) is RecTracer and o._trace is trace:
-                outputs.append(o.var)
+                outputs.append(o._var)
             else:
                 outputs.append(np.asarray(o)[()] if isinstance(o, (int, float)) else o)
     finally:
