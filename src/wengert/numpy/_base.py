@@ -47,6 +47,19 @@ def as_operand(x):
     return np.asarray(x)
 
 
+def lift(x):
+    """A (nested) list or tuple holding traced values as one traced array
+    (``wnp.array``, a stack), as NumPy would make an array of it; anything
+    else unchanged.  Every ``wnp`` function that takes an array passes its
+    array arguments through this (or ``as_operand``) before choosing the
+    NumPy path, so ``wnp.mean([a, b])`` works on traced ``a`` and ``b``."""
+    t = type(x)
+    if (t is list or t is tuple) and any_tracer(_flat_seq(x)):
+        from . import _funcs
+        return _funcs.array(x)
+    return x
+
+
 def _flat_seq(x):
     out = []
     stack = [x]

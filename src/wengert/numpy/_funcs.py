@@ -24,6 +24,7 @@ from ._base import (
     broadcast_traced,
     dtype_of,
     index_gather,
+    lift,
     norm_axes,
     norm_axis,
     reshape_t,
@@ -1134,16 +1135,37 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     return moveaxis(c, -1, axisc)
 
 
-def einsum(subscripts, *operands, optimize=True, **kw):
-    """``numpy.einsum`` (explicit or implicit output, ``...``, repeated indices).
+def einsum(subscripts, *operands, optimize=True, dtype=None, **kw):
+    """``numpy.einsum`` in every form NumPy accepts: explicit (``'ij,jk->ik'``)
+    or implicit output (``'ij,jk'``), ``'...'`` broadcasting, repeated indices
+    (``'ii->i'``, ``'ii'``), indices summed in one operand only, size-1 axes
+    broadcast against other operands, any number of operands, and the
+    interleaved form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``.
 
     Under a transformation the expression is split into pairwise
     contractions, each a primitive whose transpose is again an einsum.
+
+    >>> import numpy as np, wengert as wg, wengert.numpy as wnp
+    >>> wg.grad(lambda x: wnp.sum(wnp.einsum('ij->j', x) ** 2))(np.ones((2, 3)))
+    array([[4., 4., 4.],
+           [4., 4., 4.]])
     """
+    if not isinstance(subscripts, str):
+        from ._einsum import interleaved_to_str
+        subscripts, operands = interleaved_to_str((subscripts,) + operands)
+    operands = [lift(o) for o in operands]
     if not any_tracer(operands):
-        return np.einsum(subscripts, *operands, optimize=optimize, **kw)
+        return np.einsum(subscripts, *operands, optimize=optimize, dtype=dtype, **kw)
+    if kw.get("out") is not None:
+        raise TypeError("wnp.einsum: out= is not supported for traced operands; use the returned array")
     from ._einsum import traced_einsum
-    return traced_einsum(subscripts, [as_operand(o) for o in operands])
+    ops = [as_operand(o) for o in operands]
+    if dtype is not None:
+        ops = [astype(o, dtype) if _isT(o, Tracer) else np.asarray(o, dtype=dtype) for o in ops]
+    else:
+        dt = np.result_type(*[dtype_of(o) for o in ops])
+        ops = [astype(o, dt) if _isT(o, Tracer) and dtype_of(o) != dt else o for o in ops]
+    return traced_einsum(subscripts, ops)
 
 
 # ----------------------------------------------------------------------------
