@@ -6,6 +6,11 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+import wengert  # noqa: E402
+
+# jit checks its Wengert list after tracing and after every optimiser pass
+wengert.config.debug_ir = True
+
 
 @pytest.fixture
 def rng():

@@ -233,13 +233,15 @@ def test_dce_cse_and_simplification():
         a = wnp.sin(x) * wnp.cos(x)
         b = wnp.sin(x) * wnp.cos(x)  # common subexpression
         unused = wnp.exp(x) * 3.0  # noqa: F841  (dead code)
-        return (a + b) * 1.0 + 0.0
+        return (a + b) * 1.0 - 0.0  # x - (+0.0) is x for every float, x + 0.0 is not
 
     g = wg.make_graph(f, np.ones(3))
     o = optimize(g)
     assert _names(o).count("sin") == 1 and _names(o).count("cos") == 1
     assert "exp" not in _names(o)
     assert len(o.eqns) == 4  # sin, cos, mul, add
+    # + 0.0 stays: -0.0 + 0.0 is +0.0
+    assert _names(optimize(wg.make_graph(lambda x: x + 0.0, np.ones(3)))) == ["add"]
     x = np.linspace(0, 1, 3)
     np.testing.assert_allclose(wg.jit(f)(x), 2 * np.sin(x) * np.cos(x))
 
@@ -500,14 +502,13 @@ def test_jitted_closure_over_the_same_transformation():
     np.testing.assert_allclose(wg.vmap(f)(np.array([1.0, 2.0])), [1.0, 4.0])
 
 
-def test_sum_of_products_becomes_a_matrix_vector_product():
+def test_sum_of_products_is_not_turned_into_a_matmul():
+    # sum(X * w, axis=-1) -> X @ w was a rewrite once: BLAS sums in another
+    # order, so the last bits differ from eager (issue 10: bit for bit)
     rng = np.random.default_rng(0)
-    w, X = rng.standard_normal(5), rng.standard_normal((4, 5))
+    w, X = rng.standard_normal(100), rng.standard_normal((40, 100))
     f = wg.jit(lambda w, X: wnp.sum(X * w, axis=1))
-    np.testing.assert_allclose(f(w, X), X @ w, rtol=1e-14)
-    src = f.source(w, X)
-    assert "np.matmul" in src and "np.add.reduce" not in src
-    # not over the last axis: stays a reduction
-    g = wg.jit(lambda w, X: wnp.sum(X * w, axis=0))
-    np.testing.assert_allclose(g(w, X), (X * w).sum(0), rtol=1e-14)
-    assert "np.matmul" not in g.source(w, X)
+    want = wnp.sum(X * w, axis=1)
+    for _ in range(3):
+        assert np.array_equal(f(w, X), want)
+    assert "np.matmul" not in f.source(w, X)

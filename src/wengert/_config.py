@@ -1,4 +1,4 @@
-"""``wg.config``: runtime switches (``debug_nans``).
+"""``wg.config``: runtime switches (``debug_nans``, ``debug_ir``).
 
 ``wg.config.debug_nans = True`` (or ``WENGERT_DEBUG_NANS=1`` in the
 environment, or ``wg.config.update("debug_nans", True)`` as in JAX) makes
@@ -237,12 +237,26 @@ class Config:
 
     * ``debug_nans`` (bool, default from ``WENGERT_DEBUG_NANS``): raise
       :class:`NanError` at the first primitive producing a NaN.
+    * ``debug_ir`` (bool, default from ``WENGERT_DEBUG_IR``): ``jit`` checks
+      its Wengert list after tracing and after every optimiser pass
+      (:func:`wengert._ir.check_graph`: each variable defined once before
+      use, each equation's shape and dtype recomputed from its inputs) and
+      raises :class:`wengert._ir.IRError` naming the pass and the equation.
+      The test suite runs with it on.
+
+    >>> import wengert as wg
+    >>> was, wg.config.debug_ir = wg.config.debug_ir, True
+    >>> f = wg.jit(lambda x: x * 2.0 + 0.0)
+    >>> float(f(1.5)), float(f(2.5))     # the second call runs the checked, optimised code
+    (3.0, 5.0)
+    >>> wg.config.debug_ir = was
     """
 
-    _NAMES = ("debug_nans",)
+    _NAMES = ("debug_nans", "debug_ir")
 
     def __init__(self):
         self._debug_nans = False
+        self.debug_ir = _env_flag("WENGERT_DEBUG_IR")
 
     @property
     def debug_nans(self) -> bool:
@@ -264,7 +278,7 @@ class Config:
         setattr(self, key, value)
 
     def __repr__(self):
-        return f"wg.config(debug_nans={self.debug_nans})"
+        return f"wg.config(debug_nans={self.debug_nans}, debug_ir={self.debug_ir})"
 
 
 config = Config()

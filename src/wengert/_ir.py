@@ -39,6 +39,8 @@ from .tree_util import PyTreeDef, tree_flatten, tree_unflatten
 __all__ = [
     "ConcretizationError",
     "TracerBoolError",
+    "IRError",
+    "check_graph",
     "Var",
     "Eqn",
     "Graph",
@@ -372,6 +374,177 @@ class Graph:
             else:
                 env[e.outputs[0]] = out
         return [env[o] if type(o) is Var else o for o in self.outputs]
+
+
+# ----------------------------------------------------------------------------
+# Checking a graph (the verifier run after every optimiser pass under
+# ``wg.config.debug_ir``)
+
+
+class IRError(AssertionError):
+    """A Wengert list that is not well formed: a variable used before it is
+    defined or defined twice, or an equation whose declared shape/dtype is not
+    what its primitive computes.  Raised by :func:`check_graph`."""
+
+
+# Primitives whose implementation runs user code (bodies of control flow,
+# custom rules, checkpointed functions) or closes over a primal point: their
+# results are not recomputed on dummy values (a ``while_loop`` body might not
+# terminate on zeros); their variables are still checked.
+_OPAQUE = frozenset({
+    "cond", "while_loop", "scan", "custom_jvp_call", "custom_vjp_call", "checkpoint",
+    "linearize", "linearization_jvp", "linearization_vjp", "linear_call", "linear_call_out",
+    "jit_linear",
+})
+
+
+# Primitives whose result dtype depends on the values, as in NumPy
+# (``np.linalg.eig`` is real when every eigenvalue is): shapes are checked.
+_VALUE_DTYPE = frozenset({"linalg_eig"})
+
+
+def _dummy(v: Var, fill: str):
+    if fill == "eye" and len(v.shape) >= 2 and v.shape[-1] == v.shape[-2]:
+        a = np.broadcast_to(np.eye(v.shape[-1], dtype=v.dtype), v.shape).copy()
+    elif fill == "zeros":
+        a = np.zeros(v.shape, v.dtype)
+    else:
+        a = np.ones(v.shape, v.dtype)
+    return a[()] if a.ndim == 0 else a
+
+
+def _computed_avals(prim, ins, params):
+    """The output avals of ``prim`` on dummy values of its inputs' avals (the
+    primitive's own implementation, so exact), or ``None`` if it cannot be run
+    on dummies (it raised on zeros, ones and identity matrices)."""
+    import warnings
+    for fill in ("zeros", "eye", "ones"):
+        vals = [_dummy(a, fill) if type(a) is Var else a for a in ins]
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                out = prim.impl(*vals, *params)
+        except Exception:
+            continue
+        outs = out if getattr(prim, "multiple_results", False) else (out,)
+        try:
+            return [(tuple(np.shape(o)), np.result_type(o)) for o in outs]
+        except TypeError:
+            return None
+    return None
+
+
+def _describe_eqn(graph: Graph, e: Eqn, names: dict) -> str:
+    ins = " ".join(graph._atom(a, names) if type(a) is not Var or a in names else "v?<undefined>"
+                   for a in e.inputs)
+    outs = ", ".join(names.get(v, "v?") for v in e.outputs)
+    params = "[" + ", ".join(_fmt_param(p) for p in e.params) + "]" if e.params else ""
+    return f"row {e.row}: `{outs} = {e.name}{params} {ins}`"
+
+
+def check_graph(graph: Graph, after: str | None = None, out_avals: Sequence | None = None,
+                blame: dict | None = None) -> None:
+    """Check that ``graph`` is a well-formed Wengert list; raise :class:`IRError` if not.
+
+    Like JAX's ``core.check_jaxpr``: every input is a distinct variable; each
+    equation uses only variables defined before it (inputs or earlier
+    outputs), defines each of its outputs exactly once, and declares the
+    shape and dtype its primitive computes from its inputs and parameters
+    (recomputed by running the primitive's implementation on dummy arrays of
+    the input shapes and dtypes); every output variable is defined, with the
+    shape and dtype of ``out_avals`` if given.  ``after`` names the
+    optimiser pass that produced the graph, ``blame`` maps equations (or
+    variables) to the rewrite rule that made them, for the message.
+
+    >>> import wengert as wg
+    >>> from wengert._ir import check_graph, Var, Eqn, Graph, IRError
+    >>> g = wg.make_graph(lambda x: x * 2.0 + 1.0, 3.0)
+    >>> check_graph(g)            # well formed: returns None
+    >>> g.eqns[0].outputs[0].shape = (2,)     # declare a wrong shape
+    >>> try:
+    ...     check_graph(g, after="my_pass")
+    ... except IRError as err:
+    ...     print(str(err).splitlines()[0])
+    Wengert list broken after pass 'my_pass': row 1: `v2 = mul v1 2.0` declares f64[2] but mul computes f64[]
+    """
+    from ._prims import REGISTRY
+    blame = blame or {}
+    names = graph.var_names()
+    where = f" after pass '{after}'" if after else ""
+
+    def fail(msg, e=None, var=None):
+        rule = blame.get(e) if e is not None else None
+        if rule is None and var is not None:
+            rule = blame.get(var)
+        extra = f"\n  (made by rewrite rule '{rule}')" if rule else ""
+        if e is not None and e.src:
+            extra += f"\n  traced at {short_src(e.src)}"
+        raise IRError(f"Wengert list broken{where}: {msg}{extra}")
+
+    defined: set = set()
+    for v in graph.inputs:
+        if type(v) is not Var:
+            fail(f"input {v!r} is not a Var")
+        if v in defined:
+            fail(f"input {names.get(v)} is listed twice")
+        defined.add(v)
+    for e in graph.eqns:
+        for a in e.inputs:
+            if type(a) is Var and a not in defined:
+                fail(f"{_describe_eqn(graph, e, names)} uses {names.get(a, 'a variable')} "
+                     "before it is defined", e, a)
+        for v in e.outputs:
+            if type(v) is not Var:
+                fail(f"{_describe_eqn(graph, e, names)} has an output that is not a Var: {v!r}", e)
+            if v in defined:
+                fail(f"{_describe_eqn(graph, e, names)} defines {names[v]} a second time", e, v)
+            defined.add(v)
+        p = e.prim
+        if isinstance(p, str):
+            p = REGISTRY.get(p)
+        if p is None or not hasattr(p, "impl"):
+            continue
+        multi = bool(getattr(p, "multiple_results", False))
+        if not multi and len(e.outputs) != 1:
+            fail(f"{_describe_eqn(graph, e, names)} has {len(e.outputs)} outputs; "
+                 f"{e.name} has one result", e)
+        if p.name in _OPAQUE or any(callable(q) or isinstance(q, Graph) for q in e.params):
+            continue
+        got = _computed_avals(p, e.inputs, e.params)
+        if got is None:
+            continue
+        if len(got) != len(e.outputs):
+            fail(f"{_describe_eqn(graph, e, names)} declares {len(e.outputs)} outputs but "
+                 f"{e.name} computes {len(got)}", e)
+        for v, (shape, dtype) in zip(e.outputs, got):
+            if v.shape != shape or (v.dtype != dtype and p.name not in _VALUE_DTYPE):
+                fail(f"{_describe_eqn(graph, e, names)} declares {v.aval} but {e.name} "
+                     f"computes {aval_str(shape, dtype)}", e, v)
+    for k, o in enumerate(graph.outputs):
+        if type(o) is Var and o not in defined:
+            fail(f"output {k} ({names.get(o, 'a variable')}) is never defined", None, o)
+        if out_avals is not None and out_avals[k] is not None:
+            want = out_avals[k]
+            if type(o) is Var:
+                have = (o.shape, o.dtype)
+            elif isinstance(o, (np.ndarray, np.generic)):
+                have = (o.shape, o.dtype)
+            else:
+                continue
+            if have != want:
+                fail(f"output {k} ({graph._atom(o, names)}) is {aval_str(*have)}, "
+                     f"the traced function returns {aval_str(*want)}", None, o)
+
+
+def graph_out_avals(graph: Graph) -> list:
+    """``(shape, dtype)`` of each output of ``graph`` (``None`` for untyped constants)."""
+    res = []
+    for o in graph.outputs:
+        if type(o) is Var or isinstance(o, (np.ndarray, np.generic)):
+            res.append((tuple(o.shape), o.dtype))
+        else:
+            res.append(None)
+    return res
 
 
 # ----------------------------------------------------------------------------

@@ -47,7 +47,20 @@ import numpy as np
 from . import _prims as P
 from ._config import config
 from ._core import LinVar, Primitive, Tracer
-from ._ir import CTX, Eqn, Graph, Var, _fmt_const, _fmt_param, _short_dtype, short_src, stage
+from ._ir import (
+    CTX,
+    Eqn,
+    Graph,
+    Var,
+    _fmt_const,
+    _fmt_param,
+    _short_dtype,
+    aval_str,
+    check_graph,
+    graph_out_avals,
+    short_src,
+    stage,
+)
 from .tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["jit", "Jitted", "optimize", "codegen"]
@@ -98,34 +111,39 @@ _ELEMENTWISE_BINARY = {
 }
 
 
+def _real_or_int(v) -> bool:
+    return np.dtype(v.dtype).kind in "fiu"
+
+
+def _const_zero(a, negative: bool) -> bool:
+    """``a`` is a constant that is zero everywhere, and every zero is ``-0.0``
+    (``negative``) or ``+0.0``.  Integer zeros count as ``+0``."""
+    if not _const_all(a, 0):
+        return False
+    if isinstance(a, (int, np.integer)) or (isinstance(a, np.ndarray) and a.dtype.kind in "iu"):
+        return not negative
+    try:
+        sb = np.signbit(np.real(a)) & (np.signbit(np.imag(a)) | (np.dtype(np.result_type(a)).kind != "c"))
+        return bool(np.all(sb)) if negative else not bool(np.any(np.signbit(np.real(a))))
+    except TypeError:
+        return False
+
+
+# Each rule gets (prim, inputs, params, output Var, producers) and returns None
+# (no change), ("atom", a) (the output *is* a: same shape, dtype and value,
+# bit for bit), or ("eqn", prim, inputs, params) (an equivalent equation).
+# Identities that hold in real arithmetic but not in IEEE floats are not
+# used: x + 0 is not x (-0.0 + 0.0 = +0.0), 0 * x is not 0 (inf, NaN), and
+# complex x * 1 is not x (inf * 0 = NaN in the cross terms).
+
 def _r_mul(p, ins, params, out, prod):
     x, y = ins
-    if type(y) is not Var and _const_all(y, 1) and _same(out, x):
+    # x * 1 == x exactly for real floats and integers (incl. -0.0, inf, NaN)
+    if type(y) is not Var and _const_all(y, 1) and _same(out, x) and _real_or_int(out):
         return ("atom", x)
-    if type(x) is not Var and _const_all(x, 1) and _same(out, y):
+    if type(x) is not Var and _const_all(x, 1) and _same(out, y) and _real_or_int(out):
         return ("atom", y)
     return _r_bcast(p, ins, params, out, prod)
-
-
-def _r_sum_of_products(p, ins, params, out, prod):
-    """sum(a * b, axis=-1) with b a vector along that axis is a matrix-vector
-    product: ``a @ b`` runs in BLAS instead of two elementwise passes."""
-    (m,) = ins
-    axes, in_shape = params
-    if type(m) is not Var or len(in_shape) < 1 or tuple(axes) != (len(in_shape) - 1,):
-        return None
-    e = prod.get(m)
-    if e is None or e.prim is not P.mul_p:
-        return None
-    a, b = e.inputs
-    sa, sb = _shape_of(a), _shape_of(b)
-    if sa is None or sb is None or np.dtype(_dtype_of(a)).kind != "f" or np.dtype(_dtype_of(b)).kind != "f":
-        return None
-    if len(sb) == 1 and len(sa) >= 2 and sa[-1] == sb[0] and tuple(sa) == tuple(in_shape):
-        return ("rewrite", P.matmul_p, [a, b], ())
-    if len(sa) == 1 and len(sb) >= 2 and sb[-1] == sa[0] and tuple(sb) == tuple(in_shape):
-        return ("rewrite", P.matmul_p, [b, a], ())
-    return None
 
 
 def _shape_of(a):
@@ -136,29 +154,27 @@ def _shape_of(a):
     return None
 
 
-def _dtype_of(a):
-    return a.dtype
-
-
 def _r_div(p, ins, params, out, prod):
     x, y = ins
-    if type(y) is not Var and _const_all(y, 1) and _same(out, x):
+    if type(y) is not Var and _const_all(y, 1) and _same(out, x) and _real_or_int(out):
         return ("atom", x)
     return _r_bcast(p, ins, params, out, prod)
 
 
 def _r_add(p, ins, params, out, prod):
+    # x + (-0.0) == x for every float x; x + (+0.0) is not (-0.0 + 0.0 = +0.0)
     x, y = ins
-    if type(y) is not Var and _const_all(y, 0) and _same(out, x):
+    if type(y) is not Var and _same(out, x) and _real_or_int(out) and _const_zero(y, out.dtype.kind == "f"):
         return ("atom", x)
-    if type(x) is not Var and _const_all(x, 0) and _same(out, y):
+    if type(x) is not Var and _same(out, y) and _real_or_int(out) and _const_zero(x, out.dtype.kind == "f"):
         return ("atom", y)
     return _r_bcast(p, ins, params, out, prod)
 
 
 def _r_sub(p, ins, params, out, prod):
+    # x - (+0.0) == x for every float x; x - (-0.0) is x + 0.0
     x, y = ins
-    if type(y) is not Var and _const_all(y, 0) and _same(out, x):
+    if type(y) is not Var and _same(out, x) and _real_or_int(out) and _const_zero(y, False):
         return ("atom", x)
     return _r_bcast(p, ins, params, out, prod)
 
@@ -175,7 +191,7 @@ def _r_reshape(p, ins, params, out, prod):
     shape = tuple(params[0])
     if type(x) is not Var:
         return None
-    if x.shape == shape:
+    if x.shape == shape and _same(out, x):
         return ("atom", x)
     src = prod.get(x)
     if src is not None and src.prim is p and type(src.inputs[0]) is Var:
@@ -188,7 +204,7 @@ def _r_reshape(p, ins, params, out, prod):
 
 def _r_broadcast(p, ins, params, out, prod):
     x = ins[0]
-    if type(x) is Var and x.shape == tuple(params[0]):
+    if type(x) is Var and x.shape == tuple(params[0]) and _same(out, x):
         return ("atom", x)
     return None
 
@@ -199,7 +215,7 @@ def _r_transpose(p, ins, params, out, prod):
     if perm == tuple(range(len(perm))) and _same(out, x):
         return ("atom", x)
     src = prod.get(x) if type(x) is Var else None
-    if src is not None and src.prim is p:
+    if src is not None and src.prim is p and len(src.params) == 1 and len(params) == 1:
         p1 = tuple(src.params[0])
         comp = tuple(p1[i] for i in perm)
         y = src.inputs[0]
@@ -221,29 +237,43 @@ def _r_identity(p, ins, params, out, prod):
 
 
 def _r_select(p, ins, params, out, prod):
+    # select(c, a, a) is a only where a already has the output's shape: the
+    # condition may broadcast it (issue 10: dropping that broadcast changed the
+    # shape of everything downstream)
     c, x, y = ins
     if x is y and _same(out, x):
         return ("atom", x)
     return None
 
 
+def _bshape(a):
+    return a.shape if type(a) is Var else np.shape(a)
+
+
 def _r_bcast(p, ins, params, out, prod):
-    """An operand broadcast explicitly against one of full shape: let NumPy
-    broadcast it instead (no ``broadcast_to`` in the generated code)."""
+    """An operand broadcast explicitly by ``broadcast_to`` from a variable: let
+    NumPy broadcast it instead (no ``broadcast_to`` in the generated code), if
+    the operands still broadcast to the output's shape.  Broadcasting only
+    repeats values, so every element is computed from the same two numbers."""
     if len(ins) != 2:
         return None
-    new = None
+    new = list(ins)
+    changed = False
     for i in (0, 1):
-        a = ins[i]
+        a = new[i]
         src = prod.get(a) if type(a) is Var else None
-        if src is not None and src.prim is P.broadcast_p:
-            other = ins[1 - i]
-            oshape = other.shape if type(other) is Var else np.shape(other)
-            if tuple(oshape) == out.shape:
-                if new is None:
-                    new = list(ins)
-                new[i] = src.inputs[0]
-    return None if new is None else ("eqn", p, new, params)
+        if src is None or src.prim is not P.broadcast_p or type(src.inputs[0]) is not Var:
+            continue
+        cand = list(new)
+        cand[i] = src.inputs[0]
+        try:
+            shape = np.broadcast_shapes(_bshape(cand[0]), _bshape(cand[1]))
+        except ValueError:
+            continue
+        if tuple(shape) == out.shape and src.inputs[0].dtype == a.dtype:
+            new = cand
+            changed = True
+    return ("eqn", p, new, params) if changed else None
 
 
 _RULES: dict = {}
@@ -260,7 +290,6 @@ def _rules() -> dict:
             R["neg"]: _r_neg, R["reshape"]: _r_reshape, R["broadcast_to"]: _r_broadcast,
             R["transpose"]: _r_transpose, R["convert_element_type"]: _r_convert,
             R["stop_gradient"]: _r_identity, R["select"]: _r_select,
-            R["reduce_sum"]: _r_sum_of_products,
         })
     return _RULES
 
@@ -273,28 +302,49 @@ def _const_key(a):
     return (type(a), a)
 
 
-def optimize(graph: Graph) -> Graph:
-    """Constant folding, algebraic simplification, CSE and DCE of ``graph``.
+def _param_key(p):
+    """A hashable key for a parameter that tells apart what ``==`` does not:
+    ``0.0``/``-0.0``, ``1``/``1.0``/``True``, arrays by identity."""
+    t = type(p)
+    if t is tuple or t is list:
+        return (t, tuple(_param_key(q) for q in p))
+    if t is slice:
+        return (t, _param_key(p.start), _param_key(p.stop), _param_key(p.step))
+    if isinstance(p, np.ndarray):
+        return ("arr", id(p))
+    if isinstance(p, (int, float, complex, np.generic)):
+        return (t, repr(p))
+    hash(p)
+    return (t, p)
 
-    Returns a new :class:`Graph` sharing the variables of ``graph``; rows keep
-    their number in the original listing.
 
-    >>> import wengert as wg
-    >>> g = wg.make_graph(wg.grad(lambda x: x * x), 3.0)
-    >>> print(optimize(g))  # doctest: +NORMALIZE_WHITESPACE +ELLIPSIS
-    inputs  v1: f64[]
-       4  v2 = add v1 v1  : f64[]  # reverse sweep ...
-    outputs v2
-    """
+# add and mul are commutative bit for bit in IEEE arithmetic (the same
+# rounding of the same exact result) for real and integer operands of one
+# dtype; complex products are not relied on.
+_COMMUTATIVE = frozenset({"add", "mul"})
+
+
+def _simplify(graph: Graph, blame: dict | None = None) -> Graph:
+    """Pass 'simplify', one sweep in order: constant folding, the algebraic
+    rules above, and common-subexpression elimination."""
     sub: dict = {}
     cse: dict = {}
     prod: dict = {}
+    order: dict = {v: i for i, v in enumerate(graph.inputs)}
     new: list = []
     rules = _rules()
     registry = P.REGISTRY
 
-    def rd(a):
-        return sub.get(a, a) if type(a) is Var else a
+    def fix_atom(out0, a, rule, e):
+        if blame is not None:
+            ok = _same(out0, a) if type(a) is Var or isinstance(a, (np.ndarray, np.generic)) else True
+            if not ok:
+                from ._ir import IRError
+                raise IRError(f"Wengert list broken in pass 'simplify': rewrite rule '{rule}' replaces "
+                              f"the output {out0.aval} of row {e.row} ({e.name}) by a value of type "
+                              f"{aval_str(*_aval_of_const(a)) if type(a) is not Var else a.aval}")
+            blame[out0] = rule
+        sub[out0] = a
 
     for e in graph.eqns:
         p = e.prim
@@ -317,10 +367,13 @@ def optimize(graph: Graph) -> Graph:
             else:
                 vals = val if p.multiple_results else (val,)
                 for v, c in zip(outputs, vals):
-                    sub[v] = c
+                    if type(c) in (bool, int, float, complex):
+                        c = v.dtype.type(c)  # a strongly typed value, as traced
+                    fix_atom(v, c, "fold", e)
                 continue
         # algebraic simplification (repeat while it rewrites)
         rule = rules.get(p)
+        rewritten = None
         if rule is not None and len(outputs) == 1 and not p.multiple_results:
             out0 = outputs[0]
             atom = False
@@ -328,8 +381,9 @@ def optimize(graph: Graph) -> Graph:
                 r = rule(p, ins, params, out0, prod)
                 if r is None:
                     break
+                rewritten = rule.__name__.lstrip("_").removeprefix("r_")
                 if r[0] == "atom":
-                    sub[out0] = r[1]
+                    fix_atom(out0, r[1], rewritten, e)
                     atom = True
                     break
                 _, p, ins, params = r
@@ -340,33 +394,86 @@ def optimize(graph: Graph) -> Graph:
                 continue
         # common subexpressions
         try:
-            key = (p, tuple([a if type(a) is Var else _const_key(a) for a in ins]), params)
+            kins = [a if type(a) is Var else _const_key(a) for a in ins]
+            if p.name in _COMMUTATIVE and len(ins) == 2 and type(ins[0]) is Var and type(ins[1]) is Var \
+                    and ins[0].dtype == ins[1].dtype and ins[0].dtype.kind in "fiu" \
+                    and order.get(ins[0], -1) > order.get(ins[1], -1):
+                kins.reverse()
+            key = (p, tuple(kins), _param_key(params))
             prev = cse.get(key)
         except TypeError:  # unhashable parameters or constants: never merged
             key = prev = None
         if prev is not None:
             for v, w in zip(outputs, prev.outputs):
-                sub[v] = w
+                fix_atom(v, w, "cse", e)
             continue
         ne = Eqn(p, ins, outputs, params, e.src, e.note, e.row)
+        if blame is not None and rewritten is not None:
+            blame[ne] = rewritten
         if key is not None:
             cse[key] = ne
         for v in outputs:
             prod[v] = ne
+            order[v] = len(order)
         new.append(ne)
-    outs = [rd(o) for o in graph.outputs]
-    # dead-code elimination
-    live = {o for o in outs if type(o) is Var}
+    outs = [sub.get(o, o) if type(o) is Var else o for o in graph.outputs]
+    g = Graph(graph.inputs, new, outs, graph.in_tree, graph.out_tree, graph.name)
+    # an output that became an input (x * 1 -> x) must still be a new array, as eagerly
+    g.copy_outputs = {k for k, (o, n) in enumerate(zip(graph.outputs, outs))
+                      if type(n) is Var and n is not o and n in order and order[n] < len(graph.inputs)}
+    g.copy_outputs |= getattr(graph, "copy_outputs", set())
+    return g
+
+
+def _dce(graph: Graph, blame: dict | None = None) -> Graph:
+    """Pass 'dce': drop the equations no output depends on."""
+    live = {o for o in graph.outputs if type(o) is Var}
     kept = []
-    for e in reversed(new):
+    for e in reversed(graph.eqns):
         if any(v in live for v in e.outputs):
             kept.append(e)
             for a in e.inputs:
                 if type(a) is Var:
                     live.add(a)
     kept.reverse()
-    g = Graph(graph.inputs, kept, outs, graph.in_tree, graph.out_tree, graph.name)
+    g = Graph(graph.inputs, kept, graph.outputs, graph.in_tree, graph.out_tree, graph.name)
+    g.copy_outputs = getattr(graph, "copy_outputs", set())
     return g
+
+
+#: The optimiser's passes, in order: ``(name, pass(graph, blame) -> graph)``.
+#: Under ``wg.config.debug_ir`` the graph is checked after each one.
+PASSES: list = [("simplify", _simplify), ("dce", _dce)]
+
+
+def optimize(graph: Graph, check: bool | None = None) -> Graph:
+    """Constant folding, algebraic simplification, CSE and DCE of ``graph``.
+
+    Returns a new :class:`Graph` sharing the variables of ``graph``; rows keep
+    their number in the original listing.  Every rewrite keeps each value's
+    shape, dtype and bits (``-0.0``, ``inf`` and NaN included).  With
+    ``check`` (default: ``wg.config.debug_ir``) the graph is verified by
+    :func:`wengert._ir.check_graph` after tracing and after each pass.
+
+    >>> import wengert as wg
+    >>> g = wg.make_graph(wg.grad(lambda x: x * x), 3.0)
+    >>> print(optimize(g))  # doctest: +NORMALIZE_WHITESPACE +ELLIPSIS
+    inputs  v1: f64[]
+       4  v2 = add v1 v1  : f64[]  # reverse sweep ...
+    outputs v2
+    """
+    if check is None:
+        check = config.debug_ir
+    blame = out_avals = None
+    if check:
+        blame = {}
+        out_avals = graph_out_avals(graph)
+        check_graph(graph, "trace", out_avals)
+    for name, fn in PASSES:
+        graph = fn(graph, blame)
+        if check:
+            check_graph(graph, name, out_avals, blame)
+    return graph
 
 
 # ----------------------------------------------------------------------------
@@ -584,8 +691,13 @@ def codegen(graph: Graph, name: str = "f", in_types: Sequence[type] | None = Non
             if dead:
                 lines.append(f"    del {', '.join(dead)}")
     leaves = []
-    for o in graph.outputs:
+    copies = getattr(graph, "copy_outputs", ())
+    for k, o in enumerate(graph.outputs):
         if type(o) is Var:
+            if k in copies:  # an input standing for a computed output: a new array, as eagerly
+                gen.glb["_copy"] = _copy_array
+                leaves.append(f"_copy({names[o]})")
+                continue
             leaves.append(names[o])
         elif isinstance(o, np.ndarray):
             leaves.append(f"{gen.const(o)}.copy()")
@@ -605,10 +717,14 @@ def codegen(graph: Graph, name: str = "f", in_types: Sequence[type] | None = Non
     exec(code, gen.glb)
     fn = gen.glb[fname]
     consts = [f"#   {k} = {_show_const(v)}" for k, v in gen.glb.items()
-              if k.startswith("_") and k not in ("__builtins__", "_nan", "_nan_found", "_unflatten")]
+              if k.startswith("_") and k not in ("__builtins__", "_nan", "_nan_found", "_unflatten", "_copy")]
     if consts:
         src = "# constants:\n" + "\n".join(consts) + "\n" + src
     return src, fn
+
+
+def _copy_array(v):
+    return v.copy() if isinstance(v, np.ndarray) else v
 
 
 def _show_const(v) -> str:
