@@ -903,13 +903,8 @@ class _TensorAPI:
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """``log(sum(exp(x)))``, shifted by the (constant) max for stability."""
-        ax = _axis(axis, dim, "logsumexp")
-        kd = _keep(keepdims, keepdim)
-        m = F.max(self.detach(), axis=ax, keepdims=True)
-        r = F.log(F.sum(F.exp(self - m), axis=ax, keepdims=True)) + m
-        if not kd:
-            r = F.squeeze(r, axis=ax if ax is not None else tuple(range(self.ndim)))
-        return r
+        from .nn.activations import logsumexp  # one implementation (infinities, empty axes)
+        return logsumexp(self, axis=_axis(axis, dim, "logsumexp"), keepdims=_keep(keepdims, keepdim))
 
     def softmax(self, axis=-1, *, dim=None):
         """``exp(x) / sum(exp(x))`` along ``axis`` (default the last)."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import numpy as wnp
 from .._api import stop_gradient
 
@@ -120,17 +122,50 @@ def gelu(x: Any, approximate: str = "tanh") -> Any:
     raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
 
 
-def logsumexp(x: Any, axis=-1, keepdims: bool = False) -> Any:
+def logsumexp(x: Any, axis: Any = -1, keepdims: bool = False) -> Any:
     """``log(sum(exp(x), axis))`` without overflow: the maximum is taken out
     first (as a constant, so the gradient is exactly ``softmax``).
+
+    ``axis`` is an int, a tuple of ints or ``None`` (all axes).  Infinities
+    give SciPy's answers (``scipy.special.logsumexp``): a slice of ``-inf``
+    only, or an empty slice, gives ``-inf`` (with gradient 0); a ``+inf`` entry
+    gives ``+inf``.  ``-inf`` entries next to finite ones get gradient 0.
 
     >>> import numpy as np
     >>> float(logsumexp(np.array([1000.0, 1000.0])).round(4))
     1000.6931
+    >>> float(logsumexp(np.array([-np.inf, -np.inf]))), float(logsumexp(np.array([np.inf, 1.0])))
+    (-inf, inf)
+    >>> float(logsumexp(np.zeros(0)))
+    -inf
     """
-    m = _detach(wnp.max(x, axis=axis, keepdims=True))
-    out = wnp.log(wnp.sum(wnp.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else wnp.squeeze(out, axis=axis)
+    shape = tuple(wnp.shape(x))
+    if not shape and axis in (None, 0, -1, ()):
+        return x  # one term
+    axes = _axes(axis, len(shape))
+    if any(shape[a] == 0 for a in axes):
+        # an empty sum: log 0 = -inf (SciPy's answer), kept differentiable
+        return wnp.sum(x, axis=axes, keepdims=keepdims) - np.inf
+    m = _detach(wnp.max(x, axis=axes, keepdims=True))
+    m = wnp.where(wnp.isfinite(m), m, 0.0)  # all -inf, or +inf: no inf - inf
+    s = wnp.sum(wnp.exp(x - m), axis=axes, keepdims=True)
+    zero = s == 0
+    out = wnp.where(zero, -np.inf, wnp.log(wnp.where(zero, 1.0, s))) + m
+    return out if keepdims else wnp.squeeze(out, axis=axes)
+
+
+def _axes(axis, ndim):
+    """``axis`` (None, an int or a tuple) as a tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"logsumexp: axis {a!r} is out of range for an array of {ndim} "
+                             f"dimension(s); use an int in [{-ndim}, {ndim}), a tuple or None")
+        out.append(int(a) % max(ndim, 1))
+    return tuple(out)
 
 
 def softmax(x: Any, axis: int = -1) -> Any:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as wnp
+from .._core import Tracer
 from ..tree_util import tree_flatten, tree_unflatten
 from .schedules import Schedule, as_schedule
 
@@ -49,6 +50,31 @@ def _is_lr(x) -> bool:
 
 def _zeros_like(p):
     return np.zeros(np.shape(p), dtype=np.result_type(p, 1.0))
+
+
+def _real_zeros_like(p):
+    """Zeros of ``p``'s shape in its real dtype (for running means of ``|g|²``)."""
+    return _zeros_like(p).real.copy()
+
+
+def _is_complex(x) -> bool:
+    dt = getattr(x, "dtype", None)
+    return np.dtype(dt if dt is not None else np.result_type(x)).kind == "c"
+
+
+def _descent(g):
+    """The gradient as the step direction.  wengert's gradients of a real loss of
+    complex parameters follow JAX's convention, ``∂f/∂x − i ∂f/∂y`` (see
+    docs/complex.md): steepest descent goes along its conjugate (PyTorch's
+    ``.grad``), so complex gradients are conjugated here; real ones pass as they are."""
+    return wnp.conj(g) if _is_complex(g) else g
+
+
+def _abs2(g):
+    """``|g|²`` elementwise, real (``g * g`` for real ``g``)."""
+    if _is_complex(g):
+        return wnp.real(g * wnp.conj(g))
+    return g * g
 
 
 class Optimizer:
@@ -127,7 +153,9 @@ class Optimizer:
                 raise ValueError(f"{name}.update: the state's '{s}' does not match params' "
                                  "structure; call init(params) again")
             slot_leaves[s] = leaves
-        count = int(state["count"])
+        count = state["count"]
+        if not isinstance(count, Tracer):  # under jit the count is traced
+            count = int(count)
         lr = self.lr(count)
         new_p: list = []
         new_slots: dict = {s: [] for s in self.slots}
@@ -219,6 +247,11 @@ def _assign(t, new):
     t.data = new.astype(np.asarray(data).dtype, copy=False)
 
 
+def _pow(b, t):
+    """``b ** t`` for a float ``b`` and a step count ``t`` (traced under jit)."""
+    return wnp.power(b, t) if isinstance(t, Tracer) else b ** t
+
+
 def _check(name, **kw):
     for k, (v, lo, hi) in kw.items():
         if not (lo <= v < hi):
@@ -266,10 +299,15 @@ class SGD(Optimizer):
                 "weight_decay": self.weight_decay}
 
     def _leaf(self, g, p, slots, count, lr):
+        g = _descent(g)
         if self.weight_decay:
             g = g + self.weight_decay * p
         if self.momentum:
-            b = g if count == 0 else self.momentum * slots["momentum"] + (1.0 - self.dampening) * g
+            b = self.momentum * slots["momentum"] + (1.0 - self.dampening) * g
+            if isinstance(count, Tracer):  # the first step takes b = g (PyTorch)
+                b = wnp.where(count == 0, g, b)
+            elif count == 0:
+                b = g
             slots = {"momentum": b}
             g = g + self.momentum * b if self.nesterov else b
         return p - lr * g, slots
@@ -311,6 +349,9 @@ class Adam(Optimizer):
     slots = ("m", "v")
     decoupled = False
 
+    def _init_slot(self, name, p):
+        return _real_zeros_like(p) if name == "v" else _zeros_like(p)
+
     def __init__(self, *args: Any, lr: float | Callable = _UNSET, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, params: Any = None):
         params, lr, betas, eps, weight_decay = self._args(
@@ -330,16 +371,17 @@ class Adam(Optimizer):
 
     def _leaf(self, g, p, slots, count, lr):
         b1, b2 = self.betas
+        g = _descent(g)
         if self.weight_decay:
             if self.decoupled:
                 p = p * (1.0 - lr * self.weight_decay)
             else:
                 g = g + self.weight_decay * p
         m = b1 * slots["m"] + (1.0 - b1) * g
-        v = b2 * slots["v"] + (1.0 - b2) * (g * g)
+        v = b2 * slots["v"] + (1.0 - b2) * _abs2(g)
         t = count + 1
-        step_size = lr / (1.0 - b1 ** t)
-        denom = wnp.sqrt(v) / (1.0 - b2 ** t) ** 0.5 + self.eps
+        step_size = lr / (1.0 - _pow(b1, t))
+        denom = wnp.sqrt(v) / (1.0 - _pow(b2, t)) ** 0.5 + self.eps
         return p - step_size * (m / denom), {"m": m, "v": v}
 
 
@@ -389,18 +431,22 @@ class RMSprop(Optimizer):
             ("momentum",) if momentum else ())
         Optimizer.__init__(self, params, lr, default_lr=1e-2)
 
+    def _init_slot(self, name, p):
+        return _real_zeros_like(p) if name == "square_avg" else _zeros_like(p)
+
     def _hyper(self):
         return {"alpha": self.alpha, "eps": self.eps, "weight_decay": self.weight_decay,
                 "momentum": self.momentum, "centered": self.centered}
 
     def _leaf(self, g, p, slots, count, lr):
         a = self.alpha
+        g = _descent(g)
         if self.weight_decay:
             g = g + self.weight_decay * p
-        out = {"square_avg": a * slots["square_avg"] + (1.0 - a) * (g * g)}
+        out = {"square_avg": a * slots["square_avg"] + (1.0 - a) * _abs2(g)}
         if self.centered:
             out["grad_avg"] = a * slots["grad_avg"] + (1.0 - a) * g
-            avg = wnp.sqrt(out["square_avg"] - out["grad_avg"] * out["grad_avg"]) + self.eps
+            avg = wnp.sqrt(out["square_avg"] - _abs2(out["grad_avg"])) + self.eps
         else:
             avg = wnp.sqrt(out["square_avg"]) + self.eps
         step = g / avg
@@ -436,14 +482,15 @@ class Adagrad(Optimizer):
         Optimizer.__init__(self, params, lr, default_lr=1e-2)
 
     def _init_slot(self, name, p):
-        return _zeros_like(p) + self.initial_accumulator_value
+        return _real_zeros_like(p) + self.initial_accumulator_value
 
     def _hyper(self):
         return {"lr_decay": self.lr_decay, "weight_decay": self.weight_decay, "eps": self.eps}
 
     def _leaf(self, g, p, slots, count, lr):
+        g = _descent(g)
         if self.weight_decay:
             g = g + self.weight_decay * p
-        total = slots["sum"] + g * g
+        total = slots["sum"] + _abs2(g)
         clr = lr / (1.0 + count * self.lr_decay)
         return p - clr * (g / (wnp.sqrt(total) + self.eps)), {"sum": total}

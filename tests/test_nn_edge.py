@@ -1,0 +1,178 @@
+"""Edge cases of ``wengert.nn`` / ``wengert.optim`` / the Tensor drawing found in
+trials (issue 10): logsumexp at infinities and empty axes, optimisers on
+complex parameters, ``Tensor.to_dot()`` after ``backward()``."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import wengert as wg
+import wengert.numpy as wnp
+from wengert import nn, optim
+
+from _fd import check_grads
+
+INF = np.inf
+
+
+# ----------------------------------------------------------------------------
+# logsumexp
+
+
+def _scipy_lse(a, axis=-1, keepdims=False):
+    sp = pytest.importorskip("scipy.special")
+    with np.errstate(all="ignore"):
+        return sp.logsumexp(a, axis=axis, keepdims=keepdims)
+
+
+@pytest.mark.parametrize("a", [[-INF, -INF], [INF, 1.0], [INF, -INF], [INF, INF], [-INF, 1.0, 2.0],
+                               [], [np.nan, 1.0], [1000.0, 1000.0]])
+def test_logsumexp_matches_scipy_at_infinities_and_empty(a):
+    a = np.array(a)
+    with np.errstate(all="ignore"):
+        got = nn.logsumexp(a)
+    ref = _scipy_lse(a)
+    np.testing.assert_array_equal(got, ref)
+    t = wg.tensor(a)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(t.logsumexp().numpy(), ref)
+
+
+def test_logsumexp_axes_match_scipy():
+    x = np.random.default_rng(0).normal(size=(3, 4, 2))
+    x[0, :, 1] = -INF
+    for axis in (None, 0, 1, -1, (0, 2)):
+        for kd in (False, True):
+            np.testing.assert_allclose(nn.logsumexp(x, axis=axis, keepdims=kd),
+                                       _scipy_lse(x, axis=axis, keepdims=kd), rtol=1e-14)
+    np.testing.assert_array_equal(nn.logsumexp(np.zeros((2, 0)), axis=1), [-INF, -INF])
+    assert nn.logsumexp(np.zeros((2, 0)), axis=0).shape == (0,)
+    assert float(nn.logsumexp(3.0)) == 3.0
+    with pytest.raises(ValueError, match="logsumexp: axis 5"):
+        nn.logsumexp(x, axis=5)
+
+
+def test_logsumexp_gradients_are_softmax_and_finite():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0/0 or inf-inf on the way
+        for a in ([-INF, 1.0, 2.0], [1.0, 2.0, -INF]):
+            a = np.array(a)
+            fin = np.isfinite(a)
+            w = np.where(fin, np.exp(np.where(fin, a, 0) - np.log(np.exp(a[fin]).sum())), 0.0)
+            for g in (wg.grad(nn.logsumexp)(a), wg.jacfwd(nn.logsumexp)(a), wg.jacrev(nn.logsumexp)(a)):
+                np.testing.assert_allclose(g, w, rtol=1e-14)
+                assert g[~fin].tolist() == [0.0]
+            t = wg.tensor(a, requires_grad=True)
+            nn.logsumexp(t).backward()
+            np.testing.assert_allclose(t.grad.numpy(), w, rtol=1e-14)
+        # all -inf: the value is -inf, constant under finite perturbations: gradient 0
+        a = np.array([-INF, -INF])
+        np.testing.assert_array_equal(wg.grad(nn.logsumexp)(a), [0.0, 0.0])
+        t = wg.tensor(a, requires_grad=True)
+        nn.logsumexp(t).backward()
+        np.testing.assert_array_equal(t.grad.numpy(), [0.0, 0.0])
+        # an empty axis: gradient of the right (empty) shape
+        assert wg.grad(nn.logsumexp)(np.zeros(0)).shape == (0,)
+    # second derivatives at a point with a -inf entry: finite differences on the finite entries
+    a = np.array([0.3, -INF, 1.1])
+    H = wg.hessian(nn.logsumexp)(a)
+    f = lambda v: nn.logsumexp(wnp.concatenate([v[:1], np.array([-INF]), v[1:]]))  # noqa: E731
+    g = lambda v: wg.grad(f)(v)  # noqa: E731
+    h = 1e-6
+    v = a[[0, 2]]
+    fd = np.stack([(g(v + h * e) - g(v - h * e)) / (2 * h) for e in np.eye(2)])
+    np.testing.assert_allclose(H[np.ix_([0, 2], [0, 2])], fd, atol=1e-8)
+    assert not H[1].any() and not H[:, 1].any()
+
+
+def test_logsumexp_gradients_vs_finite_differences():
+    x = np.random.default_rng(1).normal(size=(3, 4))
+    check_grads(lambda v: nn.logsumexp(v, axis=(0, 1)), (x,), order=2)
+    check_grads(lambda v: nn.logsumexp(v, axis=0), (x,), order=2)
+
+
+# ----------------------------------------------------------------------------
+# Optimisers on complex parameters: step along the conjugate of wengert's
+# (JAX-convention) gradient; second moments are |g|².
+
+TARGET = np.array([1 + 1j, -0.5 + 2j])
+Z0 = np.array([0j, 2 - 3j])
+COMPLEX_OPTS = [
+    (optim.SGD, dict(lr=0.1)),
+    (optim.SGD, dict(lr=0.05, momentum=0.9, dampening=0.1)),
+    (optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True)),
+    (optim.Momentum, dict(lr=0.05)),
+    (optim.Adam, dict(lr=0.1)),
+    (optim.AdamW, dict(lr=0.1, weight_decay=0.0)),
+    (optim.RMSprop, dict(lr=0.05)),
+    (optim.RMSprop, dict(lr=0.05, centered=True, momentum=0.5)),
+    (optim.Adagrad, dict(lr=0.5)),
+]
+
+
+def _cplx_loss(z):
+    return wnp.sum(wnp.abs(z - TARGET) ** 2)
+
+
+@pytest.mark.parametrize("cls,kw", COMPLEX_OPTS, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_optimisers_converge_on_complex_parameters(cls, kw):
+    # functional form
+    opt = cls(**kw)
+    p = {"z": Z0.copy()}
+    state = opt.init(p)
+    for name in opt.slots:  # running means of |g|² are real, the others complex
+        dt = state[name]["z"].dtype
+        assert dt.kind == ("f" if name in ("v", "square_avg", "sum") else "c"), (name, dt)
+    for _ in range(400):
+        p, state = opt.update(wg.grad(lambda q: _cplx_loss(q["z"]))(p), state, p)
+    tol = 1e-2 if cls is optim.Adagrad else 1e-4
+    np.testing.assert_allclose(p["z"], TARGET, atol=tol)
+    assert p["z"].dtype == np.complex128
+    # Tensor form: the same numbers step for step
+    z = wg.tensor(Z0, requires_grad=True)
+    topt = cls([z], **kw)
+    q = {"z": Z0.copy()}
+    s2 = opt.init(q)
+    for _ in range(30):
+        topt.zero_grad()
+        _cplx_loss(z).backward()
+        topt.step()
+        q, s2 = opt.update(wg.grad(lambda r: _cplx_loss(r["z"]))(q), s2, q)
+    np.testing.assert_allclose(z.numpy(), q["z"], rtol=1e-13, atol=1e-13)
+
+
+def test_complex_sgd_is_steepest_descent():
+    # one plain SGD step moves z by -lr * (∂f/∂x + i ∂f/∂y) (the real-pair gradient)
+    z = np.array([0.3 - 0.7j])
+    h = 1e-6
+    f = lambda v: float(np.sum(np.abs(v - TARGET[:1]) ** 2 + np.real(v) ** 3))  # noqa: E731
+    d = (f(z + h) - f(z - h)) / (2 * h) + 1j * (f(z + 1j * h) - f(z - 1j * h)) / (2 * h)
+    opt = optim.SGD(lr=0.01)
+    loss = lambda v: wnp.sum(wnp.abs(v - TARGET[:1]) ** 2 + wnp.real(v) ** 3)  # noqa: E731
+    new, _ = opt.update(wg.grad(loss)(z), opt.init(z), z)
+    np.testing.assert_allclose(new, z - 0.01 * d, rtol=1e-9)
+
+
+def test_complex_sgd_matches_torch_and_adaptive_ones_converge_like_it():
+    torch = pytest.importorskip("torch")
+    for name, kw, steps in (("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.1), 50),
+                            ("Adam", dict(lr=0.1), 300), ("RMSprop", dict(lr=0.05), 300)):
+        zt = torch.tensor(Z0, requires_grad=True)
+        ot = getattr(torch.optim, name)([zt], **kw)
+        z = wg.tensor(Z0, requires_grad=True)
+        o = getattr(optim, name)([z], **kw)
+        for _ in range(steps):
+            ot.zero_grad()
+            ((zt - torch.tensor(TARGET)).abs() ** 2).sum().backward()
+            ot.step()
+            o.zero_grad()
+            _cplx_loss(z).backward()
+            o.step()
+            if name == "SGD":  # the same update rule: the same numbers
+                np.testing.assert_allclose(z.numpy(), zt.detach().numpy(), rtol=1e-12, atol=1e-14)
+        if name != "SGD":
+            # PyTorch's adaptive optimisers treat Re and Im as two real parameters
+            # (view_as_real); wengert's use |g|² (optax's choice): both converge
+            np.testing.assert_allclose(zt.detach().numpy(), TARGET, atol=1e-3)
+            np.testing.assert_allclose(z.numpy(), TARGET, atol=1e-3)
