@@ -1,5 +1,6 @@
 """Every transformation at once: the derivatives of one function in grad,
-jvp, vjp, jacfwd, jacrev, hessian, vmap (of grad) and jit (second call),
+jvp, vjp, jacfwd, jacrev, hessian, vmap (of grad), jit (second and third
+calls) and Tensor.backward,
 each compared with finite differences of ``f`` (tests/_fd.py) or with a
 given closed form."""
 
@@ -79,6 +80,13 @@ def all_modes(f, args, grads=None, hess=None, tol=1e-6, fd=True, order=2, vmap=T
     jj = wg.jit(g)
     jj(*args)
     _close(jj(*args), g(*args), 1e-12, "jit value, second call")
+    ts_ = [wg.tensor(a, requires_grad=True) for a in args]
+    total = g(*ts_)
+    if isinstance(total, wg.Tensor) and total.requires_grad:
+        total.backward()
+    for i, t in enumerate(ts_):
+        got = np.zeros(args[i].shape) if t.grad is None else t.grad.data
+        _close(got, want[i], ftol, f"Tensor.backward w.r.t. argument {i}")
     if vmap:
         gb = wg.vmap(wg.grad(g, argnums=nums))(*(np.stack([a, a]) for a in args))
         for i in nums:

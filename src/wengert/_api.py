@@ -54,7 +54,31 @@ def _norm_argnums(argnums, nargs, fname, caller):
                 f"{caller}({fname}): argnums={argnums!r} asks for argument {a}, but "
                 f"{fname} was called with {nargs} positional argument{'s' if nargs != 1 else ''}")
         out.append(int(a) % nargs)
-    return single, tuple(out)
+    # each argument is differentiated once; an argument named twice gets its
+    # gradient in both places (pick maps argnums' entries to the unique ones)
+    uniq = tuple(dict.fromkeys(out))
+    pick = None if single else tuple(uniq.index(a) for a in out)
+    return pick, uniq
+
+
+def _pick(g, pick):
+    """The result for each entry of argnums from ``g`` (one per distinct argument);
+    a repeated entry gets its own copy."""
+    if pick is None:
+        return g[0]
+    if len(pick) == len(g):
+        return tuple(g)
+    seen = set()
+    out = []
+    for i in pick:
+        out.append(_copy_leaves(g[i]) if i in seen else g[i])
+        seen.add(i)
+    return tuple(out)
+
+
+def _copy_leaves(tree):
+    from .tree_util import tree_map
+    return tree_map(lambda x: x.copy() if isinstance(x, np.ndarray) else x, tree)
 
 
 def _diff_input(x, fname, caller, holomorphic=False, allow_int=False):
@@ -171,11 +195,11 @@ def _prepare(fun, args, argnums, caller, holomorphic=False):
     key = (argnums, len(args))
     _cache = _ARGNUMS_CACHE
     try:
-        single, nums = _cache[key]
+        pick, nums = _cache[key]
     except (KeyError, TypeError):
-        single, nums = _norm_argnums(argnums, len(args), fname, caller)
+        pick, nums = _norm_argnums(argnums, len(args), fname, caller)
         try:
-            _cache[key] = (single, nums)
+            _cache[key] = (pick, nums)
         except TypeError:
             pass
     diff = [args[i] for i in nums]
@@ -183,10 +207,10 @@ def _prepare(fun, args, argnums, caller, holomorphic=False):
         if type(d) not in _LEAF_TYPES:
             break
     else:  # flat fast path: every differentiated argument is one array leaf
-        return fname, single, nums, [_diff_input(x, fname, caller, holomorphic) for x in diff], None
+        return fname, pick, nums, [_diff_input(x, fname, caller, holomorphic) for x in diff], None
     leaves, in_tree = tree_flatten(diff)
     leaves = [_diff_input(x, fname, caller, holomorphic) for x in leaves]
-    return fname, single, nums, leaves, in_tree
+    return fname, pick, nums, leaves, in_tree
 
 
 def _unflatten(in_tree, leaves):
@@ -246,7 +270,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
-        fname, single, nums, leaves, in_tree = _prepare(fun, args, argnums, caller, holomorphic)
+        fname, pick, nums, leaves, in_tree = _prepare(fun, args, argnums, caller, holomorphic)
         level = new_level()
         trace = JVPTrace(level)
         tape = TapeTrace(level + 0.5)
@@ -277,7 +301,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             tape.tape = []
             tape.kill()
         g = _unflatten(in_tree, grads)
-        g = g[0] if single else tuple(g)
+        g = _pick(g, pick)
         val = _as_out(val)
         if has_aux:
             return (val, _strip(aux, trace)), g
@@ -542,7 +566,7 @@ def _jacobian(fun, argnums, has_aux, chunk_size, holomorphic, mode):
 
     @functools.wraps(fun)
     def jac_f(*args, **kwargs):
-        fname, single, nums, leaves, in_tree = _prepare(fun, args, argnums, mode, holomorphic)
+        fname, pick, nums, leaves, in_tree = _prepare(fun, args, argnums, mode, holomorphic)
 
         def f_flat(*xs):
             return fun(*_rebuild(args, nums, in_tree, list(xs)), **kwargs)
@@ -564,7 +588,7 @@ def _jacobian(fun, argnums, has_aux, chunk_size, holomorphic, mode):
 
             x0 = leaves[0]
             _, t_leaves = _jvp_flat(fun_flat, [x0], [_one(x0)])
-            jac = tree_unflatten(box[0], [t if single else (t,) for t in t_leaves])
+            jac = tree_unflatten(box[0], [_pick([t], pick) for t in t_leaves])
             return (jac, box[1]) if has_aux else jac
         if mode == "jacfwd":
             basis, sizes = _std_basis(leaves)
@@ -598,7 +622,7 @@ def _jacobian(fun, argnums, has_aux, chunk_size, holomorphic, mode):
                 cts = _fit_cts(lins, leaves)
                 tape.tape = []
                 g = _unflatten(in_tree, cts)
-                jac = tree_unflatten(out_tree, [g[0] if single else tuple(g)])
+                jac = tree_unflatten(out_tree, [_pick(g, pick)])
                 return (jac, aux) if has_aux else jac
             f_vjp = _vjp_fun(f"{mode}({fname})", leaves, l_tree, tape, lins, vals, ts, out_tree)
             out_leaves = vals
@@ -623,7 +647,7 @@ def _jacobian(fun, argnums, has_aux, chunk_size, holomorphic, mode):
         out_jacs = []
         for per_in in jac_leaves:
             g = _unflatten(in_tree, per_in)
-            out_jacs.append(g[0] if single else tuple(g))
+            out_jacs.append(_pick(g, pick))
         jac = tree_unflatten(out_tree, out_jacs)
         return (jac, aux) if has_aux else jac
 

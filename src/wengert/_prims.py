@@ -12,12 +12,13 @@ inputs, parameters.
 
 from __future__ import annotations
 
+import cmath
 import math
 import operator
 
 import numpy as np
 
-from ._core import _P, Primitive, Tracer
+from ._core import _P, LinVar, Primitive, Tracer
 
 REGISTRY: dict[str, Primitive] = {}
 
@@ -192,6 +193,8 @@ equal = NONDIFF["equal"].bind
 
 
 def _pow_jvp_x(t, ans, x, y):
+    """∂(x**y)/∂x = y·x**(y-1), and 0 where y == 0 (JAX's convention: x**0 is
+    constant, also at x = 0 where x**-1 is inf)."""
     if isinstance(y, (int, float)) and not isinstance(y, bool):
         if y == 0:
             return None
@@ -199,19 +202,54 @@ def _pow_jvp_x(t, ans, x, y):
             return t
         if y == 2:
             return t * (x * 2)
-    return t * (y * pow_(x, y - 1))
+        return _scale_tangent(t, y * pow_(x, y - 1))
+    # at y = 0 the term is 0; only where also x = 0 (0**-1 = inf) is the base
+    # replaced by 1, so that elsewhere its y-derivative x**-1 stays right
+    z = NONDIFF["logical_and"].bind(equal(y, 0), equal(x, 0))
+    return _scale_tangent(t, y * pow_(select(z, _one_like(x), x), y - 1))
 
 
-def _safe_log(x):
+def _scale_tangent(t, coef):
+    """``t * coef`` where a zero tangent contributes exactly 0 even if ``coef``
+    is inf or nan.  Forward mode pushes every argument's tangent at once
+    (``jvp``, ``jacfwd`` with several argnums), so without this a nan
+    partial in one argument (∂(x**y)/∂y at x < 0) would poison the others'
+    columns, which reverse mode (one cotangent per argument) keeps apart."""
+    if type(t) is LinVar:
+        return t * coef
+    if not isinstance(coef, Tracer) and bool(np.all(np.isfinite(coef))):
+        return t * coef
+    return select(equal(t, 0), 0.0, t * coef)
+
+
+def _one_like(y):
+    dt = _dtype(y)
+    return dt.type(1) if dt.kind in "fc" else 1.0
+
+
+def _pow_log(x, ans):
+    """log(x) for ∂(x**y)/∂y = log(x)·x**y (JAX's convention): log is taken
+    in the result's dtype, so a negative real base gives nan (x**y is not
+    real-differentiable in y there) and a complex result the principal
+    log; at x = 0 the factor is 0 (so ∂/∂y is 0 for y > 0)."""
+    cplx = iscomplex(ans)
     if type(x) in (int, float):
-        return math.log(x) if x > 0 else (0.0 if x == 0 else complex(math.log(-x), math.pi))
+        if x == 0:
+            return 0.0
+        if cplx:
+            return cmath.log(x)
+        return math.log(x) if x > 0 else math.nan
+    if cplx and not iscomplex(x):
+        x = x * (1 + 0j)
     z = equal(x, 0)
     return select(z, 0.0, log(select(z, 1.0, x)))
 
 
 pow_p = defprim("pow", operator.pow, 2,
-                jvps=(_pow_jvp_x, lambda t, ans, x, y: t * (ans * _safe_log(x))),
-                test={"domain": (0.5, 2.0)})
+                jvps=(_pow_jvp_x, lambda t, ans, x, y: _scale_tangent(t, ans * _pow_log(x, ans))),
+                test={"domain": (0.5, 2.0)},
+                doc="∂x = y·x**(y-1) (0 where y = 0); ∂y = log(x)·x**y, 0 where x = 0 "
+                    "and nan where a real x < 0 (JAX's convention)")
 pow_ = pow_p.bind
 
 

@@ -179,14 +179,34 @@ radians = deg2rad
 degrees = rad2deg
 
 
+# Maclaurin coefficients of sin(y)/y in u = y²: Σ (-1)^k u^k / (2k+1)!
+_SINC_TAYLOR = tuple((-1) ** k / math.factorial(2 * k + 1) for k in range(10))
+
+
 def sinc(x, /):
-    """Normalised sinc, sin(πx)/(πx), with sinc(0) = 1 and derivative 0 there."""
+    """Normalised sinc, sin(πx)/(πx), with sinc(0) = 1.
+
+    For |πx| < 0.5 it is evaluated from its Maclaurin series (to degree 18;
+    the truncation error is below 1e-24), so every derivative is right at
+    and near 0: sinc′(0) = 0, sinc″(0) = −π²/3, sinc⁗(0) = π⁴/5.
+
+    >>> import wengert as wg, wengert.numpy as wnp, numpy as np
+    >>> bool(np.isclose(wg.grad(wg.grad(wnp.sinc))(0.0), -np.pi ** 2 / 3))
+    True
+    """
     if not _isT(x, Tracer):
-        return np.sinc(x)
-    z = equal(x, 0)  # noqa: F821
-    safe = where(z, 1.0, x)
-    px = safe * np.pi
-    return where(z, 1.0, sin(px) / px)  # noqa: F821
+        x = lift(x)
+        if not _isT(x, Tracer):
+            return np.sinc(x)
+    y = x * np.pi
+    small = less(abs(y), 0.5)  # noqa: F821
+    ys = where(small, y, 0.0)  # the series only where it is used (no overflow)
+    u = ys * ys
+    r = _SINC_TAYLOR[-1]
+    for c in _SINC_TAYLOR[-2::-1]:
+        r = u * r + c
+    yl = where(small, 1.0, y)  # sin(y)/y only where |y| >= 0.5
+    return where(small, r, sin(yl) / yl)  # noqa: F821
 
 
 def angle(z, deg=False):

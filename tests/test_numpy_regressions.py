@@ -1,0 +1,157 @@
+"""Regressions of issue 10 ("fix what they find") in wengert.numpy and the
+primitive rules: each checked in every mode (grad, jvp, vjp, jacfwd, jacrev,
+hessian, vmap, jit's later calls, Tensor.backward) against finite
+differences or a closed form."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from _fd import check_grads
+from _modes import all_modes
+
+import wengert as wg
+import wengert.numpy as wnp
+
+
+def _every_grad(f, args, argnums=0):
+    """The gradient of scalar ``f`` by every route, as a dict of mode -> value."""
+    out = {
+        "grad": wg.grad(f, argnums=argnums)(*args),
+        "value_and_grad": wg.value_and_grad(f, argnums=argnums)(*args)[1],
+        "jacrev": wg.jacrev(f, argnums=argnums)(*args),
+        "jacfwd": wg.jacfwd(f, argnums=argnums)(*args),
+    }
+    jg = wg.jit(wg.grad(f, argnums=argnums))
+    jg(*args)
+    out["jit(grad) 2nd call"] = jg(*args)
+    out["jit(grad) 3rd call"] = jg(*args)
+    out["vmap(grad)"] = wg.tree_util.tree_map(
+        lambda v: v[0], wg.vmap(wg.grad(f, argnums=argnums))(*(np.stack([a, a]) for a in args)))
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    jv = []
+    for i in nums:
+        ts = [np.zeros_like(a) for a in args]
+        ts[i] = np.ones_like(args[i])
+        jv.append(wg.jvp(f, tuple(args), tuple(ts))[1])
+    out["jvp"] = jv[0] if isinstance(argnums, int) else tuple(jv)
+    ts = [wg.tensor(a, requires_grad=True) for a in args]
+    f(*ts).backward()
+    tg = [np.zeros(()) if ts[i].grad is None else ts[i].grad.data for i in nums]
+    out["Tensor.backward"] = tg[0] if isinstance(argnums, int) else tuple(tg)
+    return out
+
+
+def _assert_all(got: dict, want, what):
+    for mode, v in got.items():
+        np.testing.assert_allclose(np.asarray(v, dtype=float), np.asarray(want, dtype=float), rtol=1e-12,
+                                   atol=1e-12, equal_nan=True, err_msg=f"{what}: {mode}")
+        assert not np.iscomplexobj(v), f"{what}: {mode} gave a complex value"
+
+
+# --- pow: one rule (JAX's) in every mode and route ------------------------------------
+
+
+POW_POINTS = [
+    # x, y, d/dx, d/dy
+    (0.0, 0.0, 0.0, 0.0),                      # 0**0: constant in x (y = 0), log factor 0
+    (0.0, 2.5, 0.0, 0.0),                      # y > 0 at x = 0
+    (0.0, 1.0, 1.0, 0.0),
+    (-2.0, 2.0, -4.0, np.nan),                 # negative base: d/dy is nan (not real-differentiable)
+    (-2.0, 3.0, 12.0, np.nan),
+    (2.0, 0.0, 0.0, np.log(2.0)),
+    (1.5, 2.5, 2.5 * 1.5 ** 1.5, np.log(1.5) * 1.5 ** 2.5),
+]
+
+
+@pytest.mark.parametrize("x,y,dx,dy", POW_POINTS)
+def test_pow_derivatives_one_rule_in_every_mode(x, y, dx, dy):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for f in (lambda a, b: a ** b, wnp.power, lambda a, b: wnp.float_power(a, b)):
+            got = _every_grad(f, (np.float64(x), np.float64(y)), argnums=(0, 1))
+            _assert_all(got, (dx, dy), f"d(x**y) at x={x}, y={y}")
+            # differentiating one argument gives the same numbers as both at once
+            _assert_all(_every_grad(f, (np.float64(x), np.float64(y)), argnums=1), dy, "d/dy alone")
+            _assert_all(_every_grad(f, (np.float64(x), np.float64(y)), argnums=0), dx, "d/dx alone")
+
+
+def test_x_to_the_x_at_zero_is_the_same_in_every_mode():
+    # d(x**x) = x**x (log x + 1) diverges at 0+; JAX's convention gives 0 (y = 0 -> d/dx term 0,
+    # x = 0 -> log factor 0): the same number in every mode
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        _assert_all(_every_grad(lambda x: x ** x, (np.float64(0.0),)), 0.0, "d(x**x) at 0")
+        _assert_all(_every_grad(lambda x: wnp.sum(x ** x), (np.zeros(3),)), np.zeros(3), "d(x**x) at 0")
+    # and away from 0 it is the derivative
+    x = np.array([0.3, 1.2, 2.0])
+    all_modes(lambda x: x ** x, (x,), grads=(x ** x * (np.log(x) + 1),))
+
+
+def test_pow_second_derivatives_and_array_exponents():
+    x = np.array([0.5, 1.3, 2.0])
+    y = np.array([0.0, 1.0, 2.5])
+    all_modes(lambda x, y: x ** y, (x, y))
+    all_modes(lambda x: x ** np.array([0.0, 1.0, 3.0]), (x,))
+    # integer exponents of a negative base: d/dx is defined
+    xn = np.array([-2.0, -0.5, 1.5])
+    all_modes(lambda x: x ** np.array([2.0, 3.0, 0.0]), (xn,))
+
+
+def test_pow_complex_result_uses_the_complex_log():
+    # a complex exponent makes the result complex: d/dy = log(x) x**y with the principal log
+    x, y = -2.0, 1.5 + 0.5j
+    got = wg.jvp(lambda y: x ** y, (y,), (1.0 + 0j,))[1]
+    np.testing.assert_allclose(got, np.log(x + 0j) * (x + 0j) ** y, rtol=1e-12)
+
+
+# --- argnums naming an argument twice --------------------------------------------------
+
+
+def test_argnums_repeated_gets_the_gradient_in_each_place():
+    f = lambda x, y: x * x * y  # noqa: E731
+    for api in (wg.grad, lambda f, argnums: (lambda *a: wg.value_and_grad(f, argnums=argnums)(*a)[1]),
+                wg.jacrev, wg.jacfwd):
+        g = api(f, argnums=(0, 0))(1.0, 3.0)
+        assert len(g) == 2
+        np.testing.assert_allclose(g, [6.0, 6.0])
+        g = api(f, argnums=(1, 0, -1))(1.0, 3.0)
+        np.testing.assert_allclose(g, [1.0, 6.0, 1.0])
+        g = api(lambda x: wnp.sum(x * x), argnums=(0, 0))(np.ones(2))
+        np.testing.assert_allclose(g[0], [2.0, 2.0])
+        np.testing.assert_allclose(g[1], [2.0, 2.0])
+        g[0][0] = 99.0  # separate arrays
+        assert g[1][0] == 2.0
+    h = wg.hessian(f, argnums=(0, 0))(1.0, 3.0)
+    np.testing.assert_allclose(np.asarray(h, dtype=float), np.full((2, 2), 6.0))
+    assert wg.jit(wg.grad(f, argnums=(0, 0)))(1.0, 3.0) == (6.0, 6.0)
+    assert wg.jit(wg.grad(f, argnums=(0, 0)))(1.0, 3.0) == (6.0, 6.0)
+
+
+# --- sinc at and near 0 -----------------------------------------------------------------
+
+
+def test_sinc_derivatives_at_zero():
+    # sinc(x) = 1 - (πx)²/6 + (πx)⁴/120 - ...: sinc'(0) = 0, sinc''(0) = -π²/3
+    x0 = np.array([0.0, 0.0])
+    all_modes(wnp.sinc, (x0,), grads=(np.zeros(2),), hess=np.diag([-np.pi ** 2 / 3] * 2), fd=False)
+    d3 = wg.grad(wg.grad(wg.grad(wnp.sinc)))(0.0)
+    d4 = wg.grad(wg.grad(wg.grad(wg.grad(wnp.sinc))))(0.0)
+    assert abs(d3) < 1e-12
+    np.testing.assert_allclose(d4, np.pi ** 4 / 5, rtol=1e-12)
+    np.testing.assert_allclose(wg.jit(wg.grad(wg.grad(wg.grad(wg.grad(wnp.sinc)))))(0.0), np.pi ** 4 / 5)
+
+
+def test_sinc_is_smooth_across_the_series_switch():
+    # first and second derivatives against FD at points on both sides of |πx| = 0.5
+    x = np.array([-0.3, -0.16, -0.159, -1e-4, 1e-4, 0.159, 0.16, 0.7, 1.5])
+    np.testing.assert_allclose(wnp.sinc(x), np.sinc(x), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(wg.jit(wnp.sinc)(x), np.sinc(x), rtol=1e-14, atol=1e-15)
+    all_modes(wnp.sinc, (x,), tol=1e-6)
+    d2 = wg.vmap(wg.grad(wg.grad(wnp.sinc)))(x)
+    d2_fd = np.array([(np.sinc(v + 1e-4) - 2 * np.sinc(v) + np.sinc(v - 1e-4)) / 1e-8 for v in x])
+    np.testing.assert_allclose(d2, d2_fd, atol=1e-5)
+    # third derivative, forward over reverse
+    check_grads(lambda x: wg.grad(lambda y: wnp.sum(wnp.sinc(y)))(x), (x,), order=2, tol=1e-5)
