@@ -49,6 +49,13 @@ _LAZY = {
     "remat": "._checkpoint",
     "custom_jvp": "._custom",
     "custom_vjp": "._custom",
+    "linear_solve": "._implicit",
+    "custom_root": "._implicit",
+    "fixed_point": "._implicit",
+    "root": "._implicit",
+    "argmin": "._implicit",
+    "odeint": "._ode",
+    "relax": ".relax",
     "Tensor": ".tensor",
     "tensor": ".tensor",
     "autograd_grad": ".tensor",
@@ -64,6 +71,7 @@ _LAZY = {
     "nn": ".nn",
     "optim": ".optim",
     "scipy": ".scipy",
+    "at": ".numpy._at",
 }
 
 __all__ = [
