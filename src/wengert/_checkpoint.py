@@ -28,10 +28,13 @@ from ._control import (
     _canon,
     _inexact,
     _zeros,
+    check_no_tracers,
+    checked_jvp,
     is_linearizing,
     jvp_flat_fn,
     linearize_flat,
     record_linear,
+    run_or_inline,
 )
 from ._core import JVPTracer, Primitive, Tracer
 from ._vmap import register_batch_rule
@@ -42,7 +45,7 @@ __all__ = ["checkpoint", "remat"]
 
 def _remat_impl(*args):
     *xs, fun, name = args
-    return tuple(fun(list(xs)))
+    return check_no_tracers(tuple(fun(list(xs))))
 
 
 def _remat_jvp(trace, primals, tangents, params):
@@ -87,7 +90,7 @@ def _remat_batch(size, vals, batched, fun, name):
 
 remat_p = Primitive("checkpoint", _remat_impl, None, nparams=2, multiple_results=True,
                     doc="a function whose intermediates are recomputed in the backward pass")
-remat_p.jvp_trace = _remat_jvp
+remat_p.jvp_trace = checked_jvp(_remat_jvp)
 register_batch_rule(remat_p, _remat_batch)
 
 
@@ -104,8 +107,10 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True,
     less memory held between the forward and the backward pass.  Array
     arguments are the inputs; other arguments (strings, functions, and those
     in ``static_argnums``) are passed through unchanged.  Traced values that
-    ``fun`` captures in its closure become inputs too.  ``prevent_cse`` is
-    accepted for JAX compatibility.
+    ``fun`` captures in its closure become inputs too; a traced value it
+    reaches another way (an object attribute, a global) makes the call run
+    as plain code, without checkpointing (same derivatives, more memory).
+    ``prevent_cse`` is accepted for JAX compatibility.
 
     >>> import wengert as wg, wengert.numpy as wnp
     >>> layer = wg.checkpoint(lambda w, x: wnp.tanh(w * x))
@@ -140,7 +145,10 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True,
                 box.append(ot)
             return [_canon(o) for o in ol]
 
-        outs = remat_p.bind(*ops, *clo.values, clo.wrap(flat, len(ops)), name)
+        outs = run_or_inline(lambda: remat_p.bind(*ops, *clo.values, clo.wrap(flat, len(ops)), name),
+                             lambda: None)
+        if outs is None:  # fun uses a traced value it was not given: no checkpoint
+            return fun(*args, **kwargs)
         return tree_unflatten(box[0], list(outs))
 
     return remat_f

@@ -89,42 +89,144 @@ def _stack(xs):
     return np.stack([np.asarray(x) for x in xs])
 
 
+class CaptureLeak(Exception):
+    """A construct's function used a traced value that is not one of its
+    operands (reached through an object attribute, a global, a default
+    argument ...): the construct cannot be one operation, and the public
+    function that bound it runs it inline instead (see :func:`run_or_inline`)."""
+
+
+def check_no_tracers(outs):
+    """An implementation's outputs: with concrete operands, a tracer among
+    them came from a traced value the function captured."""
+    for o in outs:
+        if isinstance(o, Tracer):
+            raise CaptureLeak
+    return outs
+
+
+def check_jvp_outputs(trace, outs):
+    """Outputs of a construct's JVP rule at ``trace``: a primal or a forward
+    tangent that is itself a tracer at ``trace``'s level or above was
+    computed from a captured value that the rule did not see as an operand."""
+    level = trace.level
+    for o in outs:
+        if type(o) is JVPTracer and o._trace is trace:
+            v = o.primal
+            if isinstance(v, Tracer) and v._trace.level >= level:
+                raise CaptureLeak
+            v = o.tangent
+            if isinstance(v, Tracer) and type(v) is not LinVar and v._trace.level >= level:
+                raise CaptureLeak
+        elif isinstance(o, Tracer) and o._trace is not trace and type(o) is not LinVar \
+                and o._trace.level >= level:
+            raise CaptureLeak
+    return outs
+
+
+def checked_jvp(rule):
+    """``rule`` (a construct's ``jvp_trace``) with its outputs checked."""
+    def jvp_trace(trace, primals, tangents, params):
+        return check_jvp_outputs(trace, rule(trace, primals, tangents, params))
+    jvp_trace.__name__ = getattr(rule, "__name__", "jvp_trace")
+    return jvp_trace
+
+
+def run_or_inline(bind, inline):
+    """``bind()`` the construct as one operation; if its function turned out
+    to use a traced value it was not given as an operand, run ``inline()``:
+    the same computation as plain Python on the values at hand, which every
+    transformation in flight sees operation by operation (a loop is unrolled
+    under ``jit``)."""
+    try:
+        return bind()
+    except CaptureLeak:
+        return inline()
+
+
+_SKIP_TYPES = (str, bytes, int, float, complex, bool, type(None), np.ndarray, np.generic,
+               type, type(functools), range, slice)
+_SCAN_BUDGET = 400
+
+
 def _is_tracer_tree(obj, depth=0, seen=None) -> bool:
-    """Does ``obj`` (a function, its closure, a container) hold a tracer?"""
+    """Does ``obj`` (a function, its closure, defaults and globals, a bound
+    method, a ``functools.partial``, a container, an object's attributes)
+    hold a tracer?  A bounded walk: what it misses, the checks at run time
+    (:class:`CaptureLeak`) catch."""
     if isinstance(obj, Tracer):
         return True
-    if depth > 4:
+    if depth > 6 or isinstance(obj, _SKIP_TYPES):
         return False
     if seen is None:
         seen = set()
-    if id(obj) in seen:
+    if id(obj) in seen or len(seen) > _SCAN_BUDGET:
         return False
     seen.add(id(obj))
+    d = depth + 1
     if isinstance(obj, (tuple, list, set, frozenset)):
-        return any(_is_tracer_tree(o, depth + 1, seen) for o in obj)
+        return any(_is_tracer_tree(o, d, seen) for o in obj)
     if isinstance(obj, dict):
-        return any(_is_tracer_tree(o, depth + 1, seen) for o in obj.values())
+        return any(_is_tracer_tree(o, d, seen) for o in obj.values())
     if isinstance(obj, functools.partial):
-        return (_is_tracer_tree(obj.func, depth + 1, seen)
-                or _is_tracer_tree(obj.args, depth + 1, seen)
-                or _is_tracer_tree(obj.keywords, depth + 1, seen))
+        return (_is_tracer_tree(obj.func, d, seen)
+                or _is_tracer_tree(obj.args, d, seen)
+                or _is_tracer_tree(obj.keywords, d, seen))
     fn = getattr(obj, "__func__", None)  # bound methods
     if fn is not None:
-        return (_is_tracer_tree(getattr(obj, "__self__", None), depth + 1, seen)
-                or _is_tracer_tree(fn, depth + 1, seen))
+        return (_is_tracer_tree(getattr(obj, "__self__", None), d, seen)
+                or _is_tracer_tree(fn, d, seen))
     code = getattr(obj, "__code__", None)
-    if code is not None:
+    if code is not None and hasattr(code, "co_names"):
         cells = getattr(obj, "__closure__", None) or ()
         for c in cells:
             try:
                 v = c.cell_contents
             except ValueError:
                 continue
-            if _is_tracer_tree(v, depth + 1, seen):
+            if _is_tracer_tree(v, d, seen):
                 return True
-        if _is_tracer_tree(getattr(obj, "__defaults__", None) or (), depth + 1, seen):
+        if _is_tracer_tree(getattr(obj, "__defaults__", None) or (), d, seen):
             return True
+        if _is_tracer_tree(getattr(obj, "__kwdefaults__", None) or {}, d, seen):
+            return True
+        g = getattr(obj, "__globals__", None)
+        if g is not None:
+            for name in _code_names(code):
+                v = g.get(name)
+                if v is not None and _is_tracer_tree(v, d, seen):
+                    return True
+        return False
+    if callable(obj) and type(obj).__module__ == "builtins":
+        return False
+    # an object's attributes (instance dict and slots)
+    dct = getattr(obj, "__dict__", None)
+    if isinstance(dct, dict) and _is_tracer_tree(dct, d, seen):
+        return True
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            if slot in ("__dict__", "__weakref__"):
+                continue
+            if slot.startswith("__") and not slot.endswith("__"):
+                slot = f"_{cls.__name__.lstrip('_')}{slot}"
+            try:
+                v = object.__getattribute__(obj, slot)
+            except AttributeError:
+                continue
+            if _is_tracer_tree(v, d, seen):
+                return True
     return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _code_names(code) -> tuple:
+    """Global names a code object (and the functions defined in it) reads."""
+    names = list(code.co_names)
+    for c in code.co_consts:
+        if hasattr(c, "co_names"):
+            names.extend(_code_names(c))
+    return tuple(dict.fromkeys(names))
 
 
 def closes_over_tracers(*fns) -> bool:
@@ -505,6 +607,7 @@ class _Handle:
 def _stage_lin_impl(*args):
     *primals, p, params, diff = args
     vals, lin = linearize_flat(lambda a: list(p.bind(*a, *params)), list(primals), list(diff))
+    check_no_tracers(vals)
     h = np.empty((), dtype=object)
     h[()] = _Handle(lin, [(_shape(x), _dtype(x)) for x in primals],
                     [(_shape(v), _dtype(v)) for v in vals])
@@ -706,7 +809,7 @@ def _carry_fixpoint(step, size, c_vals, c_flags, x_vals, x_flags, n_c):
 def _cond_impl(*args):
     pred, *ops = args[:-3]
     t_fn, f_fn, info = args[-3:]
-    return tuple(t_fn(list(ops)) if pred else f_fn(list(ops)))
+    return check_no_tracers(tuple(t_fn(list(ops)) if pred else f_fn(list(ops))))
 
 
 def _py_cond(pred, t_fn, f_fn, ops):
@@ -768,7 +871,7 @@ def _reshape_any(x, shape):
 
 cond_p = Primitive("cond", _cond_impl, None, nparams=3, multiple_results=True,
                    doc="if pred: true_fun(*operands) else false_fun(*operands)")
-cond_p.jvp_trace = _cond_jvp
+cond_p.jvp_trace = checked_jvp(_cond_jvp)
 register_batch_rule(cond_p, _cond_batch)
 
 
@@ -822,8 +925,13 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> 
     t_fn = _flat_fun(true_fun, in_tree, "cond", "true_fun", box_t)
     f_fn = _flat_fun(false_fun, in_tree, "cond", "false_fun", box_f)
     clo = Closure(true_fun, false_fun)
+    t_in, f_in, l_in = t_fn, f_fn, leaves
+
+    def inline():
+        return _py_cond(pred, t_in, f_in, l_in)
+
     if not clo.complete:
-        outs = _py_cond(pred, t_fn, f_fn, leaves)
+        outs = inline()
         box = box_t or box_f
         return tree_unflatten(box[0][0], list(outs))
     n = len(leaves)
@@ -844,7 +952,7 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> 
             _check_same("cond", "true_fun and false_fun must return the same structure, "
                         "shapes and dtypes", tt, ft, ta, fa,
                         names=("true_fun returned", "false_fun returned"))
-    outs = cond_p.bind(pred, *leaves, t_fn, f_fn, None)
+    outs = run_or_inline(lambda: cond_p.bind(pred, *leaves, t_fn, f_fn, None), inline)
     return tree_unflatten((box_t or box_f)[0][0], list(outs))
 
 
@@ -859,17 +967,25 @@ def _zeros_list(leaves):
 def _while_impl(*args):
     *carry, cond_fn, body_fn, info = args
     carry = list(carry)
-    while _pred_value(cond_fn(carry)):
+    while True:
+        c = cond_fn(carry)
+        if isinstance(c, Tracer):  # concrete carry: a captured traced value
+            raise CaptureLeak
+        if not c:
+            break
         carry = body_fn(carry)
-    return tuple(carry)
+    return check_no_tracers(tuple(carry))
 
 
 _STAGED_WHILE_MSG = (
-    "while_loop: the loop condition depends on a value being staged by jit in a way that "
-    "cannot become one staged loop: a derivative of a derivative of the loop inside jit "
-    "(take the outer derivative outside jit; jit(grad(f)) and jit(jvp/jacfwd) work), or a "
-    "traced value captured where closure conversion does not reach (an object attribute, "
-    "a functools.partial, a default argument): pass it in init_val instead")
+    "while_loop: the loop condition depends on a value being staged by jit, and the loop "
+    "has to run as Python here, which needs a concrete condition. This happens when "
+    "cond_fun or body_fun uses a traced value that is not part of init_val, reached in a "
+    "way that closure conversion cannot turn into an operand (an object attribute, a "
+    "global, a default argument, a functools.partial): pass that value in init_val "
+    "(carry it through the loop unchanged) instead. It also happens for a reverse-mode "
+    "derivative of a reverse-mode derivative of the loop inside jit: take the outer "
+    "derivative outside jit, or use forward mode (jacfwd) for it")
 
 
 def _pred_value(c) -> bool:
@@ -972,7 +1088,7 @@ def concrete_any_raw(c) -> bool:
 
 while_p = Primitive("while_loop", _while_impl, None, nparams=3, multiple_results=True,
                     doc="while cond_fun(carry): carry = body_fun(carry)")
-while_p.jvp_trace = _while_jvp
+while_p.jvp_trace = checked_jvp(_while_jvp)
 register_batch_rule(while_p, _while_batch)
 
 
@@ -1013,8 +1129,12 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
         return ol
 
     clo = Closure(cond_fun, body_fun)
+
+    def inline():
+        return _py_while(cond_fn, body_fn, leaves)
+
     if not clo.complete:
-        outs = _py_while(cond_fn, body_fn, leaves)
+        outs = inline()
     else:
         n = len(leaves)
         if clo.slots:
@@ -1026,7 +1146,8 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
                 return list(body_in(c)) + list(c[n:])
         else:
             cond_c, body_c = cond_fn, body_fn
-        outs = while_p.bind(*leaves, *clo.values, cond_c, body_c, None)[:n]
+        outs = run_or_inline(lambda: while_p.bind(*leaves, *clo.values, cond_c, body_c, None)[:n],
+                             inline)
     return tree_unflatten(tree, list(outs))
 
 
@@ -1065,6 +1186,10 @@ def _scan_impl(*args):
     carry, xs = ops[:n_c], ops[n_c:]
     carry, ys = _scan_loop(body, carry, xs, length, reverse)
     return tuple(carry) + tuple(_stack_ys(ys, body, ops[:n_c], xs))
+
+
+def _scan_impl_checked(*args):
+    return check_no_tracers(_scan_impl(*args))
 
 
 def _scan_jvp(trace, primals, tangents, params):
@@ -1151,9 +1276,9 @@ def _swap01(x):
     return np.transpose(x, perm)
 
 
-scan_p = Primitive("scan", _scan_impl, None, nparams=6, multiple_results=True,
+scan_p = Primitive("scan", _scan_impl_checked, None, nparams=6, multiple_results=True,
                    doc="carry, y = f(carry, x) over the leading axis of xs")
-scan_p.jvp_trace = _scan_jvp
+scan_p.jvp_trace = checked_jvp(_scan_jvp)
 register_batch_rule(scan_p, _scan_batch)
 
 
@@ -1420,9 +1545,13 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
 
     n_c = len(c_leaves)
     clo = Closure(f)
+    params0 = (body, n_c, length, bool(reverse), checkpoint, checkpoint_slots)
+
+    def inline():
+        return _scan_impl(*c_leaves, *x_leaves, *params0)
+
     if not clo.complete:
-        params = (body, n_c, length, bool(reverse), checkpoint, checkpoint_slots)
-        outs = _scan_impl(*c_leaves, *x_leaves, *params)
+        outs = inline()
     else:
         consts = clo.values
         if consts:
@@ -1435,8 +1564,11 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
                     nc, y = body_u(c[:n_c], x)
                 return list(nc) + list(c[n_c:]), y
         params = (body, n_c + len(consts), length, bool(reverse), checkpoint, checkpoint_slots)
-        outs = scan_p.bind(*c_leaves, *consts, *x_leaves, *params)
-        outs = list(outs[:n_c]) + list(outs[n_c + len(consts):])
+
+        def bind():
+            outs = scan_p.bind(*c_leaves, *consts, *x_leaves, *params)
+            return list(outs[:n_c]) + list(outs[n_c + len(consts):])
+        outs = run_or_inline(bind, inline)
     return tree_unflatten(c_tree, list(outs[:n_c])), tree_unflatten(y_box[0], list(outs[n_c:]))
 
 

@@ -31,12 +31,15 @@ from typing import Any
 import numpy as np
 
 from ._control import (
+    CaptureLeak,
     LinearFn,
     _bcast_raw,
     _canon,
     _inexact,
     _shape,
     _zeros,
+    check_no_tracers,
+    checked_jvp,
     is_linearizing,
     linearize_flat,
     record_linear,
@@ -159,7 +162,7 @@ def _jvp_map_forward(trace, jvp_flat, primals, tangents):
 
 def _cjvp_impl(*args):
     *xs, fun, jvp, name = args
-    return tuple(fun(list(xs)))
+    return check_no_tracers(tuple(fun(list(xs))))
 
 
 def _cjvp_jvp(trace, primals, tangents, params):
@@ -197,7 +200,7 @@ def _cjvp_batch(size, vals, batched, fun, jvp, name):
 
 cjvp_p = Primitive("custom_jvp_call", _cjvp_impl, None, nparams=3, multiple_results=True,
                    doc="a function with a user-defined JVP rule")
-cjvp_p.jvp_trace = _cjvp_jvp
+cjvp_p.jvp_trace = checked_jvp(_cjvp_jvp)
 register_batch_rule(cjvp_p, _cjvp_batch)
 
 
@@ -286,7 +289,8 @@ class custom_jvp:
             _record_out(box, ot, "custom_jvp", name)
             return [_canon(o) for o in ol] + [_canon(t) for t in tl]
 
-        outs = cjvp_p.bind(*fl.leaves, fun_flat, jvp_flat, name)
+        outs = _bind_custom(lambda: cjvp_p.bind(*fl.leaves, fun_flat, jvp_flat, name),
+                            fl, self.fun, "custom_jvp", name)
         return tree_unflatten(box[0], list(outs))
 
 
@@ -296,7 +300,7 @@ class custom_jvp:
 
 def _cvjp_impl(*args):
     *xs, fun, fwd, bwd, jvp, n_out, name = args
-    return tuple(fun(list(xs)))
+    return check_no_tracers(tuple(fun(list(xs))))
 
 
 def _cvjp_jvp(trace, primals, tangents, params):
@@ -351,7 +355,7 @@ def _cvjp_batch(size, vals, batched, fun, fwd, bwd, jvp, n_out, name):
 
 cvjp_p = Primitive("custom_vjp_call", _cvjp_impl, None, nparams=6, multiple_results=True,
                    doc="a function with a user-defined VJP rule")
-cvjp_p.jvp_trace = _cvjp_jvp
+cvjp_p.jvp_trace = checked_jvp(_cvjp_jvp)
 register_batch_rule(cvjp_p, _cvjp_batch)
 
 
@@ -468,9 +472,30 @@ class custom_vjp:
         def fwd_call(xs):
             return fwd_flat(xs)
 
-        outs = cvjp_p.bind(*fl.leaves, fun_flat, fwd_call, _bwd_adapter(bwd_flat, res_box),
-                           jvp_flat, n_out, name)
+        outs = _bind_custom(lambda: cvjp_p.bind(*fl.leaves, fun_flat, fwd_call,
+                                                _bwd_adapter(bwd_flat, res_box), jvp_flat, n_out, name),
+                            fl, self.fun, "custom_vjp", name)
         return tree_unflatten(box[0], list(outs))
+
+
+def _bind_custom(bind, fl, fun, caller, name):
+    """Bind a custom-rule call.  When the function or a rule uses a traced
+    value that is not one of its arguments (captured in a closure, a global,
+    an attribute), the rule cannot account for that value: with no traced
+    argument the function runs as plain code (nothing for the rule to do);
+    otherwise this is an error, never a silently different derivative."""
+    try:
+        return bind()
+    except CaptureLeak:
+        if not any(isinstance(x, Tracer) for x in fl.leaves):
+            out = fun(*fl.args)
+            return tree_flatten(out)[0]
+        raise TypeError(
+            f"{caller}({name}): the function or its derivative rule uses a traced value "
+            "that is not one of its arguments (it reached it through a closure, a global, "
+            "an object attribute or a default argument), so the custom rule cannot account "
+            "for it. Pass that value as an explicit argument of the function (and give "
+            "the rule its derivative).") from None
 
 
 def _fill_none(g, a):

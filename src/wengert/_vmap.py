@@ -47,8 +47,21 @@ class BatchTrace(Trace):
             raise NotImplementedError(f"vmap: primitive `{p.name}` has no batching rule")
         out = rule(self.size, vals, batched, *params)
         if p.multiple_results:
+            if p.jvp_trace is not None:  # a construct running user code
+                _check_raw(self, out)
             return tuple(BatchTracer(self, o) for o in out)
         return BatchTracer(self, out)
+
+
+def _check_raw(trace, outs):
+    """The raw outputs of a construct's batching rule hold no tracer at this
+    trace's level or above: one there came from a traced value the user's
+    function captured without it being an operand (see ``_control``)."""
+    level = trace.level
+    for o in outs:
+        if isinstance(o, Tracer) and o._trace.level >= level:
+            from ._control import CaptureLeak
+            raise CaptureLeak
 
 
 class BatchTracer(Tracer):

@@ -28,9 +28,18 @@ def _transpose(self, *axes):
     return F.transpose(self, axes or None)
 
 
-def _item(self, *args):
-    v = F._concrete(self, "item")
-    return v.item(*args)
+def _to_python(name):
+    def method(self, *args):
+        staged = getattr(self, "_staged_error", None)
+        if staged is not None:  # under jit: the value is not known at all
+            staged(f"x.{name}()")
+        raise TypeError(
+            f"x.{name}() of a traced value ({self._describe()}) would drop its derivative "
+            "(a Python number has none), as float(x) would. Keep it an array: x[()] or "
+            f"x.reshape(()) for one element, x[i] to index; if a constant is meant, call "
+            f"wg.stop_gradient(x) first (outside jit/vmap it is then a NumPy value with .{name}()).")
+    method.__name__ = name
+    return method
 
 
 METHODS = {
@@ -58,7 +67,7 @@ METHODS = {
     "astype": F.astype, "dot": F.dot, "clip": F.clip, "conj": F.conj,
     "conjugate": F.conj, "round": F.round, "trace": F.trace,
     "diagonal": F.diagonal, "repeat": F.repeat, "take": F.take, "sort_copy": F.sort,
-    "item": _item, "copy": F.copy,
+    "item": _to_python("item"), "tolist": _to_python("tolist"), "copy": F.copy,
 }
 PROPERTIES = {"T": _T, "real": F.real, "imag": F.imag, "mT": lambda s: F.swapaxes(s, -1, -2)}
 
