@@ -155,3 +155,53 @@ def test_sinc_is_smooth_across_the_series_switch():
     np.testing.assert_allclose(d2, d2_fd, atol=1e-5)
     # third derivative, forward over reverse
     check_grads(lambda x: wg.grad(lambda y: wnp.sum(wnp.sinc(y)))(x), (x,), order=2, tol=1e-5)
+
+
+# --- .item() and friends on traced values -----------------------------------------------
+
+
+@pytest.mark.parametrize("conv", [lambda x: x.item(), lambda x: x.tolist(), int, float, complex,
+                                  lambda x: x.item(0)])
+def test_python_number_of_a_traced_value_raises(conv):
+    x = np.array([[1.5]])
+    for transform in (lambda f: wg.grad(lambda x: wnp.sum(f(x) * x)),
+                      lambda f: wg.jacfwd(lambda x: f(x) * x),
+                      lambda f: wg.jit(lambda x: f(x) * x),
+                      lambda f: wg.vmap(lambda x: f(x) * x)):
+        with pytest.raises(TypeError):
+            transform(lambda x: conv(x.reshape(-1)[0]))(x)
+    with pytest.raises(TypeError, match=r"\.item\(\).*would drop its derivative.*stop_gradient"):
+        wg.grad(lambda x: x.item() * x)(1.0)
+
+
+def test_item_still_works_on_concrete_values_and_after_stop_gradient():
+    assert np.array([2.5]).item() == 2.5
+    g = wg.grad(lambda x: wg.stop_gradient(x).item() * x)(3.0)
+    assert g == 3.0
+    # bool() of a differentiated value is Python control flow, which carries no derivative
+    assert wg.grad(lambda x: x * x if x > 0 else -x)(2.0) == 4.0
+
+
+# --- std / var where they are constant or not differentiable ---------------------------
+
+
+@pytest.mark.parametrize("kw,shape", [({}, (1,)), ({}, ()), ({"axis": 1}, (3, 1)), ({"axis": (0, 2)}, (1, 2, 1)),
+                                      ({"axis": 0, "keepdims": True}, (1, 3))])
+def test_std_var_of_one_element_have_zero_derivatives(kw, shape):
+    x = np.random.default_rng(0).uniform(1, 2, shape)
+    for fn in (wnp.std, wnp.var):
+        all_modes(lambda x: fn(x, **kw), (x,), grads=(np.zeros(shape),), hess=np.zeros(shape * 2), fd=False)
+        np.testing.assert_allclose(fn(x, **kw), getattr(np, fn.__name__)(x, **kw))
+
+
+def test_std_where_all_values_are_equal_is_nan_in_every_mode():
+    x = np.full(3, 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        _assert_all(_every_grad(lambda x: wnp.std(x), (x,)), np.full(3, np.nan), "std at equal values")
+        _assert_all(_every_grad(lambda x: wnp.sum(wnp.std(np.ones((2, 1)) * x, axis=1)), (x,)),
+                    np.full(3, np.nan), "std along an axis at equal values")
+    # var is smooth there: derivative 0
+    _assert_all(_every_grad(lambda x: wnp.var(x), (x,)), np.zeros(3), "var at equal values")
+    # and std elsewhere is its derivative
+    all_modes(lambda x: wnp.std(x, axis=0, ddof=1), (np.random.default_rng(1).uniform(0, 2, (4, 2)),))

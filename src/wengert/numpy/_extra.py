@@ -89,7 +89,7 @@ def vecmat(x1, x2, /):
 
 def unstack(x, /, *, axis=0):
     """Split into a tuple of the slices along ``axis``."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return np.unstack(x, axis=axis)
     y = F.moveaxis(x, axis, 0)
     return tuple(y[i] for i in range(y.shape[0]))
@@ -97,7 +97,7 @@ def unstack(x, /, *, axis=0):
 
 def rollaxis(a, axis, start=0):
     """``numpy.rollaxis`` (a transpose)."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.rollaxis(a, axis, start)
     n = len(a.shape)
     axis = norm_axis(axis, n, "rollaxis")
@@ -115,14 +115,14 @@ def rollaxis(a, axis, start=0):
 
 def dsplit(ary, indices_or_sections):
     """Split along the third axis."""
-    if not _isT(ary, Tracer):
+    if not _isT(ary, Tracer) and not _isT(ary := lift(ary), Tracer):
         return np.dsplit(ary, indices_or_sections)
     return F.split(ary, indices_or_sections, axis=2)
 
 
 def diagflat(v, k=0):
     """A 2-D array with the flattened ``v`` on diagonal ``k``."""
-    if not _isT(v, Tracer):
+    if not _isT(v, Tracer) and not _isT(v := lift(v), Tracer):
         return np.diagflat(v, k)
     return F.diag(F.ravel(v), k)
 
@@ -139,7 +139,7 @@ def append(arr, values, axis=None):
 
 def delete(arr, obj, axis=None):
     """``numpy.delete`` as one gather (``obj`` must be concrete)."""
-    if not _isT(arr, Tracer):
+    if not _isT(arr, Tracer) and not _isT(arr := lift(arr), Tracer):
         return np.delete(arr, obj, axis)
     return index_gather(arr, lambda pos: np.delete(pos, obj, axis))
 
@@ -192,7 +192,7 @@ def block(arrays):
 
 def resize(a, new_shape):
     """``numpy.resize``: repeat the flattened array to fill ``new_shape``."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.resize(a, new_shape)
     return index_gather(a, lambda pos: np.resize(pos, new_shape))
 
@@ -275,7 +275,7 @@ def _linear_along(a, axis, fn):
 def gradient(f, *varargs, axis=None, edge_order=1):
     """``numpy.gradient`` (spacings/coordinates must be constants): it is
     linear in ``f``, applied as NumPy's own stencil matrix."""
-    if not _isT(f, Tracer):
+    if not _isT(f, Tracer) and not _isT(f := lift(f), Tracer):
         return np.gradient(f, *varargs, axis=axis, edge_order=edge_order)
     nd = len(f.shape)
     axes = norm_axes(axis, nd, "gradient") if axis is not None else tuple(range(nd))
@@ -446,7 +446,7 @@ def polymul(a1, a2):
 
 def polyder(p, m=1):
     """``m``-th derivative of a polynomial's coefficients."""
-    if not _isT(p, Tracer):
+    if not _isT(p, Tracer) and not _isT(p := lift(p), Tracer):
         return np.polyder(p, m)
     for _ in range(m):
         n = shape_of(p)[0] - 1
@@ -471,7 +471,7 @@ def polyint(p, m=1, k=None):
 
 def vander(x, N=None, increasing=False):
     """Vandermonde matrix: columns ``x**(N-1) ... x**0`` (or increasing)."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return np.vander(x, N, increasing)
     n = shape_of(x)[0] if N is None else N
     cols = [x ** k if k else F.ones_like(x) + x * 0.0 for k in range(n)]
@@ -485,7 +485,7 @@ def vander(x, N=None, increasing=False):
 
 def signbit(x, /):
     """True where the sign bit is set (also for -0.0); not differentiable."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return np.signbit(x)
     with np.errstate(divide="ignore"):
         negzero = F.logical_and(F.equal(x, 0), F.less(F.divide(1.0, F.stop_gradient(x)), 0))
@@ -508,7 +508,7 @@ def heaviside(x1, x2, /):
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     """Replace NaN/±inf by finite numbers (derivative 1 where x is finite)."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return np.nan_to_num(x, copy=copy, nan=nan, posinf=posinf, neginf=neginf)
     if np.issubdtype(dtype_of(x), np.complexfloating):
         return F.add(nan_to_num(F.real(x), nan=nan, posinf=posinf, neginf=neginf),
@@ -552,7 +552,7 @@ def ldexp(x1, x2, /):
 
 def modf(x, /):
     """``(x - trunc(x), trunc(x))``."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return np.modf(x)
     t = F.trunc(x)
     return x - t, t
@@ -576,7 +576,7 @@ def _nan_red(name, fill, red):
     npf = getattr(np, name)
 
     def f(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-        if not _isT(a, Tracer):
+        if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
             return npf(a, axis=axis, keepdims=keepdims, **({"dtype": dtype} if dtype is not None else {}))
         return red(_nanfill(a, fill), axis=axis, keepdims=keepdims)
     f.__name__ = f.__qualname__ = name
@@ -590,14 +590,14 @@ nanprod = _nan_red("nanprod", 1.0, F.prod)
 
 def nanmax(a, axis=None, out=None, keepdims=False, **kw):
     """Maximum ignoring NaNs (ties split the gradient)."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.nanmax(a, axis=axis, keepdims=keepdims)
     return F.max(_nanfill(a, -np.inf), axis=axis, keepdims=keepdims)
 
 
 def nanmin(a, axis=None, out=None, keepdims=False, **kw):
     """Minimum ignoring NaNs (ties split the gradient)."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.nanmin(a, axis=axis, keepdims=keepdims)
     return F.min(_nanfill(a, np.inf), axis=axis, keepdims=keepdims)
 
@@ -608,14 +608,14 @@ def _nancount(a, axis, keepdims):
 
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     """Mean of the non-NaN elements."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.nanmean(a, axis=axis, keepdims=keepdims)
     return nansum(a, axis=axis, keepdims=keepdims) / _nancount(a, axis, keepdims)
 
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
     """Variance of the non-NaN elements."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.nanvar(a, axis=axis, ddof=ddof, keepdims=keepdims)
     d = _nanfill(a - nanmean(a, axis=axis, keepdims=True), 0.0)
     sq = F.real(d * F.conj(d)) if np.issubdtype(dtype_of(a), np.complexfloating) else d * d
@@ -624,7 +624,7 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
 
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
     """Standard deviation of the non-NaN elements."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.nanstd(a, axis=axis, ddof=ddof, keepdims=keepdims)
     return F.sqrt(nanvar(a, axis=axis, ddof=ddof, keepdims=keepdims))
 
@@ -641,14 +641,14 @@ def nancumprod(a, axis=None, dtype=None, out=None):
 
 def nanargmax(a, axis=None, out=None, keepdims=False):
     """Index of the maximum ignoring NaNs (not differentiable)."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.nanargmax(a, axis=axis, keepdims=keepdims)
     return F.argmax(_nanfill(a, -np.inf), axis=axis, keepdims=keepdims)
 
 
 def nanargmin(a, axis=None, out=None, keepdims=False):
     """Index of the minimum ignoring NaNs (not differentiable)."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.nanargmin(a, axis=axis, keepdims=keepdims)
     return F.argmin(_nanfill(a, np.inf), axis=axis, keepdims=keepdims)
 
@@ -662,7 +662,7 @@ _METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, **kw):
     """``numpy.quantile`` by sorting; the gradient goes to the (one or two)
     order statistics the quantile interpolates, with their weights."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.quantile(a, q, axis=axis, method=method, keepdims=keepdims)
     if method not in _METHODS:
         raise ValueError(f"quantile: method must be one of {_METHODS} under a transformation, got {method!r}")
@@ -710,7 +710,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, **kw):
     """``quantile(a, q / 100)``."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.percentile(a, q, axis=axis, method=method, keepdims=keepdims)
     return quantile(a, np.asarray(F._concrete(q, "percentile"), dtype=float) / 100.0, axis=axis,
                     method=method, keepdims=keepdims)
@@ -718,7 +718,7 @@ def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear"
 
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """Median by sorting: for an even count the two middle elements get ½ of the gradient each."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.median(a, axis=axis, keepdims=keepdims)
     return quantile(a, 0.5, axis=axis, keepdims=keepdims)
 
@@ -789,7 +789,7 @@ def bincount(x, /, weights=None, minlength=0):
         return np.bincount(xv, minlength=minlength)
     from .. import _prims as P
     w = as_operand(weights)
-    if not _isT(w, Tracer):
+    if not _isT(w, Tracer) and not _isT(w := lift(w), Tracer):
         return np.bincount(xv, w, minlength)
     return P.scatter_add(F.astype(w, np.float64) if dtype_of(w).kind != "c" else w, (xv,), (n,))
 
@@ -813,7 +813,7 @@ lexsort = _concrete_fn("lexsort")
 
 def unwrap(p, discont=None, axis=-1, *, period=2 * np.pi):
     """``numpy.unwrap``: adds a piecewise-constant correction (gradient 1)."""
-    if not _isT(p, Tracer):
+    if not _isT(p, Tracer) and not _isT(p := lift(p), Tracer):
         return np.unwrap(p, discont, axis, period=period)
     pv = F.stop_gradient(p)
     nd = len(p.shape)
@@ -833,7 +833,7 @@ def unwrap(p, discont=None, axis=-1, *, period=2 * np.pi):
 
 def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     """Apply ``func1d`` to every 1-D slice along ``axis`` (a Python loop)."""
-    if not _isT(arr, Tracer):
+    if not _isT(arr, Tracer) and not _isT(arr := lift(arr), Tracer):
         return np.apply_along_axis(func1d, axis, arr, *args, **kwargs)
     nd = len(arr.shape)
     ax = norm_axis(axis, nd, "apply_along_axis")

@@ -196,7 +196,7 @@ def sinc(x, /):
     """
     if not _isT(x, Tracer):
         x = lift(x)
-        if not _isT(x, Tracer):
+        if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
             return np.sinc(x)
     y = x * np.pi
     small = less(abs(y), 0.5)  # noqa: F821
@@ -211,7 +211,7 @@ def sinc(x, /):
 
 def angle(z, deg=False):
     """Argument of a complex number, ``arctan2(imag, real)``."""
-    if not _isT(z, Tracer):
+    if not _isT(z, Tracer) and not _isT(z := lift(z), Tracer):
         return np.angle(z, deg)
     if np.issubdtype(dtype_of(z), np.complexfloating):
         r = arctan2(imag(z), real(z))  # noqa: F821
@@ -319,7 +319,7 @@ def clip(a, a_min=None, a_max=None, out=None, **kw):
 def astype(x, dtype, copy=True):
     """``x.astype(dtype)``; differentiable between float/complex types."""
     dtype = np.dtype(dtype)
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return np.asarray(x).astype(dtype) if not isinstance(x, np.generic) else dtype.type(x)
     in_dtype = np.dtype(x.dtype)
     if in_dtype == dtype:
@@ -344,7 +344,7 @@ def _keep(r, in_shape, axes):
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):  # noqa: A001
     """Sum over ``axis``; its gradient broadcasts the cotangent back."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.sum(a, axis=axis, dtype=dtype, keepdims=keepdims, **kw)
     if dtype is not None:
         a = astype(a, dtype)
@@ -365,7 +365,7 @@ def _count(shape, axes):
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     """Arithmetic mean, ``sum / n``."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.mean(a, axis=axis, dtype=dtype, keepdims=keepdims, **kw)
     shape = tuple(a.shape)
     n = _count(shape, norm_axes(axis, len(shape), "mean"))
@@ -374,7 +374,7 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
 
 def _extreme(p, npf, name):
     def f(a, axis=None, out=None, keepdims=False, **kw):
-        if not _isT(a, Tracer):
+        if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
             return npf(a, axis=axis, keepdims=keepdims, **kw)
         shape = tuple(a.shape)
         axes = norm_axes(axis, len(shape), name)
@@ -396,9 +396,17 @@ amin = min
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    """Variance with ``ddof``: ``sum(|x - mean|²) / (n - ddof)``."""
+    """Variance with ``ddof``: ``sum(|x - mean|²) / (n - ddof)``.
+
+    Of one element (or along an axis of length 1) it is constantly 0, and so
+    are its derivatives of every order.
+    """
     if not _isT(a, Tracer):
-        return np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
+        a = lift(a)
+        if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
+            return np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
+    if dtype is not None:
+        a = astype(a, dtype)
     shape = tuple(a.shape)
     n = _count(shape, norm_axes(axis, len(shape), "var"))
     d = a - mean(a, axis=axis, keepdims=True)
@@ -407,15 +415,36 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    """Standard deviation, ``sqrt(var)``."""
+    """Standard deviation, ``sqrt(var)``.
+
+    Of one element (or along an axis of length 1, ``ddof=0``) it is
+    constantly 0, so its derivative is 0 in every mode.  Where all the
+    reduced values are equal (and there are several), std is a cone's tip,
+    not differentiable: the derivative is nan in every mode (as in JAX and
+    NumPy's arithmetic, 0/0), never inf or 0.
+
+    >>> import numpy as np, wengert as wg, wengert.numpy as wnp
+    >>> float(wg.grad(wnp.std)(np.array([3.0])))
+    0.0
+    >>> bool(np.isnan(wg.grad(wnp.std)(np.array([2.0, 2.0]))).all())
+    True
+    """
     if not _isT(a, Tracer):
-        return np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
-    return sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))  # noqa: F821
+        a = lift(a)
+        if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
+            return np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
+    if dtype is not None:
+        a = astype(a, dtype)
+    shape = tuple(a.shape)
+    v = var(a, axis=axis, ddof=ddof, keepdims=keepdims)
+    if _count(shape, norm_axes(axis, len(shape), "std")) == 1 and ddof == 0:
+        return v  # identically 0 (as is sqrt of it), with zero derivatives
+    return sqrt(v)  # noqa: F821
 
 
 def ptp(a, axis=None, keepdims=False):
     """``max - min``."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.ptp(a, axis=axis, keepdims=keepdims)
     return max(a, axis=axis, keepdims=keepdims) - min(a, axis=axis, keepdims=keepdims)
 
@@ -458,7 +487,7 @@ def _move_axes_last(a, axes):
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     """Product over ``axis``, as a balanced tree of multiplications: exact
     derivatives of every order, also where elements are zero."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.prod(a, axis=axis, dtype=dtype, keepdims=keepdims, **kw)
     if dtype is not None:
         a = astype(a, dtype)
@@ -482,7 +511,7 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
 
 def cumsum(a, axis=None, dtype=None, out=None):
     """Cumulative sum (linear; its transpose is a reversed cumulative sum)."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.cumsum(a, axis=axis, dtype=dtype)
     if dtype is not None:
         a = astype(a, dtype)
@@ -496,7 +525,7 @@ def cumsum(a, axis=None, dtype=None, out=None):
 def cumprod(a, axis=None, dtype=None, out=None):
     """Cumulative product by a log-depth prefix scan of multiplications:
     exact derivatives also where elements are zero."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.cumprod(a, axis=axis, dtype=dtype)
     if dtype is not None:
         a = astype(a, dtype)
@@ -527,7 +556,7 @@ def reshape(a, shape=None, order="C", **kw):
     """``numpy.reshape`` (C order)."""
     if shape is None:
         shape = kw.pop("newshape")
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.reshape(a, shape, order=order)
     if order != "C":
         raise NotImplementedError("wengert.numpy.reshape supports order='C' only")
@@ -547,13 +576,13 @@ def reshape(a, shape=None, order="C", **kw):
 
 
 def ravel(a, order="C"):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.ravel(a, order=order)
     return reshape_t(a, (a.size,))
 
 
 def transpose(a, axes=None):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.transpose(a, axes)
     nd = len(a.shape)
     if axes is None:
@@ -571,7 +600,7 @@ def permute_dims(a, axes=None):
 
 
 def swapaxes(a, axis1, axis2):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.swapaxes(a, axis1, axis2)
     nd = len(a.shape)
     i, j = norm_axis(axis1, nd, "swapaxes"), norm_axis(axis2, nd, "swapaxes")
@@ -581,7 +610,7 @@ def swapaxes(a, axis1, axis2):
 
 
 def moveaxis(a, source, destination):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.moveaxis(a, source, destination)
     nd = len(a.shape)
     src = [source] if isinstance(source, (int, np.integer)) else list(source)
@@ -595,7 +624,7 @@ def moveaxis(a, source, destination):
 
 
 def expand_dims(a, axis):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.expand_dims(a, axis)
     shape = list(a.shape)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
@@ -606,7 +635,7 @@ def expand_dims(a, axis):
 
 
 def squeeze(a, axis=None):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.squeeze(a, axis)
     shape = tuple(a.shape)
     if axis is None:
@@ -620,7 +649,7 @@ def squeeze(a, axis=None):
 
 
 def broadcast_to(array, shape):
-    if not _isT(array, Tracer):
+    if not _isT(array, Tracer) and not _isT(array := lift(array), Tracer):
         return np.broadcast_to(array, shape)
     shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
     np.broadcast_shapes(tuple(array.shape), shape)
@@ -735,7 +764,7 @@ def column_stack(tup):
 
 
 def split(ary, indices_or_sections, axis=0):
-    if not _isT(ary, Tracer):
+    if not _isT(ary, Tracer) and not _isT(ary := lift(ary), Tracer):
         return np.split(ary, indices_or_sections, axis)
     n = shape_of(ary)[norm_axis(axis, len(ary.shape), "split")]
     if isinstance(indices_or_sections, (int, np.integer)) and n % int(indices_or_sections):
@@ -744,7 +773,7 @@ def split(ary, indices_or_sections, axis=0):
 
 
 def array_split(ary, indices_or_sections, axis=0):
-    if not _isT(ary, Tracer):
+    if not _isT(ary, Tracer) and not _isT(ary := lift(ary), Tracer):
         return np.array_split(ary, indices_or_sections, axis)
     ax = norm_axis(axis, len(ary.shape), "array_split")
     n = ary.shape[ax]
@@ -771,7 +800,7 @@ def _gather_or_np(name):
     npf = getattr(np, name)
 
     def f(a, *args, **kwargs):
-        if not _isT(a, Tracer):
+        if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
             return npf(a, *args, **kwargs)
         return index_gather(a, lambda pos: npf(pos, *args, **kwargs))
 
@@ -816,14 +845,14 @@ def pad(array, pad_width, mode="constant", **kwargs):
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     """Sum of the diagonal."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.trace(a, offset, axis1, axis2, dtype)
     return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
 
 
 def diag(v, k=0):
     """Extract a diagonal (2-D input) or build a diagonal matrix (1-D input)."""
-    if not _isT(v, Tracer):
+    if not _isT(v, Tracer) and not _isT(v := lift(v), Tracer):
         return np.diag(v, k)
     s = shape_of(v)
     if len(s) == 1:
@@ -837,7 +866,7 @@ def diag(v, k=0):
 
 
 def triu(m, k=0):
-    if not _isT(m, Tracer):
+    if not _isT(m, Tracer) and not _isT(m := lift(m), Tracer):
         return np.triu(m, k)
     s = shape_of(m)
     mask = np.triu(np.ones(s[-2:], bool), k)
@@ -845,7 +874,7 @@ def triu(m, k=0):
 
 
 def tril(m, k=0):
-    if not _isT(m, Tracer):
+    if not _isT(m, Tracer) and not _isT(m := lift(m), Tracer):
         return np.tril(m, k)
     s = shape_of(m)
     mask = np.tril(np.ones(s[-2:], bool), k)
@@ -887,7 +916,7 @@ def getitem(x, idx):
 
 
 def take(a, indices, axis=None, mode=None):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.take(a, indices, axis=axis, mode=mode)
     indices = np.asarray(_concrete(indices, "take"))
     return index_gather(a, lambda pos: np.take(pos, indices, axis=axis, mode=mode))
@@ -899,7 +928,7 @@ def take_along_axis(arr, indices, axis):
     except TypeError:  # indices traced inside vmap/jit (e.g. sort): a one-hot selection
         from ._extra import take_along_axis_traced
         return take_along_axis_traced(arr, indices, axis)
-    if not _isT(arr, Tracer):
+    if not _isT(arr, Tracer) and not _isT(arr := lift(arr), Tracer):
         return np.take_along_axis(arr, indices, axis)
     return index_gather(arr, lambda pos: np.take_along_axis(pos, indices, axis))
 
@@ -915,7 +944,7 @@ def select(condlist, choicelist, default=0):
 
 
 def compress(condition, a, axis=None):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.compress(condition, a, axis)
     return index_gather(a, lambda pos: np.compress(condition, pos, axis))
 
@@ -930,7 +959,7 @@ def extract(condition, arr):
 
 def sort(a, axis=-1, kind=None, order=None, **kw):
     """Sorted copy; the gradient follows the sorting permutation."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.sort(a, axis=axis, kind=kind, order=order)
     if axis is None:
         a = ravel(a)
@@ -941,7 +970,7 @@ def sort(a, axis=-1, kind=None, order=None, **kw):
 
 def partition(a, kth, axis=-1, kind="introselect", order=None):
     """``numpy.partition``; the gradient follows the permutation."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.partition(a, kth, axis=axis)
     if axis is None:
         a = ravel(a)
@@ -951,7 +980,7 @@ def partition(a, kth, axis=-1, kind="introselect", order=None):
 
 
 def argsort(a, axis=-1, kind=None, order=None, **kw):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.argsort(a, axis=axis, kind=kind, order=order)
     if axis is None:
         return P.argsort_p.bind(ravel(a), 0)
@@ -959,14 +988,14 @@ def argsort(a, axis=-1, kind=None, order=None, **kw):
 
 
 def argmax(a, axis=None, out=None, keepdims=False):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.argmax(a, axis=axis, keepdims=keepdims)
     r = P.argmax_p.bind(a, axis)
     return np.expand_dims(r, axis) if keepdims and axis is not None else r
 
 
 def argmin(a, axis=None, out=None, keepdims=False):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.argmin(a, axis=axis, keepdims=keepdims)
     r = P.argmin_p.bind(a, axis)
     return np.expand_dims(r, axis) if keepdims and axis is not None else r
@@ -1253,7 +1282,7 @@ def empty_like(a, dtype=None, shape=None, **kw):
 
 def full(shape, fill_value, dtype=None, order="C"):
     """``numpy.full``; differentiable in a traced ``fill_value``."""
-    if not _isT(fill_value, Tracer):
+    if not _isT(fill_value, Tracer) and not _isT(fill_value := lift(fill_value), Tracer):
         return np.full(shape, fill_value, dtype=dtype, order=order)
     shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
     v = fill_value if dtype is None else astype(fill_value, dtype)
@@ -1376,6 +1405,6 @@ def isscalar(x):
 
 def stop_gradient(x):
     """Identity whose derivative is zero (also available as ``wg.stop_gradient``)."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return x
     return P.stop_gradient_p.bind(x)

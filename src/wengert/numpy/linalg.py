@@ -36,7 +36,7 @@ import numpy as _np
 from .. import _prims_linalg as L
 from .._core import Tracer
 from . import _funcs as F
-from ._base import as_operand, dtype_of, norm_axes, shape_of
+from ._base import as_operand, dtype_of, lift, norm_axes, shape_of
 
 LinAlgError = _np.linalg.LinAlgError
 
@@ -79,7 +79,7 @@ def _check_dtype(a, fname):
 
 
 def _prep(a, fname, square=True):
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         a = _np.asarray(a)
     if square:
         _square(a, fname)
@@ -106,7 +106,7 @@ def inv(a):
            [0.  , 0.25]])
     """
     a = _prep(a, "inv")
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.inv(a)
     return L.inv_p.bind(a)
 
@@ -120,7 +120,7 @@ def slogdet(a):
     (-1.0, 1.791759)
     """
     a = _prep(a, "slogdet")
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.slogdet(a)
     return SlogdetResult(*L.slogdet_p.bind(a))
 
@@ -137,7 +137,7 @@ def det(a):
            [-2.,  1.]])
     """
     a = _prep(a, "det")
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.det(a)
     return L.det_p.bind(a)
 
@@ -154,7 +154,7 @@ def solve(a, b):
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return _np.linalg.solve(a, b)
     b = as_operand(b)
-    if not _isT(b, Tracer):
+    if not _isT(b, Tracer) and not _isT(b := lift(b), Tracer):
         b = _np.asarray(b)
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     vec = len(sb) == 1
@@ -182,7 +182,7 @@ def cholesky(a, /, *, upper=False):
            [1., 1.]])
     """
     a = _prep(a, "cholesky")
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.cholesky(a, upper=upper) if upper else _np.linalg.cholesky(a)
     r = L.cholesky_p.bind(a)
     return _H(r) if upper else r
@@ -202,14 +202,14 @@ def eigh(a, UPLO="L"):
     a = _prep(a, "eigh")
     if UPLO not in ("L", "U"):
         raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.eigh(a, UPLO=UPLO)
     return EighResult(*L.eigh_p.bind(a, UPLO))
 
 
 def eigvalsh(a, UPLO="L"):
     """Eigenvalues of a Hermitian matrix (``eigh(a)[0]``)."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.eigvalsh(_prep(a, "eigvalsh"), UPLO=UPLO)
     return eigh(a, UPLO)[0]
 
@@ -227,14 +227,14 @@ def eig(a):
     [2.0, 3.0]
     """
     a = _prep(a, "eig")
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.eig(a)
     return EigResult(*L.eig_p.bind(a))
 
 
 def eigvals(a):
     """Eigenvalues of a general square matrix (``eig(a)[0]``)."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.eigvals(_prep(a, "eigvals"))
     return eig(a)[0]
 
@@ -253,7 +253,7 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     array([3., 2.])
     """
     a = _prep(a, "svd", square=False)
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv,
                               hermitian=hermitian)
     if not compute_uv:
@@ -280,7 +280,7 @@ def qr(a, mode="reduced"):
     a = _prep(a, "qr", square=False)
     if mode not in ("reduced", "complete", "r", "raw"):
         raise ValueError(f"linalg.qr: unrecognized mode {mode!r}")
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.qr(a, mode=mode)
     if mode == "raw":
         raise ValueError("linalg.qr: mode='raw' (Householder reflectors) has no derivative "
@@ -313,7 +313,7 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=_NOVALUE):
             rcond = rtol
     elif rtol is not _NOVALUE:
         raise ValueError("linalg.pinv: `rtol` and `rcond` can't be both set")
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.pinv(a, rcond=rcond, hermitian=hermitian)
     return L.pinv_p.bind(a, rcond, bool(hermitian))
 
@@ -329,7 +329,7 @@ def matrix_power(a, n):
     a = _prep(a, "matrix_power")
     if not isinstance(n, (int, _np.integer)):
         raise TypeError(f"linalg.matrix_power: exponent must be an integer, got {n!r}")
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.matrix_power(a, n)
     n = int(n)
     if n == 0:
@@ -432,7 +432,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     >>> wg.grad(wnp.linalg.norm)(wnp.zeros(2))
     array([0., 0.])
     """
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return _np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
     shape = tuple(x.shape)
     nd = len(shape)
@@ -461,7 +461,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     """NumPy 2's ``vector_norm``: ``axis=None`` flattens."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return _np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
     if axis is None:
         r = _vector_norm(F.ravel(x), ord, 0, False)
@@ -481,7 +481,7 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
 
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     """NumPy 2's ``matrix_norm`` over the last two axes."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return _np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord)
     return norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
 
@@ -489,7 +489,7 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
 def cond(x, p=None):
     """Condition number; for ``p`` None/2/-2 the ratio of extreme singular
     values, otherwise ``norm(x, p) * norm(inv(x), p)``."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return _np.linalg.cond(x, p)
     if p in (None, 2, -2):
         s = svd(x, compute_uv=False)
@@ -534,7 +534,7 @@ def diagonal(x, /, *, offset=0):
 
 def trace(x, /, *, offset=0, dtype=None):
     """Traces of the trailing two axes."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return _np.linalg.trace(x, offset=offset, dtype=dtype)
     return F.sum(diagonal(x, offset=offset), axis=-1, dtype=dtype)
 
