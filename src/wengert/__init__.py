@@ -71,6 +71,12 @@ _LAZY = {
     "nn": ".nn",
     "optim": ".optim",
     "scipy": ".scipy",
+    "jacobian_sparsity": ".sparse",
+    "hessian_sparsity": ".sparse",
+    "sparse_jacfwd": ".sparse",
+    "sparse_jacrev": ".sparse",
+    "sparse_hessian": ".sparse",
+    "colour": ".sparse",
     "at": ".numpy._at",
 }
 

@@ -86,7 +86,7 @@ class Primitive:
     __slots__ = (
         "name", "impl", "nin", "nparams", "jvps", "jvp_full", "transpose",
         "batch", "multiple_results", "nondiff", "linear", "bind", "doc",
-        "extra", "jvp_trace", "bilinear", "lin1",
+        "extra", "jvp_trace", "bilinear", "lin1", "sparsity",
     )
 
     def __init__(self, name, impl, nin=1, *, nparams=0, jvps=None,
@@ -115,6 +115,9 @@ class Primitive:
         # linear in its one array argument, with the JVP ``p(t, *params)``:
         # reverse mode records ``p`` itself on the tape
         self.lin1 = False
+        # ``rule(ins, outs, n, *params)``: which outputs depend on which inputs
+        # (wengert.sparse.rules; set by _prims.set_sparsity; None: the dense rule)
+        self.sparsity = None
         self.bind = _make_bind(self)
 
     def __repr__(self):

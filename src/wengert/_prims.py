@@ -32,6 +32,14 @@ def defprim(name, impl, nin=1, **kw) -> Primitive:
     return p
 
 
+def set_sparsity(p, rule) -> Primitive:
+    """Store a sparsity rule on a primitive's row (see wengert.sparse.rules)."""
+    if isinstance(p, str):
+        p = REGISTRY[p]
+    p.sparsity = rule
+    return p
+
+
 def _lin1(p):
     """JVP of a primitive linear in its single array argument."""
     bind = p.bind
