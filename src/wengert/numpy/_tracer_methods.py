@@ -69,11 +69,21 @@ METHODS = {
     "diagonal": F.diagonal, "repeat": F.repeat, "take": F.take, "sort_copy": F.sort,
     "item": _to_python("item"), "tolist": _to_python("tolist"), "copy": F.copy,
 }
-PROPERTIES = {"T": _T, "real": F.real, "imag": F.imag, "mT": lambda s: F.swapaxes(s, -1, -2)}
+def _at(self):
+    from ._at import at
+    return at(self)
+
+
+PROPERTIES = {"T": _T, "real": F.real, "imag": F.imag, "mT": lambda s: F.swapaxes(s, -1, -2),
+              "at": _at}
 
 
 def install(cls=Tracer):
-    """Give ``cls`` NumPy's operators and methods (``x.sum()``, ``x.T``, ...)."""
+    """Give ``cls`` NumPy's operators and methods (``x.sum()``, ``x.T``, ...),
+    NumPy's dispatch protocols (``np.sin(x)``) and JAX's ``x.at[idx]``."""
+    from . import _dispatch
+    if cls is Tracer:
+        _dispatch.install(cls)
     for name, fn in METHODS.items():
         if name not in cls.__dict__:
             setattr(cls, name, fn)
