@@ -245,3 +245,63 @@ def test_reached_value_matches_the_unrolled_loop(prim, mode):
     finally:
         _GW = None
         _Holder.w = None
+
+
+# ----------------------------------------------------------------------------
+# custom rules closing over a traced value
+
+
+def _custom_fns(w):
+    @wg.custom_jvp
+    def g(x):
+        return wnp.sin(x) * w
+
+    @g.defjvp
+    def g_jvp(p, t):
+        return g(p[0]), wnp.cos(p[0]) * w * t[0] * 2.0  # deliberately twice the truth
+
+    @wg.custom_vjp
+    def h(x):
+        return wnp.sin(x) * w
+
+    h.defvjp(lambda x: (h(x), wnp.cos(x)), lambda c, g: (c * w * g * 2.0,))
+    return g, h
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_custom_rules_closing_over_a_traced_value(which):
+    x, w = np.array([0.3, 1.1]), np.array([1.5, -0.5])
+
+    def f(x, w):
+        return wnp.sum(_custom_fns(w)[which](x))
+
+    rule = 2.0 * np.cos(x) * w  # the (deliberate) custom derivative in x
+    # jit stages w: the rule is used, on the 1st and the 2nd call
+    g = wg.jit(wg.grad(f))
+    same(g(x, w), rule)
+    same(g(x, w), rule)
+    # vmap batches w (closed over, no derivative needed)
+    wb = np.stack([w, 2 * w])
+    same(wg.vmap(wg.grad(f), in_axes=(None, 0))(x, wb), np.stack([rule, 2 * rule]))
+    # only the closed-over value varies: the function itself is differentiated
+    same(wg.grad(f, argnums=1)(x, w), np.sin(x))
+    # both: the rule cannot say; a clear error, never a number
+    with pytest.raises(TypeError, match="closes over"):
+        wg.grad(f, argnums=(0, 1))(x, w)
+
+
+def test_custom_rule_reaching_a_traced_value_through_an_attribute_is_an_error():
+    def f(x, w):
+        P = types.SimpleNamespace(w=w)
+
+        @wg.custom_jvp
+        def g(x):
+            return wnp.sin(x) * P.w
+
+        g.defjvp(lambda p, t: (g(p[0]), wnp.cos(p[0]) * P.w * t[0]))
+        return wnp.sum(g(x))
+
+    x, w = np.array([0.3, 1.1]), np.array([1.5, -0.5])
+    with pytest.raises(TypeError, match="custom_jvp.*not one of its arguments"):
+        wg.jit(wg.grad(f))(x, w)
+    same(wg.grad(f, argnums=1)(x, w), np.sin(x))  # x constant: the function as written

@@ -32,11 +32,13 @@ import numpy as np
 
 from ._control import (
     CaptureLeak,
+    Closure,
     LinearFn,
     _bcast_raw,
     _canon,
     _inexact,
     _shape,
+    _Substituted,
     _zeros,
     check_no_tracers,
     checked_jvp,
@@ -165,8 +167,31 @@ def _cjvp_impl(*args):
     return check_no_tracers(tuple(fun(list(xs))))
 
 
+def _check_consts(fun, tangents, caller, name):
+    """Traced values the functions captured in their closures are operands
+    after ``fun``'s own; the rule gives no derivative for them.  True when
+    only they have tangents: then ``fun`` itself is differentiated."""
+    k = getattr(fun, "n_consts", 0)
+    if k and any(t is not None for t in tangents[len(tangents) - k:]):
+        if all(t is None for t in tangents[:len(tangents) - k]):
+            return True  # only closed-over values vary: the rule has nothing to say
+        raise TypeError(
+            f"{caller}({name}): differentiating with respect to a value the function (or "
+            "its rule) closes over; the custom rule only says how to differentiate with "
+            "respect to the function's arguments. Pass that value as an argument (and give "
+            "the rule its derivative).")
+    return False
+
+
+def _with_consts(fn, k):
+    fn.n_consts = k
+    return fn
+
+
 def _cjvp_jvp(trace, primals, tangents, params):
     fun, jvp, name = params
+    if _check_consts(fun, tangents, "custom_jvp", name):
+        return tuple(fun(list(wrap_jvp(trace, primals, tangents))))
     if is_linearizing(tangents):
         return _jvp_map_linearized(trace, jvp, primals, tangents, name)
     return _jvp_map_forward(trace, jvp, primals, tangents)
@@ -195,7 +220,8 @@ def _batched1(fn, size, n):
 def _cjvp_batch(size, vals, batched, fun, jvp, name):
     vals = _all_batched(size, vals, batched)
     n = len(vals)
-    return cjvp_p.bind(*vals, _batched1(fun, size, n), _batched2(jvp, size, n), name)
+    return cjvp_p.bind(*vals, _with_consts(_batched1(fun, size, n), getattr(fun, "n_consts", 0)),
+                       _batched2(jvp, size, n), name)
 
 
 cjvp_p = Primitive("custom_jvp_call", _cjvp_impl, None, nparams=3, multiple_results=True,
@@ -264,15 +290,19 @@ class custom_jvp:
         fl = _Flat(args, nd)
         box = []
         fun, rule = self.fun, self.jvp
+        clo = Closure(fun, rule)  # traced values in closure cells become operands
+        n, slots = len(fl.leaves), clo.slots
 
         def fun_flat(xs):
-            out = fun(*fl.full_args(xs))
+            with _Substituted(slots, xs[n:]):
+                out = fun(*fl.full_args(xs[:n]))
             ol, ot = tree_flatten(out)
             _record_out(box, ot, "custom_jvp", name)
             return [_canon(o) for o in ol]
 
         def jvp_flat(ps, ts):
-            res = rule(*fl.nd_vals, tuple(fl.diff_args(ps)), tuple(fl.diff_args(ts)))
+            with _Substituted(slots, ps[n:]):
+                res = rule(*fl.nd_vals, tuple(fl.diff_args(ps[:n])), tuple(fl.diff_args(ts[:n])))
             if not (isinstance(res, (tuple, list)) and len(res) == 2):
                 raise TypeError(f"custom_jvp({name}): the JVP rule must return a pair "
                                 f"(primal_out, tangent_out), got {type(res).__name__}")
@@ -289,7 +319,8 @@ class custom_jvp:
             _record_out(box, ot, "custom_jvp", name)
             return [_canon(o) for o in ol] + [_canon(t) for t in tl]
 
-        outs = _bind_custom(lambda: cjvp_p.bind(*fl.leaves, fun_flat, jvp_flat, name),
+        fun_flat.n_consts = len(clo.values)
+        outs = _bind_custom(lambda: cjvp_p.bind(*fl.leaves, *clo.values, fun_flat, jvp_flat, name),
                             fl, self.fun, "custom_jvp", name)
         return tree_unflatten(box[0], list(outs))
 
@@ -305,6 +336,8 @@ def _cvjp_impl(*args):
 
 def _cvjp_jvp(trace, primals, tangents, params):
     fun, fwd, bwd, jvp, n_out, name = params
+    if _check_consts(fun, tangents, "custom_vjp", name):
+        return tuple(fun(list(wrap_jvp(trace, primals, tangents))))
     if not is_linearizing(tangents):
         if jvp is not None:
             return _jvp_map_forward(trace, jvp, primals, tangents)
@@ -343,7 +376,7 @@ def _cvjp_jvp(trace, primals, tangents, params):
 def _cvjp_batch(size, vals, batched, fun, fwd, bwd, jvp, n_out, name):
     vals = _all_batched(size, vals, batched)
     n = len(vals)
-    fun_b = _batched1(fun, size, n)
+    fun_b = _with_consts(_batched1(fun, size, n), getattr(fun, "n_consts", 0))
     fwd_b = _batched1(fwd, size, n)
 
     def bwd_b(res, cts):
@@ -408,9 +441,14 @@ class custom_vjp:
         res_box = []
         fun, fwd_u, bwd_u, jvp_u = self.fun, self.fwd, self.bwd, self.jvp
         leaves0 = fl.leaves
+        # traced values in closure cells become operands (after the arguments);
+        # fwd hands them to bwd after the residuals
+        clo = Closure(*(g for g in (fun, fwd_u, bwd_u, jvp_u) if g is not None))
+        n, slots, k = len(fl.leaves), clo.slots, len(clo.values)
 
         def fun_flat(xs):
-            out = fun(*fl.full_args(xs))
+            with _Substituted(slots, xs[n:]):
+                out = fun(*fl.full_args(xs[:n]))
             ol, ot = tree_flatten(out)
             _record_out(box, ot, "custom_vjp", name)
             if not n_out:
@@ -418,7 +456,8 @@ class custom_vjp:
             return [_canon(o) for o in ol]
 
         def fwd_flat(xs):
-            r = fwd_u(*fl.full_args(xs))
+            with _Substituted(slots, xs[n:]):
+                r = fwd_u(*fl.full_args(xs[:n]))
             if not (isinstance(r, (tuple, list)) and len(r) == 2):
                 raise TypeError(f"custom_vjp({name}): fwd must return a pair (out, residuals), "
                                 f"got {type(r).__name__}")
@@ -430,12 +469,15 @@ class custom_vjp:
             rl, rt = tree_flatten(res)
             if not res_box:
                 res_box.append(rt)
-            return [_canon(o) for o in ol] + list(rl)
+            return [_canon(o) for o in ol] + list(rl) + list(xs[n:])
 
         def bwd_flat(res_leaves, cts):
-            res = tree_unflatten(res_box[0], list(res_leaves))
+            res_leaves = list(res_leaves)
+            consts = res_leaves[len(res_leaves) - k:] if k else []
+            res = tree_unflatten(res_box[0], res_leaves[:len(res_leaves) - k])
             ct = tree_unflatten(box[0], list(cts))
-            got = bwd_u(*fl.nd_vals, res, ct)
+            with _Substituted(slots, consts):
+                got = bwd_u(*fl.nd_vals, res, ct)
             if not isinstance(got, (tuple, list)) or len(got) != fl.n_diff_args:
                 raise TypeError(
                     f"custom_vjp({name}): bwd must return a tuple with one cotangent per "
@@ -462,7 +504,8 @@ class custom_vjp:
         jvp_flat = None
         if jvp_u is not None:
             def jvp_flat(ps, ts):
-                res = jvp_u(*fl.nd_vals, tuple(fl.diff_args(ps)), tuple(fl.diff_args(ts)))
+                with _Substituted(slots, ps[n:]):
+                    res = jvp_u(*fl.nd_vals, tuple(fl.diff_args(ps[:n])), tuple(fl.diff_args(ts[:n])))
                 out, tout = res
                 ol, ot = tree_flatten(out)
                 tl, _ = tree_flatten(tout)
@@ -472,7 +515,8 @@ class custom_vjp:
         def fwd_call(xs):
             return fwd_flat(xs)
 
-        outs = _bind_custom(lambda: cvjp_p.bind(*fl.leaves, fun_flat, fwd_call,
+        fun_flat.n_consts = k
+        outs = _bind_custom(lambda: cvjp_p.bind(*fl.leaves, *clo.values, fun_flat, fwd_call,
                                                 _bwd_adapter(bwd_flat, res_box), jvp_flat, n_out, name),
                             fl, self.fun, "custom_vjp", name)
         return tree_unflatten(box[0], list(outs))
