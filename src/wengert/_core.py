@@ -264,13 +264,23 @@ def _dead_class(cls):
 class Tracer:
     """A value being traced by a transformation.
 
-    NumPy defers to tracers in mixed arithmetic (``__array_ufunc__ = None``);
-    the operators are installed by :mod:`wengert.numpy`.
+    NumPy hands its ufuncs and functions applied to tracers (``np.sin(x)``,
+    ``np.sum(x)``, ``ndarray * x``) to :mod:`wengert.numpy` through NEP 13/18
+    (``__array_ufunc__``/``__array_function__``, see
+    ``wengert/numpy/_dispatch.py``, which installs the handlers directly);
+    the operators are installed by :mod:`wengert.numpy` too.
     """
 
     __slots__ = ("_trace",)
-    __array_ufunc__ = None
     __array_priority__ = 1000
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .numpy._dispatch import array_ufunc
+        return array_ufunc(self, ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .numpy._dispatch import array_function
+        return array_function(self, func, types, args, kwargs)
 
     # shape, dtype are provided by subclasses
     @property
@@ -293,17 +303,20 @@ class Tracer:
     def __array__(self, *args, **kwargs):
         raise TypeError(
             f"cannot convert a traced value ({self._describe()}) to a NumPy array: "
-            "its derivative would be lost. Use wengert.numpy (`import wengert.numpy "
-            "as wnp`) functions instead of numpy ones inside transformed code, and do "
-            "not write traced values into NumPy arrays in place (build a new array "
-            "with wnp.where, wnp.concatenate or wnp.stack instead)."
+            "its derivative would be lost. np.array([...])/np.asarray of traced values "
+            "cannot be intercepted: build the array with wnp.array([...]) or "
+            "wnp.stack([...]) (import wengert.numpy as wnp). Writing a traced value into "
+            "a NumPy array in place (a[i] = x) cannot be either: use the functional "
+            "a = wg.at(a)[i].set(x) (x.at[i].set(v) on a traced array)."
         )
 
     def __float__(self):
         raise TypeError(
             f"float() of a traced value ({self._describe()}) would drop its "
-            "derivative. Keep it an array, or use wg.stop_gradient if a constant "
-            "is meant."
+            "derivative (NumPy calls it when a traced value is written into an array: "
+            "use a = wg.at(a)[i].set(x) instead of a[i] = x, or wnp.array([...]) "
+            "instead of np.array([...])). Keep it an array, or use wg.stop_gradient if "
+            "a constant is meant."
         )
 
     __int__ = __float__
@@ -313,8 +326,8 @@ class Tracer:
         raise TypeError(
             f"in-place assignment into a traced array ({self._describe()}) is not "
             "supported: AD needs every value to stay as it was computed. Build a new "
-            "array instead, e.g. `x = wnp.where(mask, new, x)` or "
-            "`x = wnp.concatenate([x[:i], new, x[i + 1:]])`."
+            "array instead: `x = x.at[idx].set(new)` (JAX's idiom; also .add, .multiply, "
+            ".min, .max), or `x = wnp.where(mask, new, x)`."
         )
 
     def __hash__(self):
@@ -625,6 +638,11 @@ class LinVar(Tracer):
     """
 
     __slots__ = ("prim", "args", "params", "ct")
+    # internal values: NumPy's protocols behave as if not implemented
+    __array_ufunc__ = None
+
+    def __array_function__(self, func, types, args, kwargs):
+        return func._implementation(*args, **kwargs)
 
     def __init__(self, trace, prim, args, params):
         self._trace = trace
