@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as wnp
+from .._core import Tracer
+from .._tensor_core import Tensor
 from .activations import log_softmax, softplus
 
 __all__ = ["mse", "mse_loss", "l1", "cross_entropy", "nll", "binary_cross_entropy",
@@ -65,13 +67,29 @@ def l1(pred: Any, target: Any, reduction: str = "mean") -> Any:
 
 
 def _one_hot(labels, n, dtype, name):
+    """One-hot rows for integer ``labels`` and whether each label is valid
+    (``None`` when all are, checked here; a boolean array for traced labels,
+    which cannot be checked before they run)."""
+    if isinstance(labels, Tensor):
+        labels = labels._data
+    if isinstance(labels, Tracer):  # inside jit/vmap/grad: labels not known yet
+        if np.dtype(labels.dtype).kind not in "iu":
+            raise TypeError(f"{name}: integer class labels expected, got dtype {labels.dtype}")
+        hot = wnp.expand_dims(labels, -1) == np.arange(n)
+        valid = wnp.logical_and(labels >= 0, labels < n)
+        return wnp.where(hot, np.ones((), dtype), np.zeros((), dtype)), valid
     labels = _values(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{name}: integer class labels expected, got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= n):
         raise ValueError(f"{name}: labels must lie in [0, {n}), got values from "
                          f"{labels.min()} to {labels.max()}")
-    return np.eye(n, dtype=dtype)[labels]
+    return np.eye(n, dtype=dtype)[labels], None
+
+
+def _mask_invalid(loss, valid):
+    """NaN where a traced label was out of range: never a silently wrong loss."""
+    return loss if valid is None else wnp.where(valid, loss, np.nan)
 
 
 def cross_entropy(logits: Any, target: Any, axis: int = -1, reduction: str = "mean",
@@ -80,8 +98,11 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, reduction: str = "me
 
     ``target`` is either integer class labels (shape ``logits.shape`` without
     the class axis) or class probabilities / one-hot rows (the shape of
-    ``logits``).  Computed as ``-sum(target * log_softmax(logits))``, which
-    stays finite for any logits.
+    ``logits``).  Labels may be traced (an argument of a jitted training
+    step); a traced label outside ``[0, n)`` gives a NaN loss, as it cannot
+    be checked before it runs (a concrete one raises ``ValueError``).
+    Computed as ``-sum(target * log_softmax(logits))``, which stays finite
+    for any logits.
 
     >>> logits = np.array([[1000.0, 0.0]])
     >>> float(cross_entropy(logits, np.array([1])))
@@ -92,10 +113,11 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, reduction: str = "me
     logp = log_softmax(logits, axis=axis)
     shape = tuple(logp.shape)
     n = shape[axis]
+    valid = None
     if _dtype_of(target).kind in "iu":
-        t = _one_hot(target, n, _dtype(logits), "cross_entropy")
+        t, valid = _one_hot(target, n, _dtype(logits), "cross_entropy")
         if axis % len(shape) != len(shape) - 1:
-            t = np.moveaxis(t, -1, axis)
+            t = wnp.moveaxis(t, -1, axis)
     else:
         t = target if hasattr(target, "shape") else np.asarray(target)
     if tuple(t.shape) != shape:
@@ -105,7 +127,7 @@ def cross_entropy(logits: Any, target: Any, axis: int = -1, reduction: str = "me
             f"probabilities of shape {shape}")
     if label_smoothing:
         t = (1.0 - label_smoothing) * t + label_smoothing / n
-    return _reduce(-wnp.sum(t * logp, axis=axis), reduction, "cross_entropy")
+    return _reduce(_mask_invalid(-wnp.sum(t * logp, axis=axis), valid), reduction, "cross_entropy")
 
 
 def nll(log_probs: Any, labels: Any, axis: int = -1, reduction: str = "mean") -> Any:
@@ -115,10 +137,10 @@ def nll(log_probs: Any, labels: Any, axis: int = -1, reduction: str = "mean") ->
     0.6931
     """
     shape = tuple(log_probs.shape)
-    t = _one_hot(labels, shape[axis], _dtype(log_probs), "nll")
+    t, valid = _one_hot(labels, shape[axis], _dtype(log_probs), "nll")
     if axis % len(shape) != len(shape) - 1:
-        t = np.moveaxis(t, -1, axis)
-    return _reduce(-wnp.sum(t * log_probs, axis=axis), reduction, "nll")
+        t = wnp.moveaxis(t, -1, axis)
+    return _reduce(_mask_invalid(-wnp.sum(t * log_probs, axis=axis), valid), reduction, "nll")
 
 
 def binary_cross_entropy(probs: Any, target: Any, reduction: str = "mean") -> Any:

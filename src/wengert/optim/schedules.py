@@ -1,6 +1,11 @@
 """Learning-rate schedules: callables ``schedule(step) -> lr``, ``step`` counting
 updates from 0.  Every optimizer takes a float or a schedule as ``lr``.
 
+A schedule called with a traced step (the optimizer's count inside
+``wg.jit``) returns a traced learning rate, computed with the same
+``wengert.numpy`` operations as the eager float, so a jitted training step
+follows the schedule without recompiling.
+
 >>> s = warmup_cosine(1.0, warmup_steps=2, total_steps=6)
 >>> [round(s(t), 3) for t in range(7)]
 [0.0, 0.5, 1.0, 0.854, 0.5, 0.146, 0.0]
@@ -9,6 +14,9 @@ updates from 0.  Every optimizer takes a float or a schedule as ``lr``.
 from __future__ import annotations
 
 import math
+
+from .. import numpy as wnp
+from .._core import Tracer
 
 __all__ = ["Schedule", "constant", "step_decay", "exponential_decay", "cosine_decay",
            "warmup_cosine", "linear_warmup", "as_schedule"]
@@ -22,6 +30,8 @@ class Schedule:
         self.description = description
 
     def __call__(self, step: int) -> float:
+        if isinstance(step, Tracer):  # inside jit: a traced learning rate
+            return self.fn(step)
         return float(self.fn(int(step)))
 
     def __repr__(self) -> str:
@@ -42,7 +52,7 @@ def constant(lr: float) -> Schedule:
     0.1
     """
     _check("constant", lr=lr)
-    return Schedule(lambda t: lr, f"constant({lr})")
+    return Schedule(lambda t: lr + 0.0 * t, f"constant({lr})")
 
 
 def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
@@ -53,7 +63,7 @@ def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     (1.0, 0.5, 0.25)
     """
     _check("step_decay", lr=lr, step_size_steps=step_size, gamma=gamma)
-    return Schedule(lambda t: lr * gamma ** (t // step_size),
+    return Schedule(lambda t: lr * wnp.power(gamma, t // step_size),
                     f"step_decay({lr}, step_size={step_size}, gamma={gamma})")
 
 
@@ -64,7 +74,7 @@ def exponential_decay(lr: float, gamma: float) -> Schedule:
     0.125
     """
     _check("exponential_decay", lr=lr, gamma=gamma)
-    return Schedule(lambda t: lr * gamma ** t, f"exponential_decay({lr}, gamma={gamma})")
+    return Schedule(lambda t: lr * wnp.power(gamma, t), f"exponential_decay({lr}, gamma={gamma})")
 
 
 def cosine_decay(lr: float, total_steps: int, final_lr: float = 0.0) -> Schedule:
@@ -79,8 +89,8 @@ def cosine_decay(lr: float, total_steps: int, final_lr: float = 0.0) -> Schedule
     _check("cosine_decay", lr=lr, total_steps=total_steps, final_lr=final_lr)
 
     def fn(t):
-        frac = min(t, total_steps) / total_steps
-        return final_lr + 0.5 * (lr - final_lr) * (1.0 + math.cos(math.pi * frac))
+        frac = wnp.minimum(t, total_steps) / total_steps
+        return final_lr + 0.5 * (lr - final_lr) * (1.0 + wnp.cos(math.pi * frac))
     return Schedule(fn, f"cosine_decay({lr}, total_steps={total_steps}, final_lr={final_lr})")
 
 
@@ -94,9 +104,9 @@ def linear_warmup(lr: float, warmup_steps: int, init_lr: float = 0.0) -> Schedul
     _check("linear_warmup", lr=lr, warmup_steps=warmup_steps, init_lr=init_lr)
 
     def fn(t):
-        if warmup_steps == 0 or t >= warmup_steps:
-            return lr
-        return init_lr + (lr - init_lr) * t / warmup_steps
+        if warmup_steps == 0:
+            return lr + 0.0 * t
+        return wnp.where(t >= warmup_steps, lr, init_lr + (lr - init_lr) * t / warmup_steps)
     return Schedule(fn, f"linear_warmup({lr}, warmup_steps={warmup_steps}, init_lr={init_lr})")
 
 
@@ -116,7 +126,7 @@ def warmup_cosine(lr: float, warmup_steps: int, total_steps: int, final_lr: floa
                          f"total_steps ({total_steps})")
     warm = linear_warmup(lr, warmup_steps, init_lr)
     decay = cosine_decay(lr, total_steps - warmup_steps, final_lr)
-    return Schedule(lambda t: warm(t) if t < warmup_steps else decay(t - warmup_steps),
+    return Schedule(lambda t: wnp.where(t < warmup_steps, warm.fn(t), decay.fn(wnp.maximum(t - warmup_steps, 0))),
                     f"warmup_cosine({lr}, warmup_steps={warmup_steps}, total_steps={total_steps}, "
                     f"final_lr={final_lr})")
 
