@@ -28,6 +28,7 @@ If ``x*(θ)`` solves ``F(x, θ) = 0`` and ``∂ₓF`` is invertible there, then
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -378,23 +379,30 @@ def _implicit(F, x0, params, solve, tangent_solve, symmetric, caller):
         raise TypeError(f"{caller}: the function captures a traced value in a way that cannot be "
                         "made an explicit operand; pass it as one of the extra arguments (*params)")
     consts = list(clo.values)
+    subst = _Cells(clo)
     x_leaves, x_tree = tree_flatten(x0)
     if not x_leaves:
         raise ValueError(f"{caller}: the initial guess has no arrays")
-    x_leaves = [_float_leaf(wnp.asarray(v) if not isinstance(v, Tracer) else v) for v in x_leaves]
+    from ._api import stop_gradient
+    x_leaves = [_float_leaf(stop_gradient(v) if isinstance(v, Tracer) else wnp.asarray(v))
+                for v in x_leaves]
     unravel = _Unravel(x_leaves)
+    nx = len(x_leaves)
+    p_leaves, p_tree = tree_flatten(list(params))
+    n_p = len(p_leaves)
+    # Nothing below captures a traced value (the custom rule's closure
+    # conversion would take it for a value it cannot differentiate): the
+    # parameters and captured values arrive as operands.
 
     def Fx(x, ps, cs):
         """F with the captured values set to ``cs``."""
-        with clo.substituted(list(cs)):
+        with subst(cs):
             return F(x, *ps)
 
     def run(flat):
-        nx = len(x_leaves)
-        np_ = len(tree_flatten(list(params))[0])
-        xs, ps, cs = flat[:nx], flat[nx:nx + np_], flat[nx + np_:]
-        ps = tree_unflatten(tree_flatten(list(params))[1], ps)
-        with clo.substituted(list(cs)):
+        xs, ps, cs = flat[:nx], flat[nx:nx + n_p], flat[nx + n_p:]
+        ps = tree_unflatten(p_tree, ps)
+        with subst(cs):
             x = solve(lambda x: F(x, *ps), tree_unflatten(x_tree, xs), ps)
         leaves, t = tree_flatten(x)
         if t != x_tree:
@@ -451,7 +459,38 @@ def _implicit(F, x0, params, solve, tangent_solve, symmetric, caller):
             x_dot = _ravel([_float_leaf(w) for w in tree_flatten(sol)[0]])
         return xs, tree_unflatten(x_tree, unravel(x_dot))
 
-    return call(tree_unflatten(x_tree, x_leaves), list(params), consts)
+    # While the call is set up (and its rule run), F's cells hold placeholders:
+    # the captured values reach F only as the explicit operands `consts`, so no
+    # closure conversion further in finds the captured tracers themselves.
+    with subst([_Placeholder()] * len(consts)):
+        return call(tree_unflatten(x_tree, x_leaves), list(params), consts)
+
+
+class _Placeholder:
+    """Stands in a function's cell for a captured value passed explicitly."""
+
+
+class _Cells:
+    """The cells of a :class:`Closure`, without the captured values: ``with
+    cells(values):`` puts ``values`` in them while the block runs."""
+
+    def __init__(self, clo):
+        self.slots = [(cell, tree, mask, [None if m else x for x, m in zip(leaves, mask)])
+                      for cell, tree, mask, leaves in clo.slots]
+
+    @contextlib.contextmanager
+    def __call__(self, values):
+        it = iter(values)
+        saved = []
+        try:
+            for cell, tree, mask, leaves in self.slots:
+                saved.append(cell.cell_contents)
+                cell.cell_contents = tree_unflatten(tree, [next(it) if m else x
+                                                           for x, m in zip(leaves, mask)])
+            yield
+        finally:
+            for (cell, *_), old in zip(self.slots, saved):
+                cell.cell_contents = old
 
 
 def custom_root(f: Callable, initial_guess: Any, solve: Callable,
