@@ -61,6 +61,9 @@ _LAZY = {
     "autograd_grad": ".tensor",
     "no_grad": ".tensor",
     "enable_grad": ".tensor",
+    **{_n: "._tensor_factories" for _n in (
+        "zeros", "ones", "full", "eye", "arange", "linspace", "randn", "rand", "zeros_like",
+        "ones_like", "full_like", "randn_like", "rand_like", "cat", "stack")},
     "check_grads": "._check",
     "trace_table": ".viz",
     "to_dot": ".viz",

@@ -62,6 +62,12 @@ class _GradMode:
     """Context manager and decorator that sets grad mode for its block."""
 
     _value = True
+    _bare = True  # ``@no_grad`` without parentheses decorates too
+
+    def __new__(cls, *args, **kwargs):
+        if cls._bare and len(args) == 1 and not kwargs and callable(args[0]):
+            return cls()(args[0])
+        return super().__new__(cls)
 
     def __init__(self):
         self._prev = []
@@ -100,6 +106,14 @@ class no_grad(_GradMode):  # noqa: N801 (PyTorch's spelling)
     ...     y = x * 2
     >>> y.requires_grad
     False
+
+    As a decorator, with or without parentheses (``@wg.no_grad()``, ``@wg.no_grad``):
+
+    >>> @wg.no_grad
+    ... def evaluate(t):
+    ...     return t * 2
+    >>> evaluate(x).requires_grad
+    False
     """
 
     _value = False
@@ -129,6 +143,8 @@ class set_grad_enabled(_GradMode):  # noqa: N801
     ...     (wg.tensor(1.0, requires_grad=True) * 2).requires_grad
     False
     """
+
+    _bare = False
 
     def __init__(self, mode: bool):
         super().__init__()
