@@ -695,6 +695,10 @@ class StagedTracer(Tracer):
     def __index__(self):
         self._staged_error("using as an index/int (__index__)")
 
+    def __array__(self, *args, **kwargs):
+        self._staged_error("converting to a NumPy array (np.asarray, np.array([...]), a shape or "
+                           "size such as wnp.arange(n)) — build arrays with wnp.array/wnp.stack —")
+
     def concrete(self):
         """Data-dependent operations (indexing by traced integers or masks,
         sorting permutations, nonzero) cannot be staged: they raise."""

@@ -17,6 +17,7 @@ from . import _funcs
 from ._funcs import *  # noqa: F401,F403
 from ._funcs import BINARY as _BINARY
 from ._funcs import UNARY as _UNARY
+from ._dispatch import NotSupportedError
 from ._tracer_methods import install as _install
 
 _g = globals()
@@ -51,7 +52,8 @@ def __getattr__(name: str):
     if name in ("random", "testing"):  # plain NumPy submodules, loaded on first use
         return getattr(_np, name)
     if hasattr(_np, name) and not name.startswith("__"):  # dunders (__all__, ...) are not functions
-        raise NotImplementedError(f"wengert.numpy.{name} is not supported yet: it has no derivative rule. "
+        raise NotSupportedError(
+            f"wengert.numpy.{name} is not supported yet: it has no derivative rule. "
             f"Use numpy.{name} on constants (values that need no derivative), or "
-            "open an issue.")
-    raise AttributeError(f"module 'wengert.numpy' has no attribute '{name}'")
+            "open an issue.", name=name, obj=None)
+    raise AttributeError(f"module 'wengert.numpy' has no attribute '{name}'", name=name, obj=None)

@@ -37,6 +37,19 @@ class UnsupportedNumPyFunction(NotImplementedError):
     """A NumPy function or ufunc that wengert cannot apply to traced values."""
 
 
+class NotSupportedError(AttributeError, NotImplementedError):
+    """A NumPy name that ``wengert.numpy`` (or its ``linalg``/``fft``) does not implement.
+
+    Both an ``AttributeError`` (so ``hasattr(wnp, "unique")`` is False and
+    ``getattr(wnp, name, default)`` works) and a ``NotImplementedError`` (what
+    the SPEC promises for unsupported functions), with the helpful message.
+
+    >>> import wengert.numpy as wnp
+    >>> hasattr(wnp, "unique"), hasattr(wnp, "sin"), hasattr(wnp.linalg, "tensorinv")
+    (False, True, False)
+    """
+
+
 # ----------------------------------------------------------------------------
 # Resolution
 
@@ -58,8 +71,12 @@ def _public_path(func) -> str:
     return f"{mod}.{name}"
 
 
-def _unsupported(what: str, hint: str = ""):
+def _unsupported(what: str, hint: str = "", func=None):
     def f(*args, **kwargs):
+        if func is not None and _plain_tensors(args, kwargs):
+            # wg.Tensor that records nothing: NumPy's own function on its data, as
+            # PyTorch tensors (which convert with __array__) behave
+            return func._implementation(*args, **kwargs)
         raise UnsupportedNumPyFunction(
             f"{what} is not supported by wengert on traced values: wengert.numpy has no "
             f"derivative rule for it. {hint or 'Apply it to constants only (values that need no derivative), '}"
@@ -67,6 +84,23 @@ def _unsupported(what: str, hint: str = ""):
     f.__name__ = what
     f._wengert_unsupported = True
     return f
+
+
+def _plain_tensors(args, kwargs) -> bool:
+    """Only ``wg.Tensor`` values among the arguments, none requiring grad and
+    none traced by an enclosing transformation."""
+    from .._tensor_core import Tensor
+    stack = list(args) + list(kwargs.values())
+    seen = 0
+    while stack:
+        a = stack.pop()
+        if isinstance(a, (list, tuple)):
+            stack.extend(a)
+        elif isinstance(a, Tracer):
+            if type(a) is not Tensor or a._rg or isinstance(a._data, Tracer):
+                return False
+            seen += 1
+    return seen > 0
 
 
 def _resolve_function(func):
@@ -82,7 +116,7 @@ def _resolve_function(func):
         ns = wnp if sub == "" else getattr(wnp, sub)
         target = ns.__dict__.get(name)
     if target is None or getattr(target, "_wengert_unsupported", False):
-        return _unsupported(_public_path(func))
+        return _unsupported(_public_path(func), func=func)
     if target is func or getattr(target, "__wrapped__", None) is func:
         # wnp passes the NumPy function through (it needs shapes only, or raises
         # its own clear error on a traced value): NumPy's code, undispatched
@@ -476,3 +510,21 @@ def install(cls=Tracer):
     """Give ``cls`` (and its subclasses) NumPy's dispatch protocols."""
     cls.__array_ufunc__ = array_ufunc
     cls.__array_function__ = array_function
+
+
+def check_static_shape(fname, args, kwargs):
+    """Raise the error that names ``static_argnums`` when a shape, size or
+    count argument of ``fname`` is a traced value (called after NumPy
+    refused it, so the common path costs nothing)."""
+    stack = list(args) + list(kwargs.values())
+    while stack:
+        a = stack.pop()
+        if isinstance(a, (list, tuple)):
+            stack.extend(a)
+        elif isinstance(a, Tracer):
+            from .._ir import ConcretizationError
+            raise ConcretizationError(
+                f"{fname}: a shape, size or count argument is a traced value ({a._describe()}); "
+                "array shapes must be known while tracing. Under wg.jit, mark that argument "
+                "static: wg.jit(f, static_argnums=(i,)) or static_argnames=('name',) (it is "
+                "then retraced for each value); under vmap, pass it unbatched (in_axes=None).")

@@ -1283,7 +1283,15 @@ def empty_like(a, dtype=None, shape=None, **kw):
 def full(shape, fill_value, dtype=None, order="C"):
     """``numpy.full``; differentiable in a traced ``fill_value``."""
     if not _isT(fill_value, Tracer) and not _isT(fill_value := lift(fill_value), Tracer):
-        return np.full(shape, fill_value, dtype=dtype, order=order)
+        try:
+            return np.full(shape, fill_value, dtype=dtype, order=order)
+        except TypeError:
+            from ._dispatch import check_static_shape
+            check_static_shape("wnp.full", (shape,), {})  # a traced shape: name static_argnums
+            raise
+    if _isT(shape, Tracer) or (isinstance(shape, (tuple, list)) and any_tracer(shape)):
+        from ._dispatch import check_static_shape
+        check_static_shape("wnp.full", (shape,), {})
     shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
     v = fill_value if dtype is None else astype(fill_value, dtype)
     return broadcast_to(v, shape) + np.zeros(shape, dtype=dtype_of(v))
@@ -1353,7 +1361,12 @@ def _passthrough_constructor(name):
     npf = getattr(np, name)
 
     def f(*args, **kwargs):
-        return npf(*args, **kwargs)
+        try:
+            return npf(*args, **kwargs)
+        except TypeError:
+            from ._dispatch import check_static_shape
+            check_static_shape(f"wnp.{name}", args, kwargs)  # a traced shape: name static_argnums
+            raise
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = f"``numpy.{name}`` (a constant: no derivative flows through it)."

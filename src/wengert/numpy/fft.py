@@ -236,6 +236,7 @@ ifftshift = _shift("ifftshift")
 
 def __getattr__(name: str):
     if hasattr(_np.fft, name) and not name.startswith("__"):
-        raise NotImplementedError(f"wengert.numpy.fft.{name} is not supported yet: it has no derivative rule. "
-            f"Use numpy.fft.{name} on constants, or open an issue.")
+        from ._dispatch import NotSupportedError  # AttributeError too: hasattr() is False
+        raise NotSupportedError(f"wengert.numpy.fft.{name} is not supported yet: it has no derivative rule. "
+            f"Use numpy.fft.{name} on constants, or open an issue.", name=name, obj=None)
     raise AttributeError(f"module 'wengert.numpy.fft' has no attribute '{name}'")

@@ -583,7 +583,8 @@ def lstsq(a, b, rcond=None):
 
 def __getattr__(name: str):
     if hasattr(_np.linalg, name) and not name.startswith("__"):
-        raise NotImplementedError(f"wengert.numpy.linalg.{name} is not supported yet: it has no derivative rule. "
-            f"Use numpy.linalg.{name} on constants, or open an issue.")
+        from ._dispatch import NotSupportedError  # AttributeError too: hasattr() is False
+        raise NotSupportedError(f"wengert.numpy.linalg.{name} is not supported yet: it has no derivative rule. "
+            f"Use numpy.linalg.{name} on constants, or open an issue.", name=name, obj=None)
     raise AttributeError(f"module 'wengert.numpy.linalg' has no attribute '{name}'")
 
