@@ -32,6 +32,8 @@ def dtype_of(x):
     dt = getattr(x, "dtype", None)
     if dt is not None:
         return np.dtype(dt)
+    if type(x) is list or type(x) is tuple:
+        return np.asarray(x).dtype
     return np.result_type(x)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .._core import Tracer
 from . import _funcs as F
-from ._base import any_tracer, as_operand, dtype_of, index_gather, norm_axes, norm_axis, shape_of
+from ._base import _flat_seq, any_tracer, as_operand, dtype_of, index_gather, lift, norm_axes, norm_axis, shape_of
 
 _isT = isinstance
 
@@ -52,12 +52,15 @@ bartlett, blackman, hamming, hanning, kaiser = np.bartlett, np.blackman, np.hamm
 
 
 def _traced(*xs):
-    return any_tracer(xs)
+    """Is any argument traced, or a (nested) list holding a traced value (which
+    the traced path's ``as_operand`` makes one array, see ``_base.lift``)?"""
+    return any_tracer(xs) or any_tracer(_flat_seq(xs))
 
 
 def matrix_transpose(x, /):
     """Swap the last two axes."""
     return F.swapaxes(x, -1, -2) if _isT(x, Tracer) else np.matrix_transpose(x)
+    x = lift(x)
 
 
 def vecdot(x1, x2, /, *, axis=-1):
@@ -200,6 +203,7 @@ def resize(a, new_shape):
 def choose(a, choices, out=None, mode="raise"):
     """``numpy.choose`` with concrete indices ``a``; differentiable in ``choices``."""
     if not any_tracer(list(choices)):
+    a = lift(a)
         return np.choose(a, choices, mode=mode)
     a = np.asarray(F._concrete(a, "choose"))
     shape = np.broadcast_shapes(a.shape, *[shape_of(c) for c in choices])
@@ -505,6 +509,7 @@ def heaviside(x1, x2, /):
         return np.heaviside(x1, x2)
     return F.where(F.less(x1, 0), 0.0, F.where(F.greater(x1, 0), 1.0, x2))
 
+    x1, x2 = lift(x1), lift(x2)
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     """Replace NaN/±inf by finite numbers (derivative 1 where x is finite)."""
@@ -516,6 +521,7 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     fi = np.finfo(dtype_of(x))
     pos = fi.max if posinf is None else posinf
     neg = fi.min if neginf is None else neginf
+    x1, x2 = lift(x1), lift(x2)
     r = F.where(F.isnan(x), nan, x)
     r = F.where(isposinf(x), pos, r)
     return F.where(isneginf(x), neg, r)
@@ -539,26 +545,31 @@ def isreal(x, /):
 def iscomplex(x, /):
     """``imag(x) != 0``."""
     return F.not_equal(F.imag(x), 0) if _isT(x, Tracer) else np.iscomplex(x)
+    x = lift(x)
 
 
 def ldexp(x1, x2, /):
     """``x1 * 2**x2`` (``x2`` integer)."""
     if not _traced(x1, x2):
+    x = lift(x)
         return np.ldexp(x1, x2)
     dt = dtype_of(x1) if dtype_of(x1).kind == "f" else np.float64
     e = F.astype(as_operand(x2), dt) if _isT(x2, Tracer) else np.asarray(x2, dtype=dt)
     return F.multiply(x1, F.power(np.asarray(2.0, dt)[()], e))
 
+    x = lift(x)
 
 def modf(x, /):
     """``(x - trunc(x), trunc(x))``."""
     if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return np.modf(x)
+    x = lift(x)
     t = F.trunc(x)
     return x - t, t
 
 
 def divmod(x1, x2, /):  # noqa: A001
+    x1, x2 = lift(x1), lift(x2)
     """``(floor_divide(x1, x2), mod(x1, x2))``."""
     if not _traced(x1, x2):
         return np.divmod(x1, x2)
@@ -576,6 +587,7 @@ def _nan_red(name, fill, red):
     npf = getattr(np, name)
 
     def f(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    x1, x2 = lift(x1), lift(x2)
         if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
             return npf(a, axis=axis, keepdims=keepdims, **({"dtype": dtype} if dtype is not None else {}))
         return red(_nanfill(a, fill), axis=axis, keepdims=keepdims)
@@ -647,11 +659,13 @@ def nanargmax(a, axis=None, out=None, keepdims=False):
 
 
 def nanargmin(a, axis=None, out=None, keepdims=False):
+    a = lift(a)
     """Index of the minimum ignoring NaNs (not differentiable)."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.nanargmin(a, axis=axis, keepdims=keepdims)
     return F.argmin(_nanfill(a, np.inf), axis=axis, keepdims=keepdims)
 
+    a = lift(a)
 
 # --- order statistics -------------------------------------------------------------------------
 

@@ -82,7 +82,7 @@ def _make_unary(name, p, npf):
     _v = 1.5 if name == "arccosh" else 0.5
 
     def f(x, /):
-        if _isT(x, Tracer):
+        if _isT(x, Tracer) or _isT(x := lift(x), Tracer):
             return x._trace.process(p, (x,), ())  # what bind(x) does, one call less
         return npf(x)
 
@@ -96,7 +96,7 @@ def _make_unary(name, p, npf):
 
 def _make_binary(name, p, npf):
     def f(x, y, /):
-        if _isT(x, Tracer) or _isT(y, Tracer):
+        if _isT(x, Tracer) or _isT(y, Tracer) or _isT(x := lift(x), Tracer) or _isT(y := lift(y), Tracer):
             return binary(p, x, y)
         return npf(x, y)
 
@@ -118,6 +118,7 @@ def _is_real(x):
 
 def real(x, /):
     """Real part (linear); of a real array, the array itself."""
+    x = lift(x)
     if _isT(x, Tracer):
         return x if _is_real(x) else P.real_p.bind(x)
     return np.real(x)
@@ -125,6 +126,7 @@ def real(x, /):
 
 def imag(x, /):
     """Imaginary part (linear); of a real array, zeros with no derivative."""
+    x = lift(x)
     if _isT(x, Tracer):
         return P.imag_p.bind(x) if not _is_real(x) else np.zeros(tuple(x.shape), dtype=dtype_of(x))
     return np.imag(x)
@@ -132,6 +134,7 @@ def imag(x, /):
 
 def conj(x, /):
     """Complex conjugate (linear); of a real array, the array itself."""
+    x = lift(x)
     if _isT(x, Tracer):
         return x if _is_real(x) else P.conj_p.bind(x)
     return np.conjugate(x)
@@ -146,21 +149,25 @@ fabs = abs  # noqa: F821
 
 def positive(x, /):
     """Identity (``+x``)."""
+    x = lift(x)
     return x if _isT(x, Tracer) else np.positive(x)
 
 
 def square(x, /):
     """``x * x``."""
+    x = lift(x)
     return multiply(x, x) if _isT(x, Tracer) else np.square(x)  # noqa: F821
 
 
 def reciprocal(x, /):
     """``1 / x``."""
+    x = lift(x)
     return divide(1.0, x) if _isT(x, Tracer) else np.reciprocal(x)  # noqa: F821
 
 
 def float_power(x, y, /):
     """``x ** y`` computed in float64 (or complex128)."""
+    x, y = lift(x), lift(y)
     if not (_isT(x, Tracer) or _isT(y, Tracer)):
         return np.float_power(x, y)
     x = astype(x, np.complex128 if np.issubdtype(dtype_of(x), np.complexfloating) else np.float64)
@@ -168,10 +175,12 @@ def float_power(x, y, /):
 
 
 def deg2rad(x, /):
+    x = lift(x)
     return multiply(x, np.pi / 180.0) if _isT(x, Tracer) else np.deg2rad(x)  # noqa: F821
 
 
 def rad2deg(x, /):
+    x = lift(x)
     return multiply(x, 180.0 / np.pi) if _isT(x, Tracer) else np.rad2deg(x)  # noqa: F821
 
 
@@ -194,10 +203,8 @@ def sinc(x, /):
     >>> bool(np.isclose(wg.grad(wg.grad(wnp.sinc))(0.0), -np.pi ** 2 / 3))
     True
     """
-    if not _isT(x, Tracer):
-        x = lift(x)
-        if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
-            return np.sinc(x)
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
+        return np.sinc(x)
     y = x * np.pi
     small = less(abs(y), 0.5)  # noqa: F821
     ys = where(small, y, 0.0)  # the series only where it is used (no overflow)
@@ -224,6 +231,7 @@ def round(a, decimals=0):  # noqa: A001
     """Not differentiable (zero derivative)."""
     if _isT(a, Tracer):
         return P.NONDIFF["round"].bind(a) if decimals == 0 else _nondiff(np.round, a, decimals)
+    a = lift(a)
     return np.round(a, decimals)
 
 
@@ -251,6 +259,7 @@ def fmax(x, y, /):
     """Maximum ignoring NaNs; ties split the derivative evenly."""
     if not (_isT(x, Tracer) or _isT(y, Tracer)):
         return np.fmax(x, y)
+    x, y = lift(x), lift(y)
     m = maximum(x, y)  # noqa: F821
     return where(isnan(_value(y)), x, where(isnan(_value(x)), y, m))  # noqa: F821
 
@@ -259,6 +268,7 @@ def fmin(x, y, /):
     """Minimum ignoring NaNs; ties split the derivative evenly."""
     if not (_isT(x, Tracer) or _isT(y, Tracer)):
         return np.fmin(x, y)
+    x, y = lift(x), lift(y)
     m = minimum(x, y)  # noqa: F821
     return where(isnan(_value(y)), x, where(isnan(_value(x)), y, m))  # noqa: F821
 
@@ -278,6 +288,7 @@ def where(condition, x=None, y=None, /):
     """
     if x is None and y is None:
         return nonzero(condition)
+    condition, x, y = lift(condition), lift(x), lift(y)
     if not (_isT(condition, Tracer) or _isT(x, Tracer) or _isT(y, Tracer)):
         return np.where(condition, x, y)
     x = as_operand(x)
@@ -300,6 +311,7 @@ def clip(a, a_min=None, a_max=None, out=None, **kw):
     derivative is split ½/½ between ``a`` and the bound."""
     if "min" in kw:
         a_min = kw.pop("min")
+    a, a_min, a_max = lift(a), lift(a_min), lift(a_max)
     if "max" in kw:
         a_max = kw.pop("max")
     if not any_tracer((a, a_min, a_max)):
@@ -401,10 +413,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
     Of one element (or along an axis of length 1) it is constantly 0, and so
     are its derivatives of every order.
     """
-    if not _isT(a, Tracer):
-        a = lift(a)
-        if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-            return np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
+        return np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
     if dtype is not None:
         a = astype(a, dtype)
     shape = tuple(a.shape)
@@ -429,10 +439,8 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
     >>> bool(np.isnan(wg.grad(wnp.std)(np.array([2.0, 2.0]))).all())
     True
     """
-    if not _isT(a, Tracer):
-        a = lift(a)
-        if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-            return np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
+        return np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
     if dtype is not None:
         a = astype(a, dtype)
     shape = tuple(a.shape)
@@ -456,6 +464,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
     if weights is None:
         avg = mean(a, axis=axis, keepdims=keepdims)
         if returned:
+    a, weights = lift(a), lift(weights)
             shape = shape_of(a)
             n = _count(shape, norm_axes(axis, len(shape), "average"))
             return avg, np.full(shape_of(avg), float(n))
@@ -669,11 +678,13 @@ def atleast_1d(*arys):
 
 
 def atleast_2d(*arys):
+    arys = tuple(lift(a) for a in arys)
     res = []
     for a in arys:
         s = shape_of(a)
         res.append(reshape(a, (1, 1)) if len(s) == 0 else reshape(a, (1,) + tuple(s)) if len(s) == 1 else as_operand(a))
     return res[0] if len(res) == 1 else res
+    arys = tuple(lift(a) for a in arys)
 
 
 def atleast_3d(*arys):
@@ -682,6 +693,7 @@ def atleast_3d(*arys):
         s = tuple(shape_of(a))
         if len(s) == 0:
             res.append(reshape(a, (1, 1, 1)))
+    arys = tuple(lift(a) for a in arys)
         elif len(s) == 1:
             res.append(reshape(a, (1,) + s + (1,)))
         elif len(s) == 2:
@@ -828,6 +840,7 @@ def pad(array, pad_width, mode="constant", **kwargs):
     array = as_operand(array)
     nd = len(shape_of(array))
     widths = tuple(tuple(int(v) for v in w) for w in np.broadcast_to(np.asarray(pad_width), (nd, 2)).tolist())
+    array = lift(array)
     if mode == "constant":
         cv = kwargs.get("constant_values", 0)
         r = P.pad_p.bind(array, widths) if _isT(array, Tracer) else np.pad(array, widths)
@@ -914,6 +927,7 @@ def getitem(x, idx):
     np.empty(shape, dtype=np.bool_)[idx]  # validate the index with NumPy's own message
     return P.getitem(x, idx, shape)
 
+    x = lift(x)
 
 def take(a, indices, axis=None, mode=None):
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
@@ -928,6 +942,7 @@ def take_along_axis(arr, indices, axis):
     except TypeError:  # indices traced inside vmap/jit (e.g. sort): a one-hot selection
         from ._extra import take_along_axis_traced
         return take_along_axis_traced(arr, indices, axis)
+    arr = lift(arr)
     if not _isT(arr, Tracer) and not _isT(arr := lift(arr), Tracer):
         return np.take_along_axis(arr, indices, axis)
     return index_gather(arr, lambda pos: np.take_along_axis(pos, indices, axis))
@@ -1052,6 +1067,7 @@ def matmul(x1, x2, /):
     x1 = as_operand(x1)
     x2 = as_operand(x2)
     s1, s2 = tuple(shape_of(x1)), tuple(shape_of(x2))
+    x1, x2 = lift(x1), lift(x2)
     if not s1 or not s2:
         raise ValueError("matmul: input operand does not have enough dimensions (0-d)")
     if len(s1) <= 2 and len(s2) <= 2:
@@ -1090,6 +1106,7 @@ def dot(a, b, out=None):
     a, b = as_operand(a), as_operand(b)
     sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 0 or len(sb) == 0:
+    a, b = lift(a), lift(b)
         return multiply(a, b)  # noqa: F821
     if len(sb) <= 2:
         return matmul(a, b)
@@ -1104,6 +1121,7 @@ def vdot(a, b, /):
     if np.issubdtype(dtype_of(a), np.complexfloating):
         a = conj(a)  # noqa: F821
     return matmul(a, b)
+    a, b = lift(a), lift(b)
 
 
 def inner(a, b, /):
@@ -1113,6 +1131,7 @@ def inner(a, b, /):
     if len(shape_of(a)) == 0 or len(shape_of(b)) == 0:
         return multiply(a, b)  # noqa: F821
     return tensordot(a, b, axes=([-1], [-1]))
+    a, b = lift(a), lift(b)
 
 
 def outer(a, b, out=None):
@@ -1122,6 +1141,7 @@ def outer(a, b, out=None):
     return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))  # noqa: F821
 
 
+    a, b = lift(a), lift(b)
 def tensordot(a, b, axes=2):
     """``numpy.tensordot`` by transposes, reshapes and one matmul (BLAS)."""
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
@@ -1130,6 +1150,7 @@ def tensordot(a, b, axes=2):
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if isinstance(axes, (int, np.integer)):
         axes = (list(range(len(sa) - int(axes), len(sa))), list(range(int(axes))))
+    a, b = lift(a), lift(b)
     ax_a, ax_b = axes
     ax_a = [ax_a] if isinstance(ax_a, (int, np.integer)) else list(ax_a)
     ax_b = [ax_b] if isinstance(ax_b, (int, np.integer)) else list(ax_b)
@@ -1152,6 +1173,7 @@ def kron(a, b):
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     nd = builtins.max(len(sa), len(sb))
     sa = (1,) * (nd - len(sa)) + sa
+    a, b = lift(a), lift(b)
     sb = (1,) * (nd - len(sb)) + sb
     a = reshape(a, sum_shapes_interleave(sa, None))
     b = reshape(b, sum_shapes_interleave(None, sb))
@@ -1172,6 +1194,7 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
         axisa = axisb = axisc = axis
     a = moveaxis(as_operand(a), axisa, -1)
     b = moveaxis(as_operand(b), axisb, -1)
+    a, b = lift(a), lift(b)
     if shape_of(a)[-1] == 2 and shape_of(b)[-1] == 2:
         return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
     if shape_of(a)[-1] == 2:
@@ -1271,18 +1294,22 @@ def copy(a, order="K", subok=False):
 def zeros_like(a, dtype=None, shape=None, **kw):
     return np.zeros(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
 
+    a = lift(a)
 
 def ones_like(a, dtype=None, shape=None, **kw):
     return np.ones(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
 
+    a = lift(a)
 
 def empty_like(a, dtype=None, shape=None, **kw):
     return np.empty(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
 
+    a = lift(a)
 
 def full(shape, fill_value, dtype=None, order="C"):
     """``numpy.full``; differentiable in a traced ``fill_value``."""
     if not _isT(fill_value, Tracer) and not _isT(fill_value := lift(fill_value), Tracer):
+    a = lift(a)
         try:
             return np.full(shape, fill_value, dtype=dtype, order=order)
         except TypeError:
@@ -1304,11 +1331,13 @@ def full_like(a, fill_value, dtype=None, shape=None, **kw):
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """``numpy.linspace``; differentiable in ``start`` and ``stop``."""
     if not (_isT(start, Tracer) or _isT(stop, Tracer)):
+    a, fill_value = lift(a), lift(fill_value)
         return np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
     div = (num - 1) if endpoint else num
     start, stop = as_operand(start), as_operand(stop)
     dt = np.result_type(*[dtype_of(v) for v in (start, stop) if type(v) not in WEAK] or [np.float64])
     if dt.kind not in "fc":
+    start, stop = lift(start), lift(stop)
         dt = np.dtype(np.float64)
     steps = (np.arange(num, dtype=float) / (div if div > 0 else 1)).astype(dt)
     sh = tuple(np.broadcast_shapes(shape_of(start), shape_of(stop)))
@@ -1335,6 +1364,7 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     if not any_tracer((start, stop)):
         return np.geomspace(start, stop, num, endpoint, dtype, axis)
+    start, stop = lift(start), lift(stop)
     return exp(linspace(log(start), log(stop), num, endpoint, axis=axis))  # noqa: F821
 
 
@@ -1345,6 +1375,7 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     nd = len(xi)
     xi = [ravel(as_operand(x)) for x in xi]
     out = []
+    start, stop = lift(start), lift(stop)
     for i, x in enumerate(xi):
         shape = [1] * nd
         shape[i] = shape_of(x)[0]
@@ -1352,6 +1383,7 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
             shape[0], shape[1] = shape[1], shape[0]
         out.append(reshape(x, shape))
     if not sparse:
+    xi = tuple(lift(a) for a in xi)
         full_shape = np.broadcast_shapes(*[shape_of(o) for o in out])
         out = [broadcast_to(o, full_shape) for o in out]
     return out

@@ -151,6 +151,7 @@ def solve(a, b):
     array([0.5 , 0.25])
     """
     a = _prep(a, "solve")
+    b = lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return _np.linalg.solve(a, b)
     b = as_operand(b)

@@ -4,9 +4,10 @@ detection pushes through a program.
 A :class:`Pat` is a boolean ``(rows, n)`` matrix: row ``e`` is the set of
 input indices that element ``e`` of a variable depends on.  Two storages:
 
-* **ELL** (the fast one): an integer array ``(rows, k)`` of input indices,
-  ``-1`` for "none", no repeats within a row (order arbitrary).  Gathers,
-  broadcasts and unions of short rows are plain NumPy indexing on it.
+* **ELL** (the fast one): an integer array ``(k, rows)`` of input indices
+  (slot ``j`` of every row is one contiguous array), ``-1`` for "none", no
+  repeats within a row (order arbitrary).  Gathers, broadcasts and unions of
+  short rows are plain NumPy indexing on it.
 * **CSR** (the general one): a ``scipy.sparse.csr_matrix``, used for general
   linear maps (matrix products, cumulative sums, scatter-adds) and whenever
   rows are so uneven that ELL would waste memory.
@@ -38,20 +39,33 @@ def scipy_sparse():
 class Pat:
     """A boolean ``(rows, n)`` dependence pattern (see the module docstring)."""
 
-    __slots__ = ("rows", "n", "_ell", "_csr")
+    __slots__ = ("rows", "n", "_ell", "_csr", "_empty", "subs")
 
-    def __init__(self, rows, n, ell=None, csr=None):
+    def __init__(self, rows, n, ell=None, csr=None, subs=()):
         self.rows = rows
         self.n = n
         self._ell = ell
         self._csr = csr
+        self._empty = None
+        # patterns known to be contained in this one (a union's operands): a
+        # later union with one of them is this pattern again, at no cost
+        self.subs = subs
 
     # -- storage ------------------------------------------------------------
     @property
     def is_empty(self) -> bool:
-        if self._ell is not None:
-            return self._ell.shape[1] == 0 or not (self._ell >= 0).any()
-        return self._csr.nnz == 0
+        e = self._empty
+        if e is None:
+            if self._ell is not None and self._ell is not False:
+                a = self._ell
+                e = a.shape[0] == 0 or not (a >= 0).any()
+            else:
+                e = self._csr.nnz == 0
+            self._empty = e
+        return e
+
+    def contains(self, other) -> bool:
+        return other is self or any(q is other for q in self.subs)
 
     def ell(self):
         """The ELL array, or ``None`` when the rows are too uneven for it."""
@@ -70,40 +84,48 @@ class Pat:
         e = self.ell()
         if e is None:
             return int(np.diff(self._csr.indptr).max(initial=0))
-        return e.shape[1]
+        return e.shape[0]
 
 
 def empty(rows: int, n: int) -> Pat:
-    return Pat(rows, n, ell=np.empty((rows, 0), _INT))
+    return Pat(rows, n, ell=np.empty((0, rows), _INT))
 
 
 def identity(n: int) -> Pat:
-    return Pat(n, n, ell=np.arange(n, dtype=_INT)[:, None])
-
-
-def from_ell(a, n) -> Pat:
-    return Pat(a.shape[0], n, ell=a)
+    return Pat(n, n, ell=np.arange(n, dtype=_INT)[None, :])
 
 
 def from_csr(m) -> Pat:
     return Pat(m.shape[0], m.shape[1], csr=m)
 
 
-def _ell_to_csr(a, n):
+def _index_arrays(indices, indptr, nnz, n):
+    """Index arrays in the dtype scipy would choose (int32 when they fit),
+    so that building the matrix copies nothing."""
+    dt = np.int32 if max(nnz, n) < 2**31 - 1 else _INT
+    return indices.astype(dt, copy=False), indptr.astype(dt, copy=False)
+
+
+def _ell_to_csr(a, n, sort=False):
     sp = scipy_sparse()
-    rows, k = a.shape
+    k, rows = a.shape
+    if sort and k > 1:
+        a = np.sort(a, axis=0)
     if k == 1:
-        mask = a[:, 0] >= 0
-        indices = a[mask, 0]
-        counts = mask.astype(_INT)
+        mask = a[0] >= 0
+        indices = a[0][mask]
+        counts = mask
     else:
         mask = a >= 0
-        indices = a[mask]
-        counts = mask.sum(axis=1)
+        indices = a.T[mask.T]
+        counts = mask.sum(axis=0)
     indptr = np.zeros(rows + 1, _INT)
     np.cumsum(counts, out=indptr[1:])
-    m = sp.csr_matrix((np.ones(indices.size, bool), indices.astype(_INT), indptr), shape=(rows, n))
-    m.has_sorted_indices = False
+    ind, ptr = _index_arrays(indices, indptr, indices.size, n)
+    m = sp.csr_matrix((np.ones(ind.size, bool), ind, ptr), shape=(rows, n))
+    m.has_sorted_indices = bool(sort or k <= 1)
+    if sort or k <= 1:
+        m.has_canonical_format = True
     return m
 
 
@@ -115,11 +137,11 @@ def _csr_to_ell(m):
     nnz = int(m.nnz)
     if rows * k > 4 * nnz + 65536:
         return False
-    a = np.full((rows, k), -1, _INT)
+    a = np.full((k, rows), -1, _INT)
     if nnz:
         r = np.repeat(np.arange(rows), counts)
         pos = np.arange(nnz) - np.repeat(m.indptr[:-1], counts)
-        a[r, pos] = m.indices
+        a[pos, r] = m.indices
     return a
 
 
@@ -127,18 +149,18 @@ def _csr_to_ell(m):
 # Operations
 
 
-def gather(p: Pat, r) -> Pat:
-    """Rows ``p[r[i]]`` (``r[i] < 0``: an empty row): every rearrangement
-    (reshape, transpose, broadcast, slicing, indexing, padding) is one."""
+def gather(p: Pat, r, neg: bool = False) -> Pat:
+    """Rows ``p[r[i]]``: every rearrangement (transpose, broadcast, slicing,
+    indexing, padding) is one.  With ``neg``, ``r[i] < 0`` means an empty row."""
     r = np.asarray(r, _INT)
-    neg = r.size and r.min() < 0
+    neg = neg and r.size and r.min() < 0
     a = p.ell()
     if a is not None:
-        if a.shape[1] == 0:
-            return Pat(r.size, p.n, ell=np.empty((r.size, 0), _INT))
-        out = a[r]
+        if a.shape[0] == 0:
+            return Pat(r.size, p.n, ell=np.empty((0, r.size), _INT))
+        out = a[:, r]
         if neg:
-            out[r < 0] = -1
+            out[:, r < 0] = -1
         return Pat(r.size, p.n, ell=out)
     sp = scipy_sparse()
     m = p.csr()
@@ -152,16 +174,16 @@ def gather(p: Pat, r) -> Pat:
 
 
 def _dedupe_rows(s):
-    """ELL rows with repeats removed (and the array trimmed)."""
-    if s.shape[1] <= 1:
+    """ELL ``(k, rows)`` with repeats within rows removed (and trimmed)."""
+    if s.shape[0] <= 1:
         return s
-    s = np.sort(s, axis=1)
-    dup = s[:, 1:] == s[:, :-1]
+    s = np.sort(s, axis=0)
+    dup = s[1:] == s[:-1]
     if dup.any():
-        s[:, 1:][dup] = -1
-        s = np.sort(s, axis=1)
-    width = int((s >= 0).sum(axis=1).max(initial=0))
-    return s[:, s.shape[1] - width:]
+        s[1:][dup] = -1
+        s = np.sort(s, axis=0)
+    width = int((s >= 0).sum(axis=0).max(initial=0))
+    return s[s.shape[0] - width:]
 
 
 def union(pats, rows: int, n: int) -> Pat:
@@ -170,48 +192,70 @@ def union(pats, rows: int, n: int) -> Pat:
     for p in pats:
         if p is None or p.is_empty:
             continue
-        if any(p is q for q in ps):
+        if any(q.contains(p) for q in ps):
             continue
+        ps = [q for q in ps if not p.contains(q)]
         ps.append(p)
     if not ps:
         return empty(rows, n)
     if len(ps) == 1:
         return ps[0]
+    subs = []
+    for p in ps:
+        subs.append(p)
+        subs.extend(p.subs)
+    subs = tuple(subs[:16])
+    if rows == 1:  # one element (a reduction's result): sets of indices
+        return Pat(1, n, ell=_unique(np.concatenate([union_all(p) for p in ps]), n)[:, None],
+                   subs=subs)
     ells = [p.ell() for p in ps]
-    if all(e is not None for e in ells) and sum(e.shape[1] for e in ells) <= 32:
-        ells.sort(key=lambda e: -e.shape[1])
-        a = ells[0]
-        for b in ells[1:]:
+    if all(e is not None for e in ells) and sum(e.shape[0] for e in ells) <= 32:
+        order = sorted(range(len(ells)), key=lambda i: -ells[i].shape[0])
+        a = ells[order[0]]
+        slots = list(a)
+        k0 = len(slots)
+        for i in order[1:]:
+            b = ells[i]
             if b.shape == a.shape and np.array_equal(a, b):
                 continue
-            new = []
-            for j in range(b.shape[1]):
-                col = b[:, j]
-                cur = a if not new else np.column_stack([a] + new)
-                hit = (cur == col[:, None]).any(axis=1) | (col < 0)
+            for col in b:
+                hit = col < 0
+                for c in slots:
+                    hit |= c == col
                 if hit.all():
                     continue
-                new.append(np.where(hit, -1, col))
-            if new:
-                a = np.column_stack([a] + new)
-        width = int((a >= 0).sum(axis=1).max(initial=0))
-        if a.shape[1] > width:  # holes: compact (-1 last in each row)
-            a = -np.sort(-a, axis=1)[:, :width]
-        return Pat(rows, n, ell=a)
+                slots.append(np.where(hit, -1, col))
+        if len(slots) == k0:  # nothing new: the widest contains the others
+            return ps[order[0]]
+        a = np.stack(slots)
+        if a.shape[0] > 8:
+            width = int((a >= 0).sum(axis=0).max(initial=0))
+            if a.shape[0] > 2 * width:  # many holes: compact (-1 last in each row)
+                a = -np.sort(-a, axis=0)[:width]
+        return Pat(rows, n, ell=a, subs=subs)
     m = ps[0].csr()
     for p in ps[1:]:
         m = m + p.csr()
-    return Pat(rows, n, csr=m.tocsr())
+    return Pat(rows, n, csr=m.tocsr(), subs=subs)
 
 
 def union_all(p: Pat) -> np.ndarray:
     """The sorted union of all rows: one index array."""
     a = p.ell()
     if a is not None:
-        v = a[a >= 0] if a.shape[1] != 1 else a[a[:, 0] >= 0, 0]
+        v = a[a >= 0]
     else:
         v = p.csr().indices
-    return np.unique(v)
+    return _unique(v, p.n)
+
+
+def _unique(v, n):
+    """Sorted distinct values of ``v`` (all in ``[0, n)``)."""
+    if v.size * 8 < n:
+        return np.unique(np.sort(v)) if v.size else v.astype(_INT)
+    mark = np.zeros(n, bool)
+    mark[v] = True
+    return np.flatnonzero(mark)
 
 
 def row_of(idx, rows: int, n: int) -> Pat:
@@ -222,7 +266,7 @@ def row_of(idx, rows: int, n: int) -> Pat:
         indptr = np.arange(rows + 1, dtype=_INT) * idx.size
         m = sp.csr_matrix((np.ones(rows * idx.size, bool), np.tile(idx, rows), indptr), shape=(rows, n))
         return Pat(rows, n, csr=m)
-    return Pat(rows, n, ell=np.broadcast_to(idx, (rows, idx.size)).copy())
+    return Pat(rows, n, ell=np.repeat(idx[:, None], rows, axis=1))
 
 
 def group_union(p: Pat, in_shape, axes) -> Pat:
@@ -231,13 +275,14 @@ def group_union(p: Pat, in_shape, axes) -> Pat:
     out_rows = math.prod(in_shape[i] for i in keep)
     if len(keep) == 0:
         u = union_all(p)
-        return Pat(1, p.n, ell=u[None, :])
+        return Pat(1, p.n, ell=u[:, None])
     a = p.ell()
     red = math.prod(in_shape[i] for i in axes)
-    if a is not None and red * a.shape[1] <= 64:
-        k = a.shape[1]
-        t = a.reshape(tuple(in_shape) + (k,)).transpose(keep + list(axes) + [len(in_shape)])
-        return Pat(out_rows, p.n, ell=_dedupe_rows(t.reshape(out_rows, red * k)))
+    if a is not None and red * a.shape[0] <= 64:
+        k = a.shape[0]
+        t = a.reshape((k,) + tuple(in_shape))
+        t = t.transpose([0] + [1 + i for i in axes] + [1 + i for i in keep])
+        return Pat(out_rows, p.n, ell=_dedupe_rows(t.reshape(k * red, out_rows)))
     g = np.arange(out_rows).reshape(tuple(in_shape[i] for i in keep))
     g = np.expand_dims(g, tuple(axes))
     g = np.broadcast_to(g, tuple(in_shape)).ravel()
@@ -263,7 +308,7 @@ def mask_rows(p: Pat, keep) -> Pat:
         return p
     a = p.ell()
     if a is not None:
-        return Pat(p.rows, p.n, ell=np.where(keep[:, None], a, -1))
+        return Pat(p.rows, p.n, ell=np.where(keep[None, :], a, -1))
     sp = scipy_sparse()
     return Pat(p.rows, p.n, csr=(sp.diags(keep, format="csr") @ p.csr()).tocsr())
 
@@ -273,11 +318,11 @@ def stack_rows(pats, sizes, n: int) -> Pat:
     rows = sum(sizes)
     ells = [empty(s, n).ell() if p is None else p.ell() for p, s in zip(pats, sizes)]
     if all(e is not None for e in ells):
-        k = max([e.shape[1] for e in ells] + [0])
-        a = np.full((rows, k), -1, _INT)
+        k = max([e.shape[0] for e in ells] + [0])
+        a = np.full((k, rows), -1, _INT)
         at = 0
         for e, s in zip(ells, sizes):
-            a[at:at + s, :e.shape[1]] = e
+            a[:e.shape[0], at:at + s] = e
             at += s
         return Pat(rows, n, ell=a)
     sp = scipy_sparse()
@@ -286,7 +331,10 @@ def stack_rows(pats, sizes, n: int) -> Pat:
 
 
 def to_matrix(p: Pat):
-    """The pattern as a canonical boolean ``csr_matrix`` (sorted, no repeats)."""
+    """The pattern as a boolean ``csr_matrix`` with no repeated entries."""
+    a = p.ell()
+    if a is not None:  # rows have no repeats: read them out (scipy sorts on demand)
+        return _ell_to_csr(a, p.n)
     m = p.csr().copy()
     m.sum_duplicates()
     m.sort_indices()

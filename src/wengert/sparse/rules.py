@@ -81,8 +81,12 @@ def _aligned(o: Operand, shape):
 
 
 def _nonzero(c, shape):
-    """Where a constant operand is nonzero, broadcast to ``shape`` (flat)."""
-    return np.broadcast_to(np.asarray(c) != 0, shape).ravel()
+    """Where a constant operand is nonzero, broadcast to ``shape`` (flat);
+    ``True`` when it is nonzero everywhere."""
+    nz = np.asarray(c) != 0
+    if nz.all():
+        return True
+    return np.broadcast_to(nz, shape).ravel()
 
 
 def elementwise(ins, outs, n, *params):
@@ -111,7 +115,7 @@ def _mul_like(zero_kills):
                 c = ins[j].const
                 if c is not None and ins[j].pat is None:
                     nz = _nonzero(c, shape)
-                    if not nz.all():
+                    if nz is not True:
                         p = pt.mask_rows(p, nz)
             pats.append(p)
         return pt.union(pats, math.prod(shape), n)
@@ -147,18 +151,19 @@ def imag_rule(ins, outs, n, *params):
     return o.pat if o.const is None and o.dep else None
 
 
-def _through_impl(p, offset=0):
+def _through_impl(p):
     """A rearrangement: push an index array through the implementation."""
     def rule(ins, outs, n, *params):
         o = ins[0]
         if not o.dep:
             return None
-        idx = np.arange(offset, o.size + offset).reshape(o.shape)
-        r = np.asarray(p.impl(idx, *params)).ravel()
-        if offset:
-            r = r - offset
-        return pt.gather(o.pat, r)
+        idx = np.arange(o.size).reshape(o.shape)
+        return pt.gather(o.pat, np.asarray(p.impl(idx, *params)).ravel())
     return rule
+
+
+def reshape_rule(ins, outs, n, *params):
+    return ins[0].pat  # row-major order is kept: element i stays element i
 
 
 def scatter_add_rule(ins, outs, n, idx, shape):
@@ -166,12 +171,16 @@ def scatter_add_rule(ins, outs, n, idx, shape):
     if not o.dep:
         return None
     out_rows = math.prod(shape)
+    if P._is_basic(idx):  # a basic index hits each position once: an inverse gather
+        inv = np.full(shape, -1, np.int64)
+        inv[idx] = np.arange(o.size).reshape(o.shape)
+        return pt.gather(o.pat, inv.ravel(), neg=True)
     pos = np.arange(out_rows).reshape(shape)[idx]
     pos = np.broadcast_to(pos, o.shape).ravel()
-    if P._is_basic(idx) or np.unique(pos).size == pos.size:  # injective: an inverse gather
+    if np.unique(pos).size == pos.size:  # injective: an inverse gather
         inv = np.full(out_rows, -1, np.int64)
         inv[pos] = np.arange(pos.size)
-        return pt.gather(o.pat, inv)
+        return pt.gather(o.pat, inv, neg=True)
     return pt.combine(o.pat, pos, np.arange(pos.size), out_rows)
 
 
@@ -199,7 +208,7 @@ def pad_rule(ins, outs, n, widths):
     if not o.dep:
         return None
     r = np.pad(np.arange(1, o.size + 1).reshape(o.shape), widths).ravel() - 1
-    return pt.gather(o.pat, r)
+    return pt.gather(o.pat, r, neg=True)
 
 
 def cumsum_rule(ins, outs, n, axis, reverse):
@@ -375,6 +384,7 @@ def _install():
             register(name, nondiff)
     for name in _STRUCTURAL:
         register(name, _through_impl(P.REGISTRY[name]))
+    register("reshape", reshape_rule)
     for name in ELEMENTWISE:
         register(name, elementwise)
     register("mul", mul_rule)
