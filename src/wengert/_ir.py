@@ -847,10 +847,34 @@ def make_graph(fun: Callable, *args: Any, static_argnums: Sequence[int] = (), **
     data; ``graph(*args)`` evaluates it on new arguments of the same
     structure.  Python control flow on traced values raises
     :class:`TracerBoolError` (use ``wg.cond`` / ``wg.while_loop``).
+
+    Given the function alone, ``make_graph(fun)`` returns a function of the
+    arguments, as JAX's ``make_jaxpr`` does:
+
+    >>> len(wg.make_graph(lambda x: x * x + 1.0)(2.0).eqns)
+    2
     """
     if isinstance(static_argnums, int):
         static_argnums = (static_argnums,)
+    if not args and not kwargs:
+        return _GraphMaker(fun, static_argnums)
     return stage(fun, args, kwargs, static_argnums)
+
+
+class _GraphMaker:
+    """``make_graph(fun)``: call it with the arguments to get the Graph."""
+
+    __slots__ = ("fun", "static_argnums")
+
+    def __init__(self, fun, static_argnums):
+        self.fun = fun
+        self.static_argnums = static_argnums
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Graph:
+        return stage(self.fun, args, kwargs, self.static_argnums)
+
+    def __repr__(self):
+        return f"make_graph({getattr(self.fun, '__name__', self.fun)!r})"
 
 
 # A Primitive reference for type checkers / other modules.

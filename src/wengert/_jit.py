@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import inspect
 import itertools
 import keyword
 import linecache
@@ -861,7 +862,8 @@ def _as_out(v, var):
 class Jitted:
     """A function compiled by :func:`jit` (one compiled version per signature)."""
 
-    def __init__(self, fun: Callable, static_argnums: Sequence[int] = ()):
+    def __init__(self, fun: Callable, static_argnums: Sequence[int] = (),
+                 static_argnames: str | Sequence[str] = (), backend: str = "auto"):
         if not callable(fun):
             raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
         if isinstance(static_argnums, (int, np.integer)):
@@ -871,6 +873,11 @@ class Jitted:
         except TypeError:
             raise TypeError(f"jit: static_argnums must be an int or a tuple of ints, got "
                             f"{static_argnums!r}") from None
+        self._static_given = static_argnums
+        static_argnums, self._static_names = _static_names(fun, static_argnums, static_argnames)
+        _check_backend(backend)
+        self._backend = backend
+        self._kw_jits: dict = {}
         functools.update_wrapper(self, fun, updated=())
         self._fun = fun
         self._static = static_argnums
@@ -911,6 +918,8 @@ class Jitted:
         static = set()
         for i in self._static:
             if not -n <= i < n:
+                if i >= n and i not in self._static_given:
+                    continue  # from static_argnames: passed by keyword or left to its default
                 raise ValueError(f"jit({self._name}): static_argnums={self._static} names "
                                  f"argument {i}, but {n} positional arguments were given")
             static.add(i % n)
@@ -966,7 +975,48 @@ class Jitted:
             return graph  # closes over an outer transformation's values: not cached
         return _Entry(graph, [type(x) for x in leaves], debug, self._name)
 
+    def _static_kw(self, kwargs):
+        """(the Jitted for ``kwargs``' static_argnames values, the other kwargs),
+        or (None, kwargs) when no static argument is passed by keyword."""
+        names = self._static_names
+        if not names or not kwargs or names.isdisjoint(kwargs):
+            return None, kwargs
+        skw = {k: v for k, v in kwargs.items() if k in names}
+        rest = {k: v for k, v in kwargs.items() if k not in names}
+        key = []
+        for k in sorted(skw):
+            v = skw[k]
+            try:
+                hash(v)
+            except TypeError:
+                raise TypeError(
+                    f"jit({self._name}): static argument {k!r} (static_argnames) must be "
+                    f"hashable, got an unhashable {type(v).__name__}. Pass a tuple instead "
+                    "of a list/array, or make it a regular (traced) argument.") from None
+            key.append((k, type(v), v))
+        key = tuple(key)
+        j = self._kw_jits.get(key)
+        if j is None:
+            try:
+                pos = [p.name for p in inspect.signature(self._fun).parameters.values()
+                       if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            except (TypeError, ValueError):
+                pos = []
+            # a static_argnums parameter passed by keyword is bound here, not by position
+            nums = tuple(i for i in self._static_given if not (0 <= i < len(pos) and pos[i] in skw))
+            j = Jitted(functools.partial(self._fun, **skw), nums, backend=self._backend)
+            j._name = self._name
+            self._kw_jits[key] = j
+        return j, rest
+
     def _call_slow(self, args, kwargs):
+        inner, kwargs = self._static_kw(kwargs)
+        if inner is not None:  # static arguments by keyword: one Jitted per value
+            before = inner.trace_count
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.trace_count += inner.trace_count - before
         entry, leaves, static, first = self._lookup(args, kwargs)
         if entry is None:
             # called with values of outer transformations (vmap/jvp/grad of a jitted
@@ -1166,6 +1216,9 @@ class Jitted:
             return v3
         <BLANKLINE>
         """
+        inner, kwargs = self._static_kw(kwargs)
+        if inner is not None:
+            return inner.source(*args, **kwargs)
         entry = self._entry(args, kwargs)
         if not entry.shown and not any(e.src for e in entry.graph.eqns):
             static = set(i % len(args) for i in self._static) if args else set()
@@ -1270,12 +1323,58 @@ def _tree_map(f, *trees):
     return tree_map(f, *trees)
 
 
-def jit(fun: Callable | None = None, static_argnums: int | Sequence[int] = ()) -> Any:
+def _static_names(fun, static_argnums, static_argnames):
+    """JAX's rule: ``static_argnames`` also makes the positional parameters
+    of those names static, and ``static_argnums`` the keyword use of theirs."""
+    if isinstance(static_argnames, str):
+        static_argnames = (static_argnames,)
+    try:
+        static_argnames = tuple(static_argnames)
+    except TypeError:
+        raise TypeError(f"jit: static_argnames must be a str or a tuple of str, got "
+                        f"{static_argnames!r}") from None
+    for n in static_argnames:
+        if not isinstance(n, str):
+            raise TypeError(f"jit: static_argnames must be a str or a tuple of str, got {static_argnames!r}")
+    names = set(static_argnames)
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):  # a builtin or a callable without a signature
+        return static_argnums, frozenset(names)
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    nums = list(static_argnums)
+    for i, n in enumerate(positional):
+        if n in names and i not in nums:
+            nums.append(i)
+    for i in static_argnums:
+        if 0 <= i < len(positional) and params[i].kind is not params[i].POSITIONAL_ONLY:
+            names.add(positional[i])
+    return tuple(nums), frozenset(names)
+
+
+_BACKENDS = ("auto", "numpy")
+
+
+def _check_backend(backend):
+    if backend in _BACKENDS:
+        return
+    if backend == "numba":
+        raise NotImplementedError(
+            "jit(backend='numba'): the fusing numba backend is not part of this version of "
+            "wengert; jit generates NumPy code (backend='auto' or 'numpy').")
+    raise ValueError(f"jit: unknown backend {backend!r}; expected one of {_BACKENDS}")
+
+
+def jit(fun: Callable | None = None, static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = (), backend: str = "auto") -> Any:
     """Compile ``fun``: trace once per input signature, optimise, generate NumPy code.
 
     The signature is the pytree structure of the arguments, each leaf's shape
-    and dtype (Python scalars by type), and the values of the ``static_argnums``
-    arguments (which must be hashable).  Python control flow on traced values
+    and dtype (Python scalars by type), and the values of the static
+    arguments (which must be hashable): ``static_argnums`` by position,
+    ``static_argnames`` by name (as in JAX, each also covers the argument
+    passed the other way); the function is traced again for each new static
+    value.  ``backend`` is ``"auto"`` or ``"numpy"`` (generated NumPy code).  Python control flow on traced values
     raises :class:`~wengert._ir.TracerBoolError`: use ``wg.cond`` /
     ``wg.while_loop``, ``wnp.where``, or make the argument static.  Results are
     NumPy arrays or scalars.  ``jit(f).source(*args)`` shows the generated code.
@@ -1284,9 +1383,14 @@ def jit(fun: Callable | None = None, static_argnums: int | Sequence[int] = ()) -
     >>> f = wg.jit(lambda x, n: wnp.sum(x ** n), static_argnums=1)
     >>> float(f(wnp.arange(3.0), 2))
     5.0
+    >>> g = wg.jit(lambda x, *, power=2: wnp.sum(x ** power), static_argnames="power")
+    >>> float(g(wnp.arange(3.0), power=3))
+    9.0
     """
     if fun is None:
-        return functools.partial(jit, static_argnums=static_argnums)
-    if isinstance(fun, Jitted) and not static_argnums:
+        return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
+                                 backend=backend)
+    if isinstance(fun, Jitted) and not static_argnums and not static_argnames:
+        _check_backend(backend)
         return fun
-    return Jitted(fun, static_argnums)
+    return Jitted(fun, static_argnums, static_argnames, backend)

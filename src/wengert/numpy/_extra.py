@@ -59,8 +59,8 @@ def _traced(*xs):
 
 def matrix_transpose(x, /):
     """Swap the last two axes."""
-    return F.swapaxes(x, -1, -2) if _isT(x, Tracer) else np.matrix_transpose(x)
     x = lift(x)
+    return F.swapaxes(x, -1, -2) if _isT(x, Tracer) else np.matrix_transpose(x)
 
 
 def vecdot(x1, x2, /, *, axis=-1):
@@ -202,8 +202,8 @@ def resize(a, new_shape):
 
 def choose(a, choices, out=None, mode="raise"):
     """``numpy.choose`` with concrete indices ``a``; differentiable in ``choices``."""
-    if not any_tracer(list(choices)):
     a = lift(a)
+    if not any_tracer(list(choices)):
         return np.choose(a, choices, mode=mode)
     a = np.asarray(F._concrete(a, "choose"))
     shape = np.broadcast_shapes(a.shape, *[shape_of(c) for c in choices])
@@ -498,6 +498,7 @@ def signbit(x, /):
 
 def copysign(x1, x2, /):
     """``|x1|`` with the sign of ``x2``; derivative in ``x1`` is ±sign(x1), 0 in ``x2``."""
+    x1, x2 = lift(x1), lift(x2)
     if not _traced(x1, x2):
         return np.copysign(x1, x2)
     return F.where(signbit(x2) if _isT(x2, Tracer) else np.signbit(x2), -F.abs(x1), F.abs(x1))
@@ -505,11 +506,11 @@ def copysign(x1, x2, /):
 
 def heaviside(x1, x2, /):
     """Step function: 0 below 0, 1 above, ``x2`` at 0 (differentiable in ``x2``)."""
+    x1, x2 = lift(x1), lift(x2)
     if not _traced(x1, x2):
         return np.heaviside(x1, x2)
     return F.where(F.less(x1, 0), 0.0, F.where(F.greater(x1, 0), 1.0, x2))
 
-    x1, x2 = lift(x1), lift(x2)
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     """Replace NaN/±inf by finite numbers (derivative 1 where x is finite)."""
@@ -521,7 +522,6 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     fi = np.finfo(dtype_of(x))
     pos = fi.max if posinf is None else posinf
     neg = fi.min if neginf is None else neginf
-    x1, x2 = lift(x1), lift(x2)
     r = F.where(F.isnan(x), nan, x)
     r = F.where(isposinf(x), pos, r)
     return F.where(isneginf(x), neg, r)
@@ -529,48 +529,49 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 def isposinf(x, /):
     """``isinf(x) & (x > 0)``."""
+    x = lift(x)
     return F.logical_and(F.isinf(x), F.greater(x, 0)) if _isT(x, Tracer) else np.isposinf(x)
 
 
 def isneginf(x, /):
     """``isinf(x) & (x < 0)``."""
+    x = lift(x)
     return F.logical_and(F.isinf(x), F.less(x, 0)) if _isT(x, Tracer) else np.isneginf(x)
 
 
 def isreal(x, /):
     """``imag(x) == 0``."""
+    x = lift(x)
     return F.equal(F.imag(x), 0) if _isT(x, Tracer) else np.isreal(x)
 
 
 def iscomplex(x, /):
     """``imag(x) != 0``."""
-    return F.not_equal(F.imag(x), 0) if _isT(x, Tracer) else np.iscomplex(x)
     x = lift(x)
+    return F.not_equal(F.imag(x), 0) if _isT(x, Tracer) else np.iscomplex(x)
 
 
 def ldexp(x1, x2, /):
     """``x1 * 2**x2`` (``x2`` integer)."""
+    x1, x2 = lift(x1), lift(x2)
     if not _traced(x1, x2):
-    x = lift(x)
         return np.ldexp(x1, x2)
     dt = dtype_of(x1) if dtype_of(x1).kind == "f" else np.float64
     e = F.astype(as_operand(x2), dt) if _isT(x2, Tracer) else np.asarray(x2, dtype=dt)
     return F.multiply(x1, F.power(np.asarray(2.0, dt)[()], e))
 
-    x = lift(x)
 
 def modf(x, /):
     """``(x - trunc(x), trunc(x))``."""
     if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return np.modf(x)
-    x = lift(x)
     t = F.trunc(x)
     return x - t, t
 
 
 def divmod(x1, x2, /):  # noqa: A001
-    x1, x2 = lift(x1), lift(x2)
     """``(floor_divide(x1, x2), mod(x1, x2))``."""
+    x1, x2 = lift(x1), lift(x2)
     if not _traced(x1, x2):
         return np.divmod(x1, x2)
     return F.floor_divide(x1, x2), F.mod(x1, x2)
@@ -587,7 +588,6 @@ def _nan_red(name, fill, red):
     npf = getattr(np, name)
 
     def f(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    x1, x2 = lift(x1), lift(x2)
         if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
             return npf(a, axis=axis, keepdims=keepdims, **({"dtype": dtype} if dtype is not None else {}))
         return red(_nanfill(a, fill), axis=axis, keepdims=keepdims)
@@ -643,11 +643,13 @@ def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
 
 def nancumsum(a, axis=None, dtype=None, out=None):
     """Cumulative sum with NaNs as 0."""
+    a = lift(a)
     return F.cumsum(_nanfill(a, 0.0), axis=axis) if _isT(a, Tracer) else np.nancumsum(a, axis=axis)
 
 
 def nancumprod(a, axis=None, dtype=None, out=None):
     """Cumulative product with NaNs as 1."""
+    a = lift(a)
     return F.cumprod(_nanfill(a, 1.0), axis=axis) if _isT(a, Tracer) else np.nancumprod(a, axis=axis)
 
 
@@ -659,13 +661,11 @@ def nanargmax(a, axis=None, out=None, keepdims=False):
 
 
 def nanargmin(a, axis=None, out=None, keepdims=False):
-    a = lift(a)
     """Index of the minimum ignoring NaNs (not differentiable)."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.nanargmin(a, axis=axis, keepdims=keepdims)
     return F.argmin(_nanfill(a, np.inf), axis=axis, keepdims=keepdims)
 
-    a = lift(a)
 
 # --- order statistics -------------------------------------------------------------------------
 

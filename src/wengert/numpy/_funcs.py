@@ -229,9 +229,9 @@ def angle(z, deg=False):
 
 def round(a, decimals=0):  # noqa: A001
     """Not differentiable (zero derivative)."""
+    a = lift(a)
     if _isT(a, Tracer):
         return P.NONDIFF["round"].bind(a) if decimals == 0 else _nondiff(np.round, a, decimals)
-    a = lift(a)
     return np.round(a, decimals)
 
 
@@ -257,18 +257,18 @@ def _concrete(x, fname):
 
 def fmax(x, y, /):
     """Maximum ignoring NaNs; ties split the derivative evenly."""
+    x, y = lift(x), lift(y)
     if not (_isT(x, Tracer) or _isT(y, Tracer)):
         return np.fmax(x, y)
-    x, y = lift(x), lift(y)
     m = maximum(x, y)  # noqa: F821
     return where(isnan(_value(y)), x, where(isnan(_value(x)), y, m))  # noqa: F821
 
 
 def fmin(x, y, /):
     """Minimum ignoring NaNs; ties split the derivative evenly."""
+    x, y = lift(x), lift(y)
     if not (_isT(x, Tracer) or _isT(y, Tracer)):
         return np.fmin(x, y)
-    x, y = lift(x), lift(y)
     m = minimum(x, y)  # noqa: F821
     return where(isnan(_value(y)), x, where(isnan(_value(x)), y, m))  # noqa: F821
 
@@ -286,9 +286,9 @@ def where(condition, x=None, y=None, /):
     autograd: ``where(x > 0, sqrt(x), 0)`` at 0 has gradient nan. Make the
     untaken branch safe instead: ``sqrt(where(x > 0, x, 1))``.
     """
+    condition, x, y = lift(condition), lift(x), lift(y)
     if x is None and y is None:
         return nonzero(condition)
-    condition, x, y = lift(condition), lift(x), lift(y)
     if not (_isT(condition, Tracer) or _isT(x, Tracer) or _isT(y, Tracer)):
         return np.where(condition, x, y)
     x = as_operand(x)
@@ -309,9 +309,9 @@ def where(condition, x=None, y=None, /):
 def clip(a, a_min=None, a_max=None, out=None, **kw):
     """``numpy.clip`` as ``minimum(maximum(a, a_min), a_max)``: at a bound the
     derivative is split ½/½ between ``a`` and the bound."""
+    a, a_min, a_max = lift(a), lift(a_min), lift(a_max)
     if "min" in kw:
         a_min = kw.pop("min")
-    a, a_min, a_max = lift(a), lift(a_min), lift(a_max)
     if "max" in kw:
         a_max = kw.pop("max")
     if not any_tracer((a, a_min, a_max)):
@@ -459,12 +459,12 @@ def ptp(a, axis=None, keepdims=False):
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
     """Weighted average; differentiable in ``a`` and ``weights``."""
+    a, weights = lift(a), lift(weights)
     if not any_tracer((a, weights)):
         return np.average(a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
     if weights is None:
         avg = mean(a, axis=axis, keepdims=keepdims)
         if returned:
-    a, weights = lift(a), lift(weights)
             shape = shape_of(a)
             n = _count(shape, norm_axes(axis, len(shape), "average"))
             return avg, np.full(shape_of(avg), float(n))
@@ -673,6 +673,7 @@ def broadcast_arrays(*args):
 
 
 def atleast_1d(*arys):
+    arys = tuple(lift(a) for a in arys)
     res = [reshape(a, (1,)) if len(shape_of(a)) == 0 else as_operand(a) for a in arys]
     return res[0] if len(res) == 1 else res
 
@@ -684,16 +685,15 @@ def atleast_2d(*arys):
         s = shape_of(a)
         res.append(reshape(a, (1, 1)) if len(s) == 0 else reshape(a, (1,) + tuple(s)) if len(s) == 1 else as_operand(a))
     return res[0] if len(res) == 1 else res
-    arys = tuple(lift(a) for a in arys)
 
 
 def atleast_3d(*arys):
+    arys = tuple(lift(a) for a in arys)
     res = []
     for a in arys:
         s = tuple(shape_of(a))
         if len(s) == 0:
             res.append(reshape(a, (1, 1, 1)))
-    arys = tuple(lift(a) for a in arys)
         elif len(s) == 1:
             res.append(reshape(a, (1,) + s + (1,)))
         elif len(s) == 2:
@@ -835,12 +835,12 @@ diagonal = _gather_or_np("diagonal")
 def pad(array, pad_width, mode="constant", **kwargs):
     """``numpy.pad``; every mode differentiable in the array (constant mode
     with a traced ``constant_values`` too)."""
+    array = lift(array)
     if not _isT(array, Tracer) and not _isT(kwargs.get("constant_values"), Tracer):
         return np.pad(array, pad_width, mode=mode, **kwargs)
     array = as_operand(array)
     nd = len(shape_of(array))
     widths = tuple(tuple(int(v) for v in w) for w in np.broadcast_to(np.asarray(pad_width), (nd, 2)).tolist())
-    array = lift(array)
     if mode == "constant":
         cv = kwargs.get("constant_values", 0)
         r = P.pad_p.bind(array, widths) if _isT(array, Tracer) else np.pad(array, widths)
@@ -922,12 +922,12 @@ def _norm_index(idx, shape):
 def getitem(x, idx):
     """``x[idx]`` for basic, slice, Ellipsis, None, integer-array and boolean-mask
     indices; the gradient scatters back (repeated indices accumulate)."""
+    x = lift(x)
     shape = tuple(x.shape)
     idx = _norm_index(idx, shape)
     np.empty(shape, dtype=np.bool_)[idx]  # validate the index with NumPy's own message
     return P.getitem(x, idx, shape)
 
-    x = lift(x)
 
 def take(a, indices, axis=None, mode=None):
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
@@ -937,12 +937,12 @@ def take(a, indices, axis=None, mode=None):
 
 
 def take_along_axis(arr, indices, axis):
+    arr = lift(arr)
     try:
         indices = np.asarray(_concrete(indices, "take_along_axis"))
     except TypeError:  # indices traced inside vmap/jit (e.g. sort): a one-hot selection
         from ._extra import take_along_axis_traced
         return take_along_axis_traced(arr, indices, axis)
-    arr = lift(arr)
     if not _isT(arr, Tracer) and not _isT(arr := lift(arr), Tracer):
         return np.take_along_axis(arr, indices, axis)
     return index_gather(arr, lambda pos: np.take_along_axis(pos, indices, axis))
@@ -1062,12 +1062,12 @@ def all(a, axis=None, keepdims=False):  # noqa: A001
 
 def matmul(x1, x2, /):
     """``x1 @ x2`` with NumPy's rules for 1-D operands and batch broadcasting."""
+    x1, x2 = lift(x1), lift(x2)
     if not (_isT(x1, Tracer) or _isT(x2, Tracer)):
         return np.matmul(x1, x2)
     x1 = as_operand(x1)
     x2 = as_operand(x2)
     s1, s2 = tuple(shape_of(x1)), tuple(shape_of(x2))
-    x1, x2 = lift(x1), lift(x2)
     if not s1 or not s2:
         raise ValueError("matmul: input operand does not have enough dimensions (0-d)")
     if len(s1) <= 2 and len(s2) <= 2:
@@ -1101,12 +1101,12 @@ def matmul(x1, x2, /):
 def dot(a, b, out=None):
     """``numpy.dot``: scalars multiply, 2-D is matmul, N-D sums over the last
     axis of ``a`` and the second-to-last of ``b``."""
+    a, b = lift(a), lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.dot(a, b)
     a, b = as_operand(a), as_operand(b)
     sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 0 or len(sb) == 0:
-    a, b = lift(a), lift(b)
         return multiply(a, b)  # noqa: F821
     if len(sb) <= 2:
         return matmul(a, b)
@@ -1115,42 +1115,42 @@ def dot(a, b, out=None):
 
 def vdot(a, b, /):
     """``sum(conj(a) * b)`` over the flattened inputs."""
+    a, b = lift(a), lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.vdot(a, b)
     a, b = ravel(as_operand(a)), ravel(as_operand(b))
     if np.issubdtype(dtype_of(a), np.complexfloating):
         a = conj(a)  # noqa: F821
     return matmul(a, b)
-    a, b = lift(a), lift(b)
 
 
 def inner(a, b, /):
+    a, b = lift(a), lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.inner(a, b)
     a, b = as_operand(a), as_operand(b)
     if len(shape_of(a)) == 0 or len(shape_of(b)) == 0:
         return multiply(a, b)  # noqa: F821
     return tensordot(a, b, axes=([-1], [-1]))
-    a, b = lift(a), lift(b)
 
 
 def outer(a, b, out=None):
+    a, b = lift(a), lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.outer(a, b)
     a, b = ravel(as_operand(a)), ravel(as_operand(b))
     return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))  # noqa: F821
 
 
-    a, b = lift(a), lift(b)
 def tensordot(a, b, axes=2):
     """``numpy.tensordot`` by transposes, reshapes and one matmul (BLAS)."""
+    a, b = lift(a), lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.tensordot(a, b, axes)
     a, b = as_operand(a), as_operand(b)
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if isinstance(axes, (int, np.integer)):
         axes = (list(range(len(sa) - int(axes), len(sa))), list(range(int(axes))))
-    a, b = lift(a), lift(b)
     ax_a, ax_b = axes
     ax_a = [ax_a] if isinstance(ax_a, (int, np.integer)) else list(ax_a)
     ax_b = [ax_b] if isinstance(ax_b, (int, np.integer)) else list(ax_b)
@@ -1167,13 +1167,13 @@ def tensordot(a, b, axes=2):
 
 
 def kron(a, b):
+    a, b = lift(a), lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.kron(a, b)
     a, b = as_operand(a), as_operand(b)
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     nd = builtins.max(len(sa), len(sb))
     sa = (1,) * (nd - len(sa)) + sa
-    a, b = lift(a), lift(b)
     sb = (1,) * (nd - len(sb)) + sb
     a = reshape(a, sum_shapes_interleave(sa, None))
     b = reshape(b, sum_shapes_interleave(None, sb))
@@ -1188,13 +1188,13 @@ def sum_shapes_interleave(sa, sb):
 
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """Cross product of 3-vectors (or 2-vectors, giving the z component)."""
+    a, b = lift(a), lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.cross(a, b, axisa, axisb, axisc, axis)
     if axis is not None:
         axisa = axisb = axisc = axis
     a = moveaxis(as_operand(a), axisa, -1)
     b = moveaxis(as_operand(b), axisb, -1)
-    a, b = lift(a), lift(b)
     if shape_of(a)[-1] == 2 and shape_of(b)[-1] == 2:
         return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
     if shape_of(a)[-1] == 2:
@@ -1288,28 +1288,28 @@ ascontiguousarray = asarray
 
 
 def copy(a, order="K", subok=False):
+    a = lift(a)
     return a if _isT(a, Tracer) else np.copy(a, order=order, subok=subok)
 
 
 def zeros_like(a, dtype=None, shape=None, **kw):
+    a = lift(a)
     return np.zeros(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
 
-    a = lift(a)
 
 def ones_like(a, dtype=None, shape=None, **kw):
+    a = lift(a)
     return np.ones(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
 
-    a = lift(a)
 
 def empty_like(a, dtype=None, shape=None, **kw):
+    a = lift(a)
     return np.empty(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
 
-    a = lift(a)
 
 def full(shape, fill_value, dtype=None, order="C"):
     """``numpy.full``; differentiable in a traced ``fill_value``."""
     if not _isT(fill_value, Tracer) and not _isT(fill_value := lift(fill_value), Tracer):
-    a = lift(a)
         try:
             return np.full(shape, fill_value, dtype=dtype, order=order)
         except TypeError:
@@ -1325,19 +1325,19 @@ def full(shape, fill_value, dtype=None, order="C"):
 
 
 def full_like(a, fill_value, dtype=None, shape=None, **kw):
+    a, fill_value = lift(a), lift(fill_value)
     return full(shape_of(a) if shape is None else shape, fill_value, dtype=dtype or dtype_of(a))
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """``numpy.linspace``; differentiable in ``start`` and ``stop``."""
+    start, stop = lift(start), lift(stop)
     if not (_isT(start, Tracer) or _isT(stop, Tracer)):
-    a, fill_value = lift(a), lift(fill_value)
         return np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
     div = (num - 1) if endpoint else num
     start, stop = as_operand(start), as_operand(stop)
     dt = np.result_type(*[dtype_of(v) for v in (start, stop) if type(v) not in WEAK] or [np.float64])
     if dt.kind not in "fc":
-    start, stop = lift(start), lift(stop)
         dt = np.dtype(np.float64)
     steps = (np.arange(num, dtype=float) / (div if div > 0 else 1)).astype(dt)
     sh = tuple(np.broadcast_shapes(shape_of(start), shape_of(stop)))
@@ -1354,6 +1354,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    start, stop = lift(start), lift(stop)
     if not any_tracer((start, stop, base)):
         return np.logspace(start, stop, num, endpoint, base, dtype, axis)
     y = linspace(start, stop, num, endpoint, axis=axis)
@@ -1362,20 +1363,20 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    start, stop = lift(start), lift(stop)
     if not any_tracer((start, stop)):
         return np.geomspace(start, stop, num, endpoint, dtype, axis)
-    start, stop = lift(start), lift(stop)
     return exp(linspace(log(start), log(stop), num, endpoint, axis=axis))  # noqa: F821
 
 
 def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     """``numpy.meshgrid``; differentiable in every input vector."""
+    xi = tuple(lift(a) for a in xi)
     if not any_tracer(xi):
         return np.meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)
     nd = len(xi)
     xi = [ravel(as_operand(x)) for x in xi]
     out = []
-    start, stop = lift(start), lift(stop)
     for i, x in enumerate(xi):
         shape = [1] * nd
         shape[i] = shape_of(x)[0]
@@ -1383,7 +1384,6 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
             shape[0], shape[1] = shape[1], shape[0]
         out.append(reshape(x, shape))
     if not sparse:
-    xi = tuple(lift(a) for a in xi)
         full_shape = np.broadcast_shapes(*[shape_of(o) for o in out])
         out = [broadcast_to(o, full_shape) for o in out]
     return out
