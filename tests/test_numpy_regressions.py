@@ -205,3 +205,65 @@ def test_std_where_all_values_are_equal_is_nan_in_every_mode():
     _assert_all(_every_grad(lambda x: wnp.var(x), (x,)), np.zeros(3), "var at equal values")
     # and std elsewhere is its derivative
     all_modes(lambda x: wnp.std(x, axis=0, ddof=1), (np.random.default_rng(1).uniform(0, 2, (4, 2)),))
+
+
+# --- lists and tuples of traced values, as NumPy takes them ----------------------------
+
+
+def _pair(f):
+    return lambda a, b: f([a, b])
+
+
+LIST_CALLS = {
+    "mean": wnp.mean, "std": wnp.std, "var": lambda l: wnp.var(l, ddof=1), "norm": wnp.linalg.norm,
+    "sum": wnp.sum, "prod": wnp.prod, "max": wnp.max, "min": wnp.min, "median": wnp.median,
+    "ptp": wnp.ptp, "nansum": wnp.nansum, "nanmean": wnp.nanmean, "average": wnp.average,
+    "amax": wnp.amax, "quantile": lambda l: wnp.quantile(l, 0.3), "percentile": lambda l: wnp.percentile(l, 30),
+    "cumsum": lambda l: wnp.cumsum(l), "cumprod": lambda l: wnp.cumprod(l), "sort": wnp.sort,
+    "dot": lambda l: wnp.dot(l, l), "matmul": lambda l: wnp.matmul(l, l), "inner": lambda l: wnp.inner(l, l),
+    "vdot": lambda l: wnp.vdot(l, l), "outer": lambda l: wnp.outer(l, l), "kron": lambda l: wnp.kron(l, l),
+    "cross": lambda l: wnp.cross(l, [1.0, 3.0]), "einsum": lambda l: wnp.einsum("i,i", l, l),
+    "tensordot": lambda l: wnp.tensordot(l, l, 1),
+    "sin": wnp.sin, "exp": wnp.exp, "square": wnp.square, "sqrt": wnp.sqrt, "abs": wnp.abs,
+    "real": wnp.real, "conj": wnp.conj, "reciprocal": wnp.reciprocal, "sinc": wnp.sinc,
+    "deg2rad": wnp.deg2rad, "power": lambda l: wnp.power(l, 1.5), "rpower": lambda l: wnp.power(1.5, l),
+    "maximum": lambda l: wnp.maximum(l, 1.5), "fmax": lambda l: wnp.fmax(l, 1.5),
+    "arctan2": lambda l: wnp.arctan2(l, 2.0), "clip": lambda l: wnp.clip(l, 0.0, 1.5),
+    "where": lambda l: wnp.where([True, False], l, 0.0), "float_power": lambda l: wnp.float_power(l, 2.0),
+    "copysign": lambda l: wnp.copysign(l, -1.0),
+    "reshape": lambda l: wnp.reshape(l, (2, 1)), "ravel": wnp.ravel, "transpose": lambda l: wnp.transpose([l]),
+    "expand_dims": lambda l: wnp.expand_dims(l, 0), "squeeze": lambda l: wnp.squeeze([l]),
+    "tile": lambda l: wnp.tile(l, 2), "flip": wnp.flip, "roll": lambda l: wnp.roll(l, 1),
+    "repeat": lambda l: wnp.repeat(l, 2), "pad": lambda l: wnp.pad(l, 1), "diag": wnp.diag,
+    "concatenate": lambda l: wnp.concatenate([l, [l[0]]]), "stack": lambda l: wnp.stack([l, l]),
+    "hstack": lambda l: wnp.hstack([l, [l[1]]]), "atleast_2d": wnp.atleast_2d,
+    "array": wnp.array, "asarray": wnp.asarray, "take": lambda l: wnp.take(l, [1, 0, 1]),
+    "diff": wnp.diff, "trapezoid": wnp.trapezoid, "interp": lambda l: wnp.interp(0.5, [0.0, 1.0], l),
+    "polyval": lambda l: wnp.polyval(l, 2.0), "convolve": lambda l: wnp.convolve(l, [1.0, 2.0]),
+    "append": lambda l: wnp.append(l, 1.0), "cov": lambda l: wnp.cov([l, [l[1], 3.0 * l[0]]]),
+    "full_like": lambda l: wnp.full_like([1.0, 2.0], l[0]),
+    "det": lambda l: wnp.linalg.det([l, [l[1], 3 * l[0]]]), "inv": lambda l: wnp.linalg.inv([l, [l[1], 3 * l[0]]]),
+    "eigvalsh": lambda l: wnp.linalg.eigvalsh([l, [l[1], 3 * l[0]]]),
+    "solve": lambda l: wnp.linalg.solve([[2.0, 1.0], [1.0, 3.0]], l),
+    "solve-a": lambda l: wnp.linalg.solve([l, [l[1], 3 * l[0]]], [1.0, 2.0]),
+    "tuple": lambda l: wnp.mean(tuple(l)), "nested": lambda l: wnp.sum([[l[0], 2.0], [l[1], l[0] * l[1]]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIST_CALLS))
+def test_a_list_of_traced_values_is_an_array(name):
+    f = LIST_CALLS[name]
+    x = np.array([0.7, 1.3])
+    want = np.asarray(f(list(x)))
+    np.testing.assert_allclose(np.asarray(f(x)), want, rtol=1e-12)
+
+    def g(a, b):
+        return wnp.sum(wnp.real(f([a, b])) * np.arange(1.0, 1.0 + want.size).reshape(want.shape))
+
+    def h(x):
+        return g(x[0], x[1])
+    gw = wg.grad(h)(x)
+    for got in (wg.grad(g, argnums=(0, 1))(*x), wg.jacfwd(g, argnums=(0, 1))(*x),
+                wg.jit(wg.grad(g, argnums=(0, 1)))(*x)):
+        np.testing.assert_allclose(np.asarray(got, dtype=float), gw, rtol=1e-10, atol=1e-12)
+    check_grads(lambda x: f([x[0], x[1]]), (x,), order=1, tol=1e-6)
