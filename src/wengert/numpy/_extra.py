@@ -23,6 +23,7 @@ import numpy as np
 from .._core import Tracer
 from . import _funcs as F
 from ._base import _flat_seq, any_tracer, as_operand, dtype_of, index_gather, lift, norm_axes, norm_axis, shape_of
+from ._dtypes import as_numpy_dtype, cast_inputs, numpy_dtype
 
 _isT = isinstance
 
@@ -300,6 +301,7 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
     """Trapezoidal rule; differentiable in ``y`` and in the sample points ``x``."""
     if not _traced(y, x, dx):
         return np.trapezoid(y, x, dx, axis)
+    dt = numpy_dtype(np.trapezoid, y, x, dx, axis)  # NumPy's dtype (issue 10)
     y = as_operand(y)
     nd = len(shape_of(y))
     ax = norm_axis(axis, nd, "trapezoid")
@@ -314,7 +316,7 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
             d = F.reshape(d, tuple(shape))
     pre = (slice(None),) * ax
     mid = (y[pre + (slice(1, None),)] + y[pre + (slice(None, -1),)]) * 0.5
-    return F.sum(F.multiply(d, mid), axis=ax)
+    return as_numpy_dtype(F.sum(F.multiply(d, mid), axis=ax), dt)
 
 
 def _conv_full(a, v):
@@ -411,6 +413,13 @@ def polyval(p, x):
     if not _traced(p, x):
         return np.polyval(p, x)
     p, x = as_operand(p), as_operand(x)
+    dt = numpy_dtype(np.polyval, p, x)  # NumPy's dtype (issue 10)
+    if dt is not None and dt.kind not in "fc" and dtype_of(x).kind in "iub":
+        y = F.zeros_like(x, dtype=dt) if not _isT(x, Tracer) else F.astype(x * 0, dt)
+        for i in range(shape_of(p)[0]):
+            y = y * x + p[i]
+        return as_numpy_dtype(y, dt)
+    p, x = cast_inputs(dt, p, x)
     y = F.zeros_like(x) if not _isT(x, Tracer) else x * 0.0
     for i in range(shape_of(p)[0]):
         y = y * x + p[i]
@@ -477,11 +486,13 @@ def vander(x, N=None, increasing=False):
     """Vandermonde matrix: columns ``x**(N-1) ... x**0`` (or increasing)."""
     if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return np.vander(x, N, increasing)
+    dt = numpy_dtype(np.vander, x, N, increasing)  # NumPy's dtype (issue 10)
+    (x,) = cast_inputs(dt, x)
     n = shape_of(x)[0] if N is None else N
-    cols = [x ** k if k else F.ones_like(x) + x * 0.0 for k in range(n)]
+    cols = [x ** k if k else F.ones_like(x) + x * 0 for k in range(n)]
     if not increasing:
         cols = cols[::-1]
-    return F.stack(cols, axis=1)
+    return as_numpy_dtype(F.stack(cols, axis=1), dt)
 
 
 # --- elementwise extras ---------------------------------------------------------------------
@@ -501,7 +512,11 @@ def copysign(x1, x2, /):
     x1, x2 = lift(x1), lift(x2)
     if not _traced(x1, x2):
         return np.copysign(x1, x2)
-    return F.where(signbit(x2) if _isT(x2, Tracer) else np.signbit(x2), -F.abs(x1), F.abs(x1))
+    dt = numpy_dtype(np.copysign, x1, x2)  # NumPy's dtype (issue 10)
+    x1 = float(x1) if type(x1) in (bool, int) else x1
+    (x1,) = cast_inputs(dt, x1)
+    r = F.where(signbit(x2) if _isT(x2, Tracer) else np.signbit(x2), -F.abs(x1), F.abs(x1))
+    return as_numpy_dtype(r, dt)
 
 
 def heaviside(x1, x2, /):
@@ -509,7 +524,8 @@ def heaviside(x1, x2, /):
     x1, x2 = lift(x1), lift(x2)
     if not _traced(x1, x2):
         return np.heaviside(x1, x2)
-    return F.where(F.less(x1, 0), 0.0, F.where(F.greater(x1, 0), 1.0, x2))
+    dt = numpy_dtype(np.heaviside, x1, x2)  # NumPy's dtype (issue 10)
+    return as_numpy_dtype(F.where(F.less(x1, 0), 0.0, F.where(F.greater(x1, 0), 1.0, x2)), dt)
 
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
@@ -556,7 +572,7 @@ def ldexp(x1, x2, /):
     x1, x2 = lift(x1), lift(x2)
     if not _traced(x1, x2):
         return np.ldexp(x1, x2)
-    dt = dtype_of(x1) if dtype_of(x1).kind == "f" else np.float64
+    dt = numpy_dtype(np.ldexp, x1, x2) or (dtype_of(x1) if dtype_of(x1).kind == "f" else np.float64)
     e = F.astype(as_operand(x2), dt) if _isT(x2, Tracer) else np.asarray(x2, dtype=dt)
     return F.multiply(x1, F.power(np.asarray(2.0, dt)[()], e))
 

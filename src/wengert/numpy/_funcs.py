@@ -223,7 +223,8 @@ def angle(z, deg=False):
     if np.issubdtype(dtype_of(z), np.complexfloating):
         r = arctan2(imag(z), real(z))  # noqa: F821
     else:
-        r = where(less(z, 0), np.pi, 0.0) + z * 0.0  # noqa: F821
+        dt = dtype_of(z) if dtype_of(z).kind == "f" else np.dtype(np.float64)  # np.angle keeps float32
+        r = where(less(z, 0), dt.type(np.pi), dt.type(0.0)) + z * 0.0  # noqa: F821
     return rad2deg(r) if deg else r
 
 
@@ -316,12 +317,15 @@ def clip(a, a_min=None, a_max=None, out=None, **kw):
         a_max = kw.pop("max")
     if not any_tracer((a, a_min, a_max)):
         return np.clip(a, a_min, a_max)
+    from ._dtypes import as_numpy_dtype, cast_inputs, numpy_dtype
+    dt = numpy_dtype(np.clip, a, a_min, a_max)  # NumPy's dtype (issue 10)
+    (a,) = cast_inputs(dt, a)
     r = a
     if a_min is not None:
         r = maximum(r, a_min)  # noqa: F821
     if a_max is not None:
         r = minimum(r, a_max)  # noqa: F821
-    return r
+    return as_numpy_dtype(r, dt)
 
 
 # ----------------------------------------------------------------------------
@@ -1104,7 +1108,8 @@ def dot(a, b, out=None):
     a, b = lift(a), lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.dot(a, b)
-    a, b = as_operand(a), as_operand(b)
+    # np.dot makes Python scalars arrays (float64), unlike a ufunc (issue 10)
+    a, b = (np.asarray(v) if type(v) in WEAK else as_operand(v) for v in (a, b))
     sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 0 or len(sb) == 0:
         return multiply(a, b)  # noqa: F821
@@ -1128,7 +1133,7 @@ def inner(a, b, /):
     a, b = lift(a), lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.inner(a, b)
-    a, b = as_operand(a), as_operand(b)
+    a, b = (np.asarray(v) if type(v) in WEAK else as_operand(v) for v in (a, b))  # as np.inner (issue 10)
     if len(shape_of(a)) == 0 or len(shape_of(b)) == 0:
         return multiply(a, b)  # noqa: F821
     return tensordot(a, b, axes=([-1], [-1]))
@@ -1339,6 +1344,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     dt = np.result_type(*[dtype_of(v) for v in (start, stop) if type(v) not in WEAK] or [np.float64])
     if dt.kind not in "fc":
         dt = np.dtype(np.float64)
+    start, stop = (astype(v, dt) if _isT(v, Tracer) and dtype_of(v).kind not in "fc" else v
+                   for v in (start, stop))
     steps = (np.arange(num, dtype=float) / (div if div > 0 else 1)).astype(dt)
     sh = tuple(np.broadcast_shapes(shape_of(start), shape_of(stop)))
     steps = steps.reshape((num,) + (1,) * len(sh))
@@ -1350,6 +1357,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         r = moveaxis(r, 0, axis)
     if dtype is not None:
         r = astype(r, dtype)
+    elif dtype_of(r) != dt:  # a weak Python scalar end point promotes no further (issue 10)
+        r = astype(r, dt)
     return (r, delta / div) if retstep else r
 
 
@@ -1359,6 +1368,8 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
         return np.logspace(start, stop, num, endpoint, base, dtype, axis)
     y = linspace(start, stop, num, endpoint, axis=axis)
     r = power(base, y)  # noqa: F821
+    if dtype is None and type(base) in WEAK:  # NumPy's dtype (issue 10)
+        dtype = dtype_of(y)
     return astype(r, dtype) if dtype is not None else r
 
 
