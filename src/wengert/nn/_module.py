@@ -722,6 +722,8 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, *, rng=None, mask=Non
         mask = dropout_mask(rng, tuple(x.shape) if hasattr(x, "shape") else np.shape(x), p)
     if p == 1.0:
         return x * 0.0
+    if isinstance(mask, _tracer_class()):  # a traced mask (an argument of a jitted step)
+        return x * (mask * (1.0 / (1.0 - p)))
     dt = np.dtype(getattr(x, "dtype", np.float64))
     scale = np.asarray(mask, dtype=dt if dt.kind in "fc" else np.float64) * (1.0 / (1.0 - p))
     return x * scale
