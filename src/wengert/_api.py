@@ -101,6 +101,12 @@ def _diff_input(x, fname, caller, holomorphic=False, allow_int=False):
                 x = np.asarray(x)
         dt = x.dtype
     if dt.kind not in "fc" and not allow_int:
+        if dt.kind == "O" and t not in (list, tuple):
+            raise TypeError(
+                f"{caller}({fname}): an argument leaf is a {t.__name__}, not an array or number. "
+                "Make its class a pytree node: wg.tree_util.register_dataclass(cls) for a "
+                "dataclass (frozen dataclasses are nodes automatically), "
+                "wg.tree_util.register_pytree_node otherwise.")
         raise TypeError(
             f"{caller}({fname}) requires real- or complex-valued inputs (floating "
             f"dtype), but got {dt.name}. Pass floats, e.g. `3.0` instead of `3`, or "

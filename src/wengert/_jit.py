@@ -779,7 +779,9 @@ def _leaf_sig(x, fname, i):
     raise TypeError(
         f"jit({fname}): argument leaf {i} is a {t.__name__}, not an array or number. "
         "Pass arrays (or pytrees of arrays) as arguments, and mark other arguments "
-        "static with wg.jit(f, static_argnums=(...)) (they must be hashable).")
+        "static with wg.jit(f, static_argnums=(...)) (they must be hashable); make a "
+        "class of containers a pytree node with wg.tree_util.register_dataclass(cls) "
+        "(frozen dataclasses are nodes automatically) or register_pytree_node.")
 
 
 class _Entry:

@@ -1,6 +1,8 @@
 """Pytrees: nested tuples, lists, dicts (sorted keys) and registered classes.
 
-``None`` is an empty subtree; everything else is a leaf.
+``None`` is an empty subtree; named tuples (``typing.NamedTuple`` included)
+are nodes that keep their type; frozen dataclasses are nodes automatically
+(other dataclasses with :func:`register_dataclass`); everything else is a leaf.
 
 >>> from wengert.tree_util import tree_flatten, tree_unflatten
 >>> leaves, tree = tree_flatten({"b": 2.0, "a": (1.0, None)})
@@ -12,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,7 @@ import numpy as np
 __all__ = [
     "PyTreeDef",
     "register_pytree_node",
+    "register_dataclass",
     "tree_flatten",
     "tree_unflatten",
     "tree_leaves",
@@ -38,6 +41,88 @@ def register_pytree_node(nodetype: type, flatten_func: Callable, unflatten_func:
     """
     _REGISTRY[nodetype] = (flatten_func, unflatten_func)
     _PLAIN_LEAVES.discard(nodetype)
+    _LEAF_TYPES.discard(nodetype)
+
+
+def register_dataclass(nodetype: type, data_fields: Sequence[str] | None = None,
+                       meta_fields: Sequence[str] | None = None) -> type:
+    """Make the dataclass ``nodetype`` a pytree node (JAX's signature).
+
+    ``data_fields`` are the children (arrays, differentiated, traced);
+    ``meta_fields`` are static data kept in the structure (they must be
+    hashable, and a new value means a new structure: ``jit`` traces again).
+    Given neither, the dataclass's fields are used: those declared with
+    ``field(metadata={"static": True})`` are meta fields, the rest data.
+    Returns the class, so it also works as a decorator.  Rebuilding a node
+    does not call ``__init__``/``__post_init__`` (traced values would not
+    pass their checks).  Frozen dataclasses are registered this way the first
+    time they are met.
+
+    >>> import dataclasses, numpy as np, wengert as wg
+    >>> @wg.tree_util.register_dataclass
+    ... @dataclasses.dataclass
+    ... class Params:
+    ...     w: np.ndarray
+    ...     scale: float = dataclasses.field(default=2.0, metadata={"static": True})
+    >>> g = wg.grad(lambda p: p.scale * (p.w ** 2).sum())(Params(np.array([1.0, 3.0])))
+    >>> g.w, g.scale
+    (array([ 4., 12.]), 2.0)
+    """
+    import dataclasses
+
+    if not isinstance(nodetype, type):
+        raise TypeError(f"register_dataclass: expected a class, got {type(nodetype).__name__}")
+    if data_fields is None and meta_fields is None:
+        if not dataclasses.is_dataclass(nodetype):
+            raise TypeError(
+                f"register_dataclass({nodetype.__name__}): not a dataclass; give data_fields= and "
+                "meta_fields= explicitly, or decorate the class with @dataclasses.dataclass first")
+        fields = dataclasses.fields(nodetype)
+        meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
+        data_fields = [f.name for f in fields if not f.metadata.get("static", False)]
+    elif data_fields is None or meta_fields is None:
+        raise TypeError(f"register_dataclass({nodetype.__name__}): give both data_fields and "
+                        "meta_fields, or neither (then the dataclass fields are used)")
+    data_fields = tuple(data_fields)
+    meta_fields = tuple(meta_fields)
+    if dataclasses.is_dataclass(nodetype):
+        names = {f.name for f in dataclasses.fields(nodetype)}
+        missing = names - set(data_fields) - set(meta_fields)
+        unknown = (set(data_fields) | set(meta_fields)) - names
+        if missing or unknown:
+            raise ValueError(
+                f"register_dataclass({nodetype.__name__}): data_fields and meta_fields must "
+                f"together name every field once; missing {sorted(missing)}, unknown {sorted(unknown)}")
+    name = nodetype.__name__
+
+    def flatten(x):
+        meta = tuple(getattr(x, f) for f in meta_fields)
+        try:
+            hash(meta)
+        except TypeError:
+            raise TypeError(f"{name}: the meta (static) fields {meta_fields} must be hashable; "
+                            "make an unhashable one a data field") from None
+        return [getattr(x, f) for f in data_fields], meta
+
+    def unflatten(meta, children):
+        obj = object.__new__(nodetype)
+        for f, v in zip(data_fields, children):
+            object.__setattr__(obj, f, v)
+        for f, v in zip(meta_fields, meta):
+            object.__setattr__(obj, f, v)
+        return obj
+
+    register_pytree_node(nodetype, flatten, unflatten)
+    return nodetype
+
+
+def _auto_register(tx) -> bool:
+    """Register a frozen dataclass the first time it is flattened."""
+    params = getattr(tx, "__dataclass_params__", None)
+    if params is None or not getattr(params, "frozen", False) or not isinstance(tx, type):
+        return False
+    register_dataclass(tx)
+    return True
 
 
 class PyTreeDef:
@@ -91,6 +176,8 @@ _LEAF = PyTreeDef("leaf", None, (), 1)
 _PLAIN_LEAVES = {float, int, complex, bool, np.ndarray, np.float64, np.float32,
                  np.complex128, np.complex64, np.int64, np.bool_}
 _NONE = PyTreeDef("none", None, (), 0)
+# unregistered types met as leaves (not frozen dataclasses)
+_LEAF_TYPES: set = set()
 
 
 def _flatten_seq(kind, aux, xs, leaves):
@@ -123,6 +210,11 @@ def _flatten(x, leaves):
         return _flatten_seq(tx, aux, kids, leaves)
     if isinstance(x, tuple) and hasattr(tx, "_fields"):  # namedtuple
         return _flatten_seq(tx, "namedtuple", x, leaves)
+    if tx not in _LEAF_TYPES:
+        if hasattr(tx, "__dataclass_fields__") and _auto_register(tx):
+            return _flatten(x, leaves)
+        if len(_LEAF_TYPES) < 4096:
+            _LEAF_TYPES.add(tx)  # known to be a leaf: the next one costs no hasattr
     leaves.append(x)
     return _LEAF
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as _np
 
 from . import _funcs
+from ._dispatch import NotSupportedError
 from ._funcs import *  # noqa: F401,F403
 from ._funcs import BINARY as _BINARY
 from ._funcs import UNARY as _UNARY
-from ._dispatch import NotSupportedError
 from ._tracer_methods import install as _install
 
 _g = globals()

@@ -8,8 +8,9 @@ mutating ``x`` — differentiable in both ``x`` and the values in every mode::
     >>> x = np.zeros(4)
     >>> wg.at(x)[1:3].set(5.0), x
     (array([0., 5., 5., 0.]), array([0., 0., 0., 0.]))
+    >>> # d/dv [(1 + 2v)² + 1 + (1 + v)²] = 4(1 + 2v) + 2(1 + v), at v = 2: 26
     >>> wg.grad(lambda v: (wg.at(np.ones(3))[np.array([0, 0, 2])].add(v) ** 2).sum())(2.0)
-    np.float64(16.0)
+    np.float64(26.0)
 
 Repeated indices follow ``numpy.ufunc.at``: ``add``/``multiply``/``min``/
 ``max``/``divide``/``power`` apply once per occurrence (``add`` sums them);
