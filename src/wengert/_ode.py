@@ -34,6 +34,7 @@ import numpy as np
 from . import numpy as wnp
 from ._control import Closure, _canon, _inexact
 from ._core import Tracer
+from ._implicit import _Cells, _Placeholder
 from .tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["odeint"]
@@ -80,7 +81,7 @@ def _rms(x):
     return wnp.sqrt(wnp.mean(x * x))
 
 
-def _dopri5_interval(g, z0, rtol, atol, mxstep, caller):
+def _dopri5_interval(g, z0, rtol, atol, mxstep, caller, plain):
     """Integrate ``dz/ds = g(z, s)`` over ``s ∈ [0, 1]``."""
     from ._checkpoint import checkpoint
     from ._control import while_loop
@@ -90,7 +91,7 @@ def _dopri5_interval(g, z0, rtol, atol, mxstep, caller):
     zc, kc = _sg(z0), _sg(k1)
     scale = atol + wnp.abs(zc) * rtol
     d0, d1 = _rms(zc / scale), _rms(kc / scale)
-    h0 = wnp.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / wnp.maximum(d1, 1e-300))
+    h0 = wnp.where(wnp.logical_or(d0 < 1e-5, d1 < 1e-5), 1e-6, 0.01 * d0 / wnp.maximum(d1, 1e-300))
     h0 = wnp.minimum(h0, 1.0)
     k_1 = _sg(g(zc + h0 * kc, h0))
     d2 = _rms((k_1 - kc) / scale) / h0
@@ -109,11 +110,11 @@ def _dopri5_interval(g, z0, rtol, atol, mxstep, caller):
         err = ds * sum(e * k for e, k in zip(_E, ks) if e != 0.0)
         return z_new, k7, err
 
-    step_ck = checkpoint(step)
+    step_ck = step if plain else checkpoint(step)
 
     def cond(c):
         s, z, k, ds, prev, n = c
-        return (s < 1.0) & (n < mxstep) & (ds > 1e-14)
+        return wnp.logical_and(wnp.logical_and(s < 1.0, n < mxstep), ds > 1e-14)
 
     def body(c):
         s, z, k, ds, prev, n = c
@@ -134,7 +135,13 @@ def _dopri5_interval(g, z0, rtol, atol, mxstep, caller):
         prev = wnp.where(accept, r, prev)
         return s_new, z, k, ds_ * fac, prev, n + 1
 
-    s, z, _, ds, _, n = while_loop(cond, body, (0.0, z0, k1, ds0, 1e-4, 0))
+    c = (0.0, z0, k1, ds0, 1e-4, 0)
+    if plain:   # nothing to differentiate, batch or stage: a Python loop
+        while cond(c):
+            c = body(c)
+        s, z, _, ds, _, n = c
+    else:
+        s, z, _, ds, _, n = while_loop(cond, body, c)
     sv, nv, dsv = _peek(s), _peek(n), _peek(ds)
     if sv is not None and np.any(sv < 1.0):
         why = (f"more than mxstep={mxstep} steps" if np.any(nv >= mxstep)
@@ -169,6 +176,7 @@ def _integrate(fv, y0, t, args, opts):
     rtol, atol, method, mxstep, steps, caller = opts
     ys = [y0]
     y = y0
+    plain = not any(isinstance(v, Tracer) for v in [y0, t] + tree_flatten(args)[0])
     for i in range(1, t.shape[0]):
         ta, tb = t[i - 1], t[i]
         h = tb - ta
@@ -177,7 +185,7 @@ def _integrate(fv, y0, t, args, opts):
             return h * fv(z, ta + s * h, args)
 
         if method == "dopri5":
-            y = _dopri5_interval(g, y, rtol, atol, mxstep, caller)
+            y = _dopri5_interval(g, y, rtol, atol, mxstep, caller, plain)
         else:
             y = _fixed_interval(g, y, steps, method)
         ys.append(y)
@@ -204,9 +212,10 @@ def _adjoint_call(fv, y0, t, args, opts):
         ys = _integrate(fv, y0, t, args, opts)
         return ys, (ys, t, args)
 
+    n = y0.shape[0]
+
     def bwd(res, g):
         ys, t, args = res
-        n = y0.shape[0]
         a_leaves, a_tree = tree_flatten(args)
         dm = [_inexact(_canon(v)) for v in a_leaves]
         th = [v for v, m in zip(a_leaves, dm) if m]
@@ -327,9 +336,11 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1e-7, atol
         raise TypeError(f"{caller}: func captures a traced value in a way that cannot be made an "
                         "explicit operand; pass it through *args")
 
+    subst = _Cells(clo)
+
     def fv(yvec, tt, full):
         ps, cs = full
-        with clo.substituted(list(cs)):
+        with subst(cs):
             out = func(tree_unflatten(tree, unravel(yvec)), tt, *ps)
         ol, ot = tree_flatten(out)
         if ot != tree:
@@ -344,10 +355,13 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1e-7, atol
     opts = (float(rtol), float(atol), method, int(mxstep), int(steps), caller)
     full = (list(args), list(clo.values))
     y0v = _ravel(leaves)
-    if adjoint:
-        ys = _adjoint_call(fv, y0v, t, full, opts)
-    else:
-        ys = _integrate(fv, y0v, t, full, opts)
+    # the captured values reach func only through `full` (its cells hold
+    # placeholders meanwhile), so no closure conversion further in sees them
+    with subst([_Placeholder()] * len(clo.values)):
+        if adjoint:
+            ys = _adjoint_call(fv, y0v, t, full, opts)
+        else:
+            ys = _integrate(fv, y0v, t, full, opts)
     nt = t.shape[0]
     outs, k = [], 0
     for s, n, dt in zip(shapes, sizes, dtypes):
