@@ -20,7 +20,7 @@ two give the same numbers step for step.
 >>> params = {"w": np.array([1.0, 2.0])}
 >>> state = opt.init(params)
 >>> params, state = opt.update({"w": np.array([1.0, -1.0])}, state, params)
->>> params["w"], state["count"]
+>>> params["w"], int(state["count"])
 (array([0.9, 2.1]), 1)
 """
 
@@ -124,9 +124,12 @@ class Optimizer:
 
     # -- functional face -------------------------------------------------------
     def init(self, params: Any) -> dict:
-        """The initial state for ``params`` (a pytree): ``{"count": 0, slot: zeros...}``."""
+        """The initial state for ``params`` (a pytree): ``{"count": 0, slot: zeros...}``.
+
+        The count is a NumPy ``int64`` (not a Python int), so a jitted step sees the
+        same input type on every call and compiles once."""
         leaves, tree = tree_flatten(params)
-        state: dict = {"count": 0}
+        state: dict = {"count": np.int64(0)}
         for s in self.slots:
             state[s] = tree_unflatten(tree, [self._init_slot(s, p) for p in leaves])
         return state
@@ -169,7 +172,7 @@ class Optimizer:
             new_p.append(np_)
             for s in self.slots:
                 new_slots[s].append(sl[s])
-        new_state = {"count": count + 1}
+        new_state = {"count": count + 1 if isinstance(count, Tracer) else np.int64(count + 1)}
         for s in self.slots:
             new_state[s] = tree_unflatten(tree, new_slots[s])
         return tree_unflatten(tree, new_p), new_state
@@ -247,6 +250,18 @@ def _assign(t, new):
     t.data = new.astype(np.asarray(data).dtype, copy=False)
 
 
+def _like(x, p):
+    """A traced scalar hyperparameter (learning rate, bias correction) in ``p``'s
+    real dtype: eager Python floats adapt to float32 parameters (NumPy's weak
+    scalars); a traced float64 would promote them, so it is cast here."""
+    if isinstance(x, Tracer):
+        dt = np.dtype(getattr(p, "dtype", np.float64))
+        rd = np.empty(0, dt).real.dtype if dt.kind in "fc" else np.dtype(np.float64)
+        if np.dtype(x.dtype) != rd:
+            return wnp.astype(x, rd)
+    return x
+
+
 def _pow(b, t):
     """``b ** t`` for a float ``b`` and a step count ``t`` (traced under jit)."""
     return wnp.power(b, t) if isinstance(t, Tracer) else b ** t
@@ -310,7 +325,7 @@ class SGD(Optimizer):
                 b = g
             slots = {"momentum": b}
             g = g + self.momentum * b if self.nesterov else b
-        return p - lr * g, slots
+        return p - _like(lr, p) * g, slots
 
 
 class Momentum(SGD):
@@ -374,14 +389,14 @@ class Adam(Optimizer):
         g = _descent(g)
         if self.weight_decay:
             if self.decoupled:
-                p = p * (1.0 - lr * self.weight_decay)
+                p = p * _like(1.0 - lr * self.weight_decay, p)
             else:
                 g = g + self.weight_decay * p
         m = b1 * slots["m"] + (1.0 - b1) * g
         v = b2 * slots["v"] + (1.0 - b2) * _abs2(g)
         t = count + 1
-        step_size = lr / (1.0 - _pow(b1, t))
-        denom = wnp.sqrt(v) / (1.0 - _pow(b2, t)) ** 0.5 + self.eps
+        step_size = _like(lr / (1.0 - _pow(b1, t)), p)
+        denom = wnp.sqrt(v) / _like((1.0 - _pow(b2, t)) ** 0.5, p) + self.eps
         return p - step_size * (m / denom), {"m": m, "v": v}
 
 
@@ -452,7 +467,7 @@ class RMSprop(Optimizer):
         step = g / avg
         if self.momentum:
             step = out["momentum"] = self.momentum * slots["momentum"] + step
-        return p - lr * step, out
+        return p - _like(lr, p) * step, out
 
 
 class Adagrad(Optimizer):
@@ -492,5 +507,5 @@ class Adagrad(Optimizer):
         if self.weight_decay:
             g = g + self.weight_decay * p
         total = slots["sum"] + _abs2(g)
-        clr = lr / (1.0 + count * self.lr_decay)
+        clr = _like(lr / (1.0 + count * self.lr_decay), p)
         return p - clr * (g / (wnp.sqrt(total) + self.eps)), {"sum": total}
