@@ -43,7 +43,7 @@ def _close(a, b, tol, what):
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=what)
 
 
-def all_modes(f, args, grads=None, hess=None, tol=1e-6, fd=True, order=2, vmap=True):
+def all_modes(f, args, grads=None, hess=None, tol=1e-6, fd=True, order=2, vmap=True, tensor=True, jit=True):
     """Check ``f`` (arrays -> array) at ``args`` in every mode.
 
     ``grads``: the closed-form gradient of ``sum(f)`` for each argument (default:
@@ -72,21 +72,23 @@ def all_modes(f, args, grads=None, hess=None, tol=1e-6, fd=True, order=2, vmap=T
     ts = tuple(rng.standard_normal(a.shape) for a in args)
     _, t = wg.jvp(g, args, ts)
     _close(t, sum(np.sum(w * v) for w, v in zip(want, ts)), ftol * 10, "jvp")
-    jg = wg.jit(wg.grad(g, argnums=nums))
-    for call in (1, 2, 3):
-        got = jg(*args)
-        for i in nums:
-            _close(got[i], want[i], ftol, f"jit(grad) call {call} w.r.t. argument {i}")
-    jj = wg.jit(g)
-    jj(*args)
-    _close(jj(*args), g(*args), 1e-12, "jit value, second call")
-    ts_ = [wg.tensor(a, requires_grad=True) for a in args]
-    total = g(*ts_)
-    if isinstance(total, wg.Tensor) and total.requires_grad:
-        total.backward()
-    for i, t in enumerate(ts_):
-        got = np.zeros(args[i].shape) if t.grad is None else t.grad.data
-        _close(got, want[i], ftol, f"Tensor.backward w.r.t. argument {i}")
+    if jit:
+        jg = wg.jit(wg.grad(g, argnums=nums))
+        for call in (1, 2, 3):
+            got = jg(*args)
+            for i in nums:
+                _close(got[i], want[i], ftol, f"jit(grad) call {call} w.r.t. argument {i}")
+        jj = wg.jit(g)
+        jj(*args)
+        _close(jj(*args), g(*args), 1e-12, "jit value, second call")
+    if tensor:
+        ts_ = [wg.tensor(a, requires_grad=True) for a in args]
+        total = g(*ts_)
+        if isinstance(total, wg.Tensor) and total.requires_grad:
+            total.backward()
+        for i, t in enumerate(ts_):
+            got = np.zeros(args[i].shape) if t.grad is None else t.grad.data
+            _close(got, want[i], ftol, f"Tensor.backward w.r.t. argument {i}")
     if vmap:
         gb = wg.vmap(wg.grad(g, argnums=nums))(*(np.stack([a, a]) for a in args))
         for i in nums:
@@ -101,5 +103,6 @@ def all_modes(f, args, grads=None, hess=None, tol=1e-6, fd=True, order=2, vmap=T
         if h is not None:
             hh = wg.hessian(g)(*args)
             _close(hh, h, max(tol, 1e-5), "hessian")
-            _close(wg.jit(wg.hessian(g))(*args), h, max(tol, 1e-5), "jit(hessian)")
+            if jit:
+                _close(wg.jit(wg.hessian(g))(*args), h, max(tol, 1e-5), "jit(hessian)")
             _close(wg.jacrev(wg.jacfwd(g))(*args), h, max(tol, 1e-5), "jacrev(jacfwd)")

@@ -215,38 +215,38 @@ def _pair(f):
 
 
 LIST_CALLS = {
-    "mean": wnp.mean, "std": wnp.std, "var": lambda l: wnp.var(l, ddof=1), "norm": wnp.linalg.norm,
+    "mean": wnp.mean, "std": wnp.std, "var": lambda v: wnp.var(v, ddof=1), "norm": wnp.linalg.norm,
     "sum": wnp.sum, "prod": wnp.prod, "max": wnp.max, "min": wnp.min, "median": wnp.median,
     "ptp": wnp.ptp, "nansum": wnp.nansum, "nanmean": wnp.nanmean, "average": wnp.average,
-    "amax": wnp.amax, "quantile": lambda l: wnp.quantile(l, 0.3), "percentile": lambda l: wnp.percentile(l, 30),
-    "cumsum": lambda l: wnp.cumsum(l), "cumprod": lambda l: wnp.cumprod(l), "sort": wnp.sort,
-    "dot": lambda l: wnp.dot(l, l), "matmul": lambda l: wnp.matmul(l, l), "inner": lambda l: wnp.inner(l, l),
-    "vdot": lambda l: wnp.vdot(l, l), "outer": lambda l: wnp.outer(l, l), "kron": lambda l: wnp.kron(l, l),
-    "cross": lambda l: wnp.cross(l, [1.0, 3.0]), "einsum": lambda l: wnp.einsum("i,i", l, l),
-    "tensordot": lambda l: wnp.tensordot(l, l, 1),
+    "amax": wnp.amax, "quantile": lambda v: wnp.quantile(v, 0.3), "percentile": lambda v: wnp.percentile(v, 30),
+    "cumsum": lambda v: wnp.cumsum(v), "cumprod": lambda v: wnp.cumprod(v), "sort": wnp.sort,
+    "dot": lambda v: wnp.dot(v, v), "matmul": lambda v: wnp.matmul(v, v), "inner": lambda v: wnp.inner(v, v),
+    "vdot": lambda v: wnp.vdot(v, v), "outer": lambda v: wnp.outer(v, v), "kron": lambda v: wnp.kron(v, v),
+    "cross": lambda v: wnp.cross(v, [1.0, 3.0]), "einsum": lambda v: wnp.einsum("i,i", v, v),
+    "tensordot": lambda v: wnp.tensordot(v, v, 1),
     "sin": wnp.sin, "exp": wnp.exp, "square": wnp.square, "sqrt": wnp.sqrt, "abs": wnp.abs,
     "real": wnp.real, "conj": wnp.conj, "reciprocal": wnp.reciprocal, "sinc": wnp.sinc,
-    "deg2rad": wnp.deg2rad, "power": lambda l: wnp.power(l, 1.5), "rpower": lambda l: wnp.power(1.5, l),
-    "maximum": lambda l: wnp.maximum(l, 1.5), "fmax": lambda l: wnp.fmax(l, 1.5),
-    "arctan2": lambda l: wnp.arctan2(l, 2.0), "clip": lambda l: wnp.clip(l, 0.0, 1.5),
-    "where": lambda l: wnp.where([True, False], l, 0.0), "float_power": lambda l: wnp.float_power(l, 2.0),
-    "copysign": lambda l: wnp.copysign(l, -1.0),
-    "reshape": lambda l: wnp.reshape(l, (2, 1)), "ravel": wnp.ravel, "transpose": lambda l: wnp.transpose([l]),
-    "expand_dims": lambda l: wnp.expand_dims(l, 0), "squeeze": lambda l: wnp.squeeze([l]),
-    "tile": lambda l: wnp.tile(l, 2), "flip": wnp.flip, "roll": lambda l: wnp.roll(l, 1),
-    "repeat": lambda l: wnp.repeat(l, 2), "pad": lambda l: wnp.pad(l, 1), "diag": wnp.diag,
-    "concatenate": lambda l: wnp.concatenate([l, [l[0]]]), "stack": lambda l: wnp.stack([l, l]),
-    "hstack": lambda l: wnp.hstack([l, [l[1]]]), "atleast_2d": wnp.atleast_2d,
-    "array": wnp.array, "asarray": wnp.asarray, "take": lambda l: wnp.take(l, [1, 0, 1]),
-    "diff": wnp.diff, "trapezoid": wnp.trapezoid, "interp": lambda l: wnp.interp(0.5, [0.0, 1.0], l),
-    "polyval": lambda l: wnp.polyval(l, 2.0), "convolve": lambda l: wnp.convolve(l, [1.0, 2.0]),
-    "append": lambda l: wnp.append(l, 1.0), "cov": lambda l: wnp.cov([l, [l[1], 3.0 * l[0]]]),
-    "full_like": lambda l: wnp.full_like([1.0, 2.0], l[0]),
-    "det": lambda l: wnp.linalg.det([l, [l[1], 3 * l[0]]]), "inv": lambda l: wnp.linalg.inv([l, [l[1], 3 * l[0]]]),
-    "eigvalsh": lambda l: wnp.linalg.eigvalsh([l, [l[1], 3 * l[0]]]),
-    "solve": lambda l: wnp.linalg.solve([[2.0, 1.0], [1.0, 3.0]], l),
-    "solve-a": lambda l: wnp.linalg.solve([l, [l[1], 3 * l[0]]], [1.0, 2.0]),
-    "tuple": lambda l: wnp.mean(tuple(l)), "nested": lambda l: wnp.sum([[l[0], 2.0], [l[1], l[0] * l[1]]]),
+    "deg2rad": wnp.deg2rad, "power": lambda v: wnp.power(v, 1.5), "rpower": lambda v: wnp.power(1.5, v),
+    "maximum": lambda v: wnp.maximum(v, 1.5), "fmax": lambda v: wnp.fmax(v, 1.5),
+    "arctan2": lambda v: wnp.arctan2(v, 2.0), "clip": lambda v: wnp.clip(v, 0.0, 1.5),
+    "where": lambda v: wnp.where([True, False], v, 0.0), "float_power": lambda v: wnp.float_power(v, 2.0),
+    "copysign": lambda v: wnp.copysign(v, -1.0),
+    "reshape": lambda v: wnp.reshape(v, (2, 1)), "ravel": wnp.ravel, "transpose": lambda v: wnp.transpose([v]),
+    "expand_dims": lambda v: wnp.expand_dims(v, 0), "squeeze": lambda v: wnp.squeeze([v]),
+    "tile": lambda v: wnp.tile(v, 2), "flip": wnp.flip, "roll": lambda v: wnp.roll(v, 1),
+    "repeat": lambda v: wnp.repeat(v, 2), "pad": lambda v: wnp.pad(v, 1), "diag": wnp.diag,
+    "concatenate": lambda v: wnp.concatenate([v, [v[0]]]), "stack": lambda v: wnp.stack([v, v]),
+    "hstack": lambda v: wnp.hstack([v, [v[1]]]), "atleast_2d": wnp.atleast_2d,
+    "array": wnp.array, "asarray": wnp.asarray, "take": lambda v: wnp.take(v, [1, 0, 1]),
+    "diff": wnp.diff, "trapezoid": wnp.trapezoid, "interp": lambda v: wnp.interp(0.5, [0.0, 1.0], v),
+    "polyval": lambda v: wnp.polyval(v, 2.0), "convolve": lambda v: wnp.convolve(v, [1.0, 2.0]),
+    "append": lambda v: wnp.append(v, 1.0), "cov": lambda v: wnp.cov([v, [v[1], 3.0 * v[0]]]),
+    "full_like": lambda v: wnp.full_like([1.0, 2.0], v[0]),
+    "det": lambda v: wnp.linalg.det([v, [v[1], 3 * v[0]]]), "inv": lambda v: wnp.linalg.inv([v, [v[1], 3 * v[0]]]),
+    "eigvalsh": lambda v: wnp.linalg.eigvalsh([v, [v[1], 3 * v[0]]]),
+    "solve": lambda v: wnp.linalg.solve([[2.0, 1.0], [1.0, 3.0]], v),
+    "solve-a": lambda v: wnp.linalg.solve([v, [v[1], 3 * v[0]]], [1.0, 2.0]),
+    "tuple": lambda v: wnp.mean(tuple(v)), "nested": lambda v: wnp.sum([[v[0], 2.0], [v[1], v[0] * v[1]]]),
 }
 
 
@@ -267,3 +267,68 @@ def test_a_list_of_traced_values_is_an_array(name):
                 wg.jit(wg.grad(g, argnums=(0, 1)))(*x)):
         np.testing.assert_allclose(np.asarray(got, dtype=float), gw, rtol=1e-10, atol=1e-12)
     check_grads(lambda x: f([x[0], x[1]]), (x,), order=1, tol=1e-6)
+
+
+# --- reshape / ravel / flatten with order --------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["C", "F", "A"])
+@pytest.mark.parametrize("call,tensor", [
+    (lambda x, o: wnp.reshape(x, (4, 6), order=o), True), (lambda x, o: x.reshape((3, 8), order=o), False),
+    (lambda x, o: x.reshape(6, -1, order=o), False), (lambda x, o: wnp.ravel(x, o), True),
+    (lambda x, o: x.ravel(order=o), False), (lambda x, o: x.flatten(o), False),
+    (lambda x, o: x.flatten(order=o), False),
+])
+def test_reshape_orders_in_every_mode(call, tensor, order):
+    # (a Tensor's own reshape/flatten follow PyTorch, without order=: only wnp's functions take it)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3, 4))
+    want = call(x, order)
+    np.testing.assert_array_equal(wg.jit(lambda x: call(x, order))(x), want)
+    np.testing.assert_array_equal(wg.jit(lambda x: call(x, order))(x), want)
+    np.testing.assert_array_equal(wg.vmap(lambda x: call(x, order))(np.stack([x, x]))[1], want)
+    all_modes(lambda x: call(x, order), (x,), order=1, tensor=tensor)
+
+
+def test_order_a_and_k_follow_the_concrete_layout():
+    x = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    s = np.arange(24.0).reshape(2, 3, 4)[:, ::2].transpose(2, 0, 1)  # strided
+    for a, order in ((x, "A"), (x, "K"), (s, "K"), (s, "A")):
+        want = np.ravel(a, order=order)
+        for got in (wg.jvp(lambda v: wnp.ravel(v, order), (a,), (a,))[1],
+                    wg.jvp(lambda v: v.ravel(order), (a,), (a,))[0]):
+            np.testing.assert_array_equal(got, want)
+        g = wg.grad(lambda v: wnp.sum(wnp.ravel(v, order) * np.arange(a.size)))(a)
+        where = {v: i for i, v in enumerate(want)}  # the elements are distinct
+        np.testing.assert_array_equal(g, np.vectorize(where.get)(a))
+    np.testing.assert_array_equal(wg.jvp(lambda v: wnp.reshape(v, (4, 3), order="A"), (x,), (x,))[1],
+                                  np.reshape(x, (4, 3), order="A"))
+    # under jit there is no concrete array: 'A' and 'K' mean 'C' (documented)
+    np.testing.assert_array_equal(wg.jit(lambda v: wnp.ravel(v, "A"))(x), np.ravel(x, "C"))
+    with pytest.raises(ValueError, match="order"):
+        wg.grad(lambda v: wnp.sum(wnp.reshape(v, (12,), order="K")))(x)
+    with pytest.raises(ValueError, match="order"):
+        wg.grad(lambda v: wnp.sum(wnp.ravel(v, "Q")))(x)
+
+
+# --- partition / argpartition with several kth ---------------------------------------
+
+
+@pytest.mark.parametrize("kth,axis", [([1, 3], -1), ((0, -1), 0), ([2, 5, 7], None), (np.array([1, 2]), 1),
+                                      (2, -1)])
+def test_partition_with_several_kth(kth, axis):
+    rng = np.random.default_rng(3)
+    x = (rng.permutation(12) + rng.uniform(0, 0.5, 12)).reshape(3, 4)
+
+    def f(x):
+        return wnp.partition(x, kth, axis=axis)
+    np.testing.assert_array_equal(f(x), np.partition(x, kth, axis=axis))
+    all_modes(f, (x,), vmap=False, jit=False)  # FD of NumPy's own partition, every eager mode
+    xs = np.stack([x, x[::-1], x * 2])
+    np.testing.assert_array_equal(wg.vmap(f)(xs), np.stack([np.partition(v, kth, axis=axis) for v in xs]))
+    g = wg.grad(lambda x: wnp.sum(wnp.sin(f(x))))
+    np.testing.assert_allclose(wg.vmap(g)(xs), np.stack([g(v) for v in xs]), rtol=1e-12)
+    np.testing.assert_array_equal(wg.vmap(lambda v: wnp.argpartition(v, kth, axis=axis))(xs),
+                                  np.stack([np.argpartition(v, kth, axis=axis) for v in xs]))
+    from wengert._ir import ConcretizationError
+    with pytest.raises(ConcretizationError):  # data-dependent: jit cannot stage it
+        wg.jit(f)(x)

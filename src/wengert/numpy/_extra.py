@@ -835,7 +835,17 @@ def _concrete_fn(name):
     return f
 
 
-argpartition = _concrete_fn("argpartition")
+def argpartition(a, kth, axis=-1, kind="introselect", order=None):
+    """``numpy.argpartition`` (``kth`` an int or a sequence) of the concrete
+    value: indices, not differentiable; under vmap each example's own."""
+    a = lift(a)
+    if not _isT(a, Tracer):
+        return np.argpartition(a, kth, axis=axis, kind=kind, order=order)
+    if axis is None:
+        a = F.ravel(a)
+        axis = -1
+    ax = norm_axis(axis, len(a.shape), "argpartition")
+    return F._index_from_concrete(a, lambda v, nb: np.argpartition(v, kth, axis=ax + nb), "argpartition")
 digitize = _concrete_fn("digitize")
 isin = _concrete_fn("isin")
 lexsort = _concrete_fn("lexsort")

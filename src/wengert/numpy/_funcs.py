@@ -565,14 +565,59 @@ cumulative_prod = cumprod
 # Shape manipulation
 
 
+def _primal_array(x):
+    """The concrete array under a traced value, if there is one (eager modes)."""
+    while _isT(x, Tracer):
+        x = getattr(x, "primal", None)
+    return x if isinstance(x, np.ndarray) else None
+
+
+def _layout_order(a, order, fname, allow_k):
+    """'C' or 'F' for ``order`` of a traced ``a``.
+
+    'A' is 'F' when the array is Fortran- but not C-contiguous, as in NumPy:
+    for a traced value the layout of its concrete (primal) array decides, and
+    under jit or vmap, where there is none, 'A' means 'C'.  'K' (ravel only)
+    is handled by the caller."""
+    if order is None or order == "C":
+        return "C"
+    if order == "F":
+        return "F"
+    if order == "A":
+        p = _primal_array(a)
+        return "F" if p is not None and p.flags.f_contiguous and not p.flags.c_contiguous else "C"
+    if order == "K" and allow_k:
+        return "K"
+    allowed = "'C', 'F', 'A' or 'K'" if allow_k else "'C', 'F' or 'A'"
+    raise ValueError(f"{fname}: order must be {allowed}, got {order!r}")
+
+
+def _reversed_axes(a):
+    nd = len(a.shape)
+    return P.transpose(a, tuple(range(nd))[::-1]) if nd > 1 else a
+
+
 def reshape(a, shape=None, order="C", **kw):
-    """``numpy.reshape`` (C order)."""
+    """``numpy.reshape`` in 'C', 'F' or 'A' order.
+
+    'F' reads and writes the elements with the first index fastest (the
+    reshape of the reversed-axes array, axes reversed back).  'A' is 'F' for
+    an array that is Fortran- but not C-contiguous, as in NumPy; for a traced
+    value the layout of its concrete array decides, and under jit or vmap
+    (no concrete array) 'A' means 'C'.
+
+    >>> import numpy as np, wengert as wg, wengert.numpy as wnp
+    >>> x = np.arange(6.0).reshape(2, 3)
+    >>> wg.jit(lambda x: wnp.reshape(x, (3, 2), order="F"))(x)
+    array([[0., 4.],
+           [3., 2.],
+           [1., 5.]])
+    """
     if shape is None:
         shape = kw.pop("newshape")
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.reshape(a, shape, order=order)
-    if order != "C":
-        raise NotImplementedError("wengert.numpy.reshape supports order='C' only")
+    order = _layout_order(a, order, "reshape", allow_k=False)
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
     shape = tuple(int(s) for s in shape)
@@ -585,13 +630,39 @@ def reshape(a, shape=None, order="C", **kw):
         shape = tuple(size // known if s == -1 else s for s in shape)
     if math.prod(shape) != a.size:
         raise ValueError(f"reshape: cannot reshape array of size {a.size} into shape {shape}")
+    if order == "F" and tuple(a.shape) != shape:
+        return _reversed_axes(reshape_t(_reversed_axes(a), shape[::-1]))
     return reshape_t(a, shape)
 
 
 def ravel(a, order="C"):
+    """``numpy.ravel`` (also ``x.flatten()``) in 'C', 'F', 'A' or 'K' order.
+
+    'A' as in :func:`reshape`; 'K' reads the elements in the memory order of
+    the traced value's concrete array (NumPy's rule), and means 'C' under
+    jit or vmap, where there is no concrete array.
+    """
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.ravel(a, order=order)
-    return reshape_t(a, (a.size,))
+    order = _layout_order(a, order, "ravel", allow_k=True)
+    n = a.size
+    if order == "K":
+        p = _primal_array(a)
+        if p is None or p.flags.c_contiguous:
+            order = "C"
+        elif p.flags.f_contiguous:
+            order = "F"
+        else:  # strided: NumPy's own memory order, on an index array laid out alike
+            lay = np.empty_like(p, dtype=np.intp)
+            lay[...] = np.arange(n).reshape(p.shape)
+            perm = np.ravel(lay, order="K")
+            flat = reshape_t(a, (n,))
+            if np.array_equal(perm, np.arange(n)):
+                return flat
+            return P.getitem(flat, (perm,), (n,))
+    if order == "F":
+        return reshape_t(_reversed_axes(a), (n,))
+    return reshape_t(a, (n,))
 
 
 def transpose(a, axes=None):
@@ -988,14 +1059,46 @@ def sort(a, axis=-1, kind=None, order=None, **kw):
 
 
 def partition(a, kth, axis=-1, kind="introselect", order=None):
-    """``numpy.partition``; the gradient follows the permutation."""
+    """``numpy.partition`` (``kth`` an int or a sequence); the gradient follows
+    NumPy's own permutation (``argpartition`` of the value), also under vmap.
+
+    >>> import numpy as np, wengert as wg, wengert.numpy as wnp
+    >>> x = np.array([3.0, 1.0, 4.0, 1.5, 5.0])
+    >>> wg.grad(lambda x: wnp.partition(x, [1, 3])[3])(x)
+    array([0., 0., 1., 0., 0.])
+    """
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.partition(a, kth, axis=axis)
     if axis is None:
         a = ravel(a)
         axis = -1
-    perm = np.argpartition(_concrete(a, "partition"), kth, axis=axis)
+    ax = norm_axis(axis, len(a.shape), "partition")
+    perm = _index_from_concrete(a, lambda v, nb: np.argpartition(v, kth, axis=ax + nb), "partition")
     return take_along_axis(a, perm, axis)
+
+
+def _index_from_concrete(a, fn, fname):
+    """``fn(v, nb)`` (an integer array: a permutation) on the concrete value
+    ``v`` under the traced ``a``, whose ``nb`` leading axes are vmap's batch
+    axes; the result is batched back as ``a`` is (so that partition's
+    permutation works under vmap, each example's own).  Forward/reverse
+    tracers are looked through (the permutation has no derivative); under
+    jit, where the value is unknown, it raises a ConcretizationError."""
+    from .._vmap import BatchTracer
+    traces = []
+    x = a
+    while _isT(x, Tracer):
+        if type(x) is BatchTracer:
+            traces.append(x._trace)
+            x = x.val
+        elif hasattr(x, "primal"):
+            x = x.primal
+        else:
+            x = _concrete(x, fname)
+    r = fn(np.asarray(x), len(traces))
+    for t in reversed(traces):
+        r = BatchTracer(t, r)
+    return r
 
 
 def argsort(a, axis=-1, kind=None, order=None, **kw):
