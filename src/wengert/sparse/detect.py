@@ -28,19 +28,20 @@ import numpy as np
 
 from .._core import Trace, Tracer, end_level, new_level
 from . import _pattern as pt
-from .rules import Operand, dense_rule
+from .rules import CONSERVATIVE, Operand, dense_rule
 
 __all__ = ["DetectTrace", "DetectTracer", "detect", "Detected"]
 
 
 class DetectTrace(Trace):
-    __slots__ = ("n", "local", "why")
+    __slots__ = ("n", "local", "why", "exact")
 
     def __init__(self, level, n):
         self.level = level
         self.n = n
         self.local = False
         self.why = None
+        self.exact = True  # False once a conservative rule has run (see rules.CONSERVATIVE)
 
     def mark_local(self, why):
         if not self.local:
@@ -75,6 +76,9 @@ class DetectTrace(Trace):
         if not any(o.pat is not None for o in ins):
             pats = [None] * len(outs)
         else:
+            if rule is dense_rule or p.name in CONSERVATIVE or (
+                    p.name == "select" and ins[0].pat is not None):
+                self.exact = False
             pats = rule(ins, shapes, self.n, *params)
             if not multi:
                 pats = [pats]
@@ -158,6 +162,7 @@ def _cond(trace, p, args, params):
     if not _mine(trace, pred):
         return p.impl(*args, *params)
     take = bool(pred.val)
+    trace.exact = False  # both branches count
     a = t_fn(list(ops)) if take else f_fn(list(ops))
     try:
         with np.errstate(all="ignore"):
@@ -204,15 +209,16 @@ _SPECIAL = {"cond": _cond, "while_loop": _while}
 class Detected:
     """Result of one detection: the output's value and pattern."""
 
-    __slots__ = ("out", "pattern", "local", "why", "out_shape", "in_shape")
+    __slots__ = ("out", "pattern", "local", "why", "out_shape", "in_shape", "exact")
 
-    def __init__(self, out, pattern, local, why, out_shape, in_shape):
+    def __init__(self, out, pattern, local, why, out_shape, in_shape, exact=True):
         self.out = out
         self.pattern = pattern
         self.local = local
         self.why = why
         self.out_shape = out_shape
         self.in_shape = in_shape
+        self.exact = exact  # no conservative rule ran
 
 
 def _as_input(x, fname, what):
@@ -286,7 +292,7 @@ def detect(fun, args, argnums: int, fname: str, *, transform=None) -> Detected:
         rows = math.prod(out_shape)
         if pat is None:
             pat = pt.empty(rows, n)
-        return Detected(val, pat, trace.local, trace.why, out_shape, in_shape)
+        return Detected(val, pat, trace.local, trace.why, out_shape, in_shape, trace.exact)
     finally:
         end_level()
         trace.kill()

@@ -37,7 +37,7 @@ import numpy as np
 from .. import _prims as P
 from . import _pattern as pt
 
-__all__ = ["Operand", "dense_rule", "RULES", "register"]
+__all__ = ["Operand", "dense_rule", "RULES", "CONSERVATIVE", "register"]
 
 
 class Operand:
@@ -232,7 +232,7 @@ def _contraction(ins, out_shape, n, a_sub, b_sub, o_sub, sizes):
     a, b = ins
     labels = sorted(set(a_sub) | set(b_sub) | set(o_sub))
     full = tuple(sizes[c] for c in labels)
-    grid = np.indices(full).reshape(len(labels), -1)
+    grid = np.indices(full).reshape(len(labels), -1) if labels else np.zeros((0, 1), np.int64)
     pos = {c: grid[i] for i, c in enumerate(labels)}
 
     def flat(sub, shape):
@@ -361,6 +361,13 @@ def _along_axes(get_axes):
 
 
 RULES: dict = {}
+
+# Rows whose rule may keep more than the derivative at a given point (documented)
+CONSERVATIVE = frozenset({
+    "maximum", "minimum", "reduce_max", "reduce_min", "fft", "rfft", "irfft", "linalg_inv",
+    "linalg_cofactor", "linalg_det", "linalg_slogdet", "linalg_cholesky", "linalg_eigh", "linalg_eig",
+    "linalg_svd", "linalg_qr", "linalg_pinv", "linalg_solve",
+})
 
 
 def register(name, rule):
