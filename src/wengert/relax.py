@@ -35,15 +35,6 @@ from ._vmap import register_batch_rule
 __all__ = ["soft_sort", "soft_rank", "isotonic_regression", "gumbel_softmax", "sinkhorn"]
 
 
-def _concrete(x):
-    from ._ode import _peek
-    v = _peek(x)
-    if v is None:
-        raise TypeError("wengert.relax: the pooling of isotonic regression depends on the values; "
-                        "it cannot be staged inside jit (call it outside jit)")
-    return v
-
-
 def _pav(y):
     """Isotonic regression, decreasing: argmin ‖v - y‖² s.t. v₁ ≥ v₂ ≥ … ≥ vₙ
     (pool adjacent violators)."""
@@ -74,16 +65,28 @@ def _blocks(v):
     return bid, starts, ends
 
 
-def _iso_jvp(t, ans, y):
-    # within each pooled block the solution is the block's mean: so is its tangent
-    bid, starts, ends = _blocks(_concrete(ans))
-    cs = wnp.concatenate([wnp.zeros(1, dtype=np.float64), wnp.cumsum(t)])
-    means = (cs[ends] - cs[starts]) / (ends - starts).astype(np.float64)
-    return means[bid]
+def _block_mean(t, v):
+    """Each entry of ``t`` replaced by its mean over the blocks of ``v``
+    (runs of equal values): linear in ``t`` and symmetric."""
+    bid, starts, ends = _blocks(np.asarray(v))
+    c = np.concatenate([[0.0], np.cumsum(t)])
+    return ((c[ends] - c[starts]) / (ends - starts))[bid].astype(np.result_type(t, np.float64))
 
+
+# The derivative of isotonic regression is the mean over each pooled block
+# (Blondel et al. 2020, lemma 1): a primitive linear in its first argument and
+# its own transpose; the pooling is read from the solution (second argument),
+# one example at a time under vmap.
+block_mean_p = Primitive(
+    "isotonic_block_mean", _block_mean, 2, linear=True,
+    jvps=(lambda t, ans, x, v: block_mean_p.bind(t, v), None),
+    transpose=lambda ct, x, v: (block_mean_p.bind(ct, v), None),
+    doc="mean over the pooled blocks of an isotonic regression")
+register_batch_rule(block_mean_p, _loop_batch(block_mean_p))
 
 iso_p = Primitive("isotonic_regression", lambda y: _pav(y).astype(np.result_type(y, np.float64)), 1,
-                  jvps=(_iso_jvp,), doc="isotonic regression (decreasing), by pool adjacent violators")
+                  jvps=(lambda t, ans, y: block_mean_p.bind(t, ans),),
+                  doc="isotonic regression (decreasing), by pool adjacent violators")
 register_batch_rule(iso_p, _loop_batch(iso_p))
 
 
@@ -143,8 +146,8 @@ def soft_sort(x: Any, regularization_strength: float = 1.0, direction: str = "as
     sign = -1.0 if direction == "ascending" else 1.0
     z = sign * x
     w = np.arange(n, 0, -1, dtype=np.float64) / regularization_strength   # ρ / ε
-    perm = np.argsort(-_concrete(z), kind="stable")
-    s = z[perm]                                  # sorted descending
+    perm = wnp.argsort(-z)                       # per example under vmap
+    s = wnp.take_along_axis(z, perm, axis=0)     # sorted descending
     out = w - iso_p.bind(w - s)
     return sign * out
 
@@ -168,11 +171,10 @@ def soft_rank(x: Any, regularization_strength: float = 1.0, direction: str = "as
     sign = 1.0 if direction == "ascending" else -1.0
     z = sign * x / regularization_strength
     w = np.arange(n, 0, -1, dtype=np.float64)
-    perm = np.argsort(-_concrete(z), kind="stable")
-    inv = np.empty_like(perm)
-    inv[perm] = np.arange(n)
-    v = iso_p.bind(z[perm] - w)
-    return z - v[inv]
+    perm = wnp.argsort(-z)
+    inv = wnp.argsort(perm)                      # the inverse permutation
+    v = iso_p.bind(wnp.take_along_axis(z, perm, axis=0) - w)
+    return z - wnp.take_along_axis(v, inv, axis=0)
 
 
 def gumbel_softmax(logits: Any, temperature: float = 1.0, *, noise: Any = None,
@@ -215,10 +217,10 @@ def gumbel_softmax(logits: Any, temperature: float = 1.0, *, noise: Any = None,
     if not hard:
         return y
     from ._api import stop_gradient
-    yv = np.asarray(_concrete(y))
-    onehot = (yv == np.max(yv, axis=axis, keepdims=True)).astype(yv.dtype)
-    onehot = onehot / np.sum(onehot, axis=axis, keepdims=True)
-    return onehot + (y - stop_gradient(y))
+    ys = stop_gradient(y)
+    onehot = wnp.where(ys == wnp.max(ys, axis=axis, keepdims=True), 1.0, 0.0)
+    onehot = onehot / wnp.sum(onehot, axis=axis, keepdims=True)   # ties share
+    return onehot + (y - ys)
 
 
 def sinkhorn(cost: Any, a: Any = None, b: Any = None, epsilon: float = 0.1, n_iter: int = 200) -> Any:
