@@ -19,7 +19,7 @@ W1    gradient of x²y+y+2 at (3, 4) and of x⁴+3x²+2x at 2 (µs per call)
 W2    value and gradient of the softmax cross-entropy of a 784-256-256-10
       tanh MLP, batch 128, float64 and float32; the forward pass beside it
 W3    gradient of a 300-op elementwise chain (sin, ×1.0001, +0.1, tanh) on
-      16 values (µs per op)
+      16 values (µs per op); ``chain.np`` the same code with plain ``np.*``
 W4    full Hessian of sum(tanh(A@x)²) + rosenbrock(x), n = 100
 W5    Jacobians of f: R¹⁰⁰⁰→R and g: R→R¹⁰⁰⁰ in both modes
 W6    gradient of a 1000-step tanh recurrence, 64 hidden units; time and
@@ -475,13 +475,16 @@ def build_w3(case: str, impl: str) -> Job:
     x = np.linspace(-1.0, 1.0, 16)
     ref = _chain_hand_grad(x)
     per = 4 * W3_REPS
+    if case == "chain.np" and impl not in ("wengert", "wengert-jit", "wengert-tensor"):
+        raise Skip("chain.np is the chain written with plain np.* (NumPy's dispatch): wengert only")
     if impl == "hand":
         return Job(lambda: _chain_hand_grad(x), ref, per=per, unit="µs/op")
     if impl in ("wengert", "wengert-jit"):
         import wengert.numpy as wnp
+        xp = np if case == "chain.np" else wnp  # np.sin(tracer): NEP 13 dispatch to wnp.sin
 
         def make():
-            g = _wg().grad(_chain(wnp))
+            g = _wg().grad(_chain(xp))
             if impl == "wengert-jit":
                 g = _jit()(g)
             return lambda: g(x)
@@ -490,7 +493,7 @@ def build_w3(case: str, impl: str) -> Job:
     if impl == "wengert-tensor":
         tensor = _tensor()
         import wengert.numpy as wnp
-        f = _chain(wnp)
+        f = _chain(np if case == "chain.np" else wnp)
 
         def tfn():
             t = tensor(x, requires_grad=True)
@@ -807,8 +810,9 @@ WORKLOADS: dict[str, dict] = {
     "W2": {"build": build_w2, "cases": ["f64", "f64.fwd", "f32", "f32.fwd"], "impls": IMPLS,
            "title": "W2: value and gradient of an MLP's softmax cross-entropy "
                     "(784-256-256-10, tanh, batch 128); .fwd = forward pass only"},
-    "W3": {"build": build_w3, "cases": ["chain"], "impls": IMPLS,
-           "title": "W3: gradient of a 300-op elementwise chain on 16 values (per op)"},
+    "W3": {"build": build_w3, "cases": ["chain", "chain.np"], "impls": IMPLS,
+           "title": "W3: gradient of a 300-op elementwise chain on 16 values (per op); "
+                    ".np = the same chain written with plain np.* (NumPy's dispatch)"},
     "W4": {"build": build_w4, "cases": ["hessian"],
            "impls": ["hand", "wengert", "wengert-jit", "autograd", "torch", "jax", "jax-jit"],
            "title": "W4: full Hessian of sum(tanh(A@x)²) + rosenbrock(x), n = 100"},
@@ -1262,6 +1266,8 @@ def _targets(results: list[dict]) -> list[tuple[str, str, str, str]]:
     add("W1 grad, eager", "≤ 15 µs", w1, 15, "µs")
     add("W1 grad, eager (stretch)", "≤ 8 µs", w1, 8, "µs")
     add("W3 grad, eager", "≤ 3 µs/op", _get(idx, "W3.chain", "wengert"), 3, "µs/op")
+    add("W3 np.* (NumPy's dispatch) vs wnp.*, eager grad", "≤ 1.3×",
+        ratio(_get(idx, "W3.chain.np", "wengert"), _get(idx, "W3.chain", "wengert")), 1.3, ratio=True)
     for dt in ("f64", "f32"):
         add(f"W2 {dt} value-and-grad vs hand", "≤ 1.15×",
             ratio(_get(idx, f"W2.{dt}", "wengert"), _get(idx, f"W2.{dt}", "hand")), 1.15, ratio=True)
