@@ -141,6 +141,11 @@ def test_stiff_problem_and_bad_input_raise_clearly():
         wg.odeint(decay, 1.0, np.array([0.0, 1.0, 0.5]), 1.0)
     with pytest.raises(TypeError, match="shape"):
         wg.odeint(lambda y, t: y[:1], np.ones(2), np.array([0.0, 1.0]))
+    with pytest.raises(NotImplementedError, match="adjoint=True inside jit"):
+        wg.jit(wg.grad(lambda k: wg.odeint(decay, 1.0, np.array([0.0, 1.0]), k, adjoint=True)[1]))(0.5)
+    # inside jit a failed solve is NaN (values are unknown while tracing)
+    out = wg.jit(lambda y0: wg.odeint(stiff, y0, np.array([0.0, 1.0]), mxstep=50))(0.0)
+    assert np.isnan(out[1])
 
 
 def test_decreasing_times():

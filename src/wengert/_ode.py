@@ -352,6 +352,12 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1e-7, atol
                                 "dy/dt must have y's shape")
         return _ravel([_canon(o) for o in ol])
 
+    if adjoint and any(isinstance(v, Tracer) and _peek(v) is None
+                       for v in [t, *leaves, *tree_flatten(list(args))[0], *clo.values]):
+        raise NotImplementedError(
+            f"{caller}: adjoint=True inside jit is not supported (the backward solve chooses its "
+            "steps from values jit has not computed yet); use adjoint=False under jit (it is "
+            "differentiable through the steps), or call this function without jit")
     opts = (float(rtol), float(atol), method, int(mxstep), int(steps), caller)
     full = (list(args), list(clo.values))
     y0v = _ravel(leaves)
