@@ -282,10 +282,15 @@ arctan2_p = defprim(
     jvps=(lambda t, ans, y, x: t * (x / (x * x + y * y)),
           lambda t, ans, y, x: t * (-y / (x * x + y * y))),
     test={"domain": (0.3, 2.0)})
+def _nonzero(ans):
+    return select(equal(ans, 0), 1.0, ans)
+
+
+# at (0, 0), the cone's tip, the derivative is 0 (as abs'(0) and norm's), not 0/0
 hypot_p = defprim("hypot", np.hypot, 2,
-                  jvps=(lambda t, ans, x, y: t * (x / ans),
-                        lambda t, ans, x, y: t * (y / ans)),
-                  test={"domain": (0.3, 2.0)})
+                  jvps=(lambda t, ans, x, y: t * (x / _nonzero(ans)),
+                        lambda t, ans, x, y: t * (y / _nonzero(ans))),
+                  test={"domain": (0.3, 2.0)}, doc="derivative 0 at (0, 0)")
 logaddexp_p = defprim("logaddexp", np.logaddexp, 2,
                       jvps=(lambda t, ans, x, y: t * exp(x - ans),
                             lambda t, ans, x, y: t * exp(y - ans)))

@@ -861,9 +861,10 @@ class _TensorAPI:
 
     def std(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, unbiased=None,
             correction=None):
-        """Standard deviation; NumPy's default ``ddof=0`` (``unbiased=``/``correction=`` accepted)."""
-        return self.var(axis, ddof, keepdims, dim=dim, keepdim=keepdim, unbiased=unbiased,
-                        correction=correction).sqrt()
+        """Standard deviation; NumPy's default ``ddof=0`` (``unbiased=``/``correction=`` accepted);
+        derivative 0 where the variance is 0, as ``wnp.std``."""
+        return F._safe_sqrt(self.var(axis, ddof, keepdims, dim=dim, keepdim=keepdim, unbiased=unbiased,
+                                     correction=correction))
 
     def _extreme(self, name, axis, keepdims, dim, keepdim, other):
         if isinstance(axis, (Tensor, _ndarray)) or other is not None:

@@ -654,7 +654,7 @@ def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
     """Standard deviation of the non-NaN elements."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.nanstd(a, axis=axis, ddof=ddof, keepdims=keepdims)
-    return F.sqrt(nanvar(a, axis=axis, ddof=ddof, keepdims=keepdims))
+    return F._safe_sqrt(nanvar(a, axis=axis, ddof=ddof, keepdims=keepdims))  # 0 where it is 0, as std
 
 
 def nancumsum(a, axis=None, dtype=None, out=None):

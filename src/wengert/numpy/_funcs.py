@@ -431,27 +431,31 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
     """Standard deviation, ``sqrt(var)``.
 
-    Of one element (or along an axis of length 1, ``ddof=0``) it is
-    constantly 0, so its derivative is 0 in every mode.  Where all the
-    reduced values are equal (and there are several), std is a cone's tip,
-    not differentiable: the derivative is nan in every mode (as in JAX and
-    NumPy's arithmetic, 0/0), never inf or 0.
+    Where the variance is 0 (one element, an axis of length 1, or all the
+    reduced values equal) std is at its minimum, the tip of a cone: its
+    derivative there is 0 in every mode and at every order, the subgradient
+    that ``linalg.norm`` at 0 and ``abs`` at 0 also take (NumPy's arithmetic,
+    and JAX, give 0/0 = nan).  Where the values are equal by construction
+    (``std([x, x])``) the function is constant and 0 is its derivative.
 
     >>> import numpy as np, wengert as wg, wengert.numpy as wnp
     >>> float(wg.grad(wnp.std)(np.array([3.0])))
     0.0
-    >>> bool(np.isnan(wg.grad(wnp.std)(np.array([2.0, 2.0]))).all())
-    True
+    >>> wg.grad(wnp.std)(np.array([2.0, 2.0]))
+    array([0., 0.])
     """
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
     if dtype is not None:
         a = astype(a, dtype)
-    shape = tuple(a.shape)
-    v = var(a, axis=axis, ddof=ddof, keepdims=keepdims)
-    if _count(shape, norm_axes(axis, len(shape), "std")) == 1 and ddof == 0:
-        return v  # identically 0 (as is sqrt of it), with zero derivatives
-    return sqrt(v)  # noqa: F821
+    return _safe_sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))
+
+
+def _safe_sqrt(v):
+    """``sqrt(v)`` for ``v >= 0`` whose derivative at ``v = 0`` is 0 (not inf):
+    for the minimum of a cone, std or a 2-norm, where 0 is the subgradient."""
+    zero = equal(v, 0)  # noqa: F821
+    return where(zero, 0.0, sqrt(where(zero, 1.0, v)))  # noqa: F821
 
 
 def ptp(a, axis=None, keepdims=False):
