@@ -158,7 +158,8 @@ def test_jit_backend():
 
 def test_traced_shape_names_static_argnums():
     for f in (lambda n: wnp.zeros(n), lambda n: wnp.ones((n, 2)), lambda n: wnp.arange(n),
-              lambda n: wnp.eye(n), lambda n: wnp.full(n, 1.0), lambda n: wnp.empty((2, n))):
+              lambda n: wnp.eye(n), lambda n: wnp.full(n, 1.0), lambda n: wnp.empty((2, n)),
+              lambda n: np.zeros(n), lambda n: np.ones((n, 2))):  # NumPy's own refusal, reworded
         with pytest.raises(ConcretizationError, match="static_argnums"):
             wg.jit(f)(3)
         np.testing.assert_array_equal(wg.jit(f, static_argnums=0)(3).shape, f(3).shape)

@@ -809,7 +809,17 @@ def stage(fun: Callable, args: Sequence[Any], kwargs: dict | None = None,
         dyn_t, kw_t = tree_unflatten(in_tree, tracers)
         it = iter(dyn_t)
         full = [a if i in static else next(it) for i, a in enumerate(args)]
-        out = fun(*full, **kw_t)
+        try:
+            out = fun(*full, **kw_t)
+        except TypeError as e:
+            if "StagedTracer" in str(e) and "integer" in str(e) and not isinstance(e, ConcretizationError):
+                # NumPy refused a traced value as a shape (np.zeros(n)) with its own message
+                raise ConcretizationError(
+                    f"{e}: a value traced by jit was used as a shape, size or count; array "
+                    "shapes must be known while tracing. Mark that argument static: "
+                    "wg.jit(f, static_argnums=(i,)) or static_argnames=('name',) (it is then "
+                    "traced again for each value).") from e
+            raise
         out_leaves, out_tree = tree_flatten(out)
         outs = []
         vals = []
