@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _fd import check_grads
 
 import wengert as wg
 import wengert.numpy as wnp
@@ -148,14 +149,36 @@ def test_eigh_degenerate_trace_has_no_nan(jac):
     assert np.all(np.isfinite(wg.hessian(lambda A: wnp.sum(LA.eigh(A)[0] ** 2))(A)))
 
 
-def test_eigh_gradient_is_symmetric():
+def test_eigh_gradient_reads_one_triangle():
+    # NumPy's eigh reads one triangle (UPLO): the other gets derivative 0, and each
+    # read off-diagonal entry stands for both (dλ = vᵀ dS v with S built from it)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 3))
     A = x + x.T
-    g = wg.grad(lambda A: LA.eigh(A)[0][-1])(A)
-    np.testing.assert_allclose(g, g.T, atol=1e-12)
     v = np.linalg.eigh(A)[1][:, -1]
-    np.testing.assert_allclose(g, np.outer(v, v), atol=1e-12)  # dλ = vᵀ dA v
+    vv = np.outer(v, v)
+    for uplo, tri in (("L", np.tril), ("U", np.triu)):
+        g = wg.grad(lambda A: LA.eigh(A, UPLO=uplo)[0][-1])(A)
+        np.testing.assert_allclose(g, tri(2 * vv) - np.diag(np.diag(vv)), atol=1e-12)
+        # its symmetric part is the symmetric-matrix gradient vvᵀ
+        np.testing.assert_allclose((g + g.T) / 2, vv, atol=1e-12)
+
+
+def test_eigh_of_a_nonsymmetric_matrix_matches_finite_differences_of_numpy():
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((3, 3))
+    C = A + 1j * rng.standard_normal((3, 3))
+    for uplo in ("L", "U"):
+        check_grads(lambda a: LA.eigvalsh(a, UPLO=uplo), (A,), order=2, tol=1e-5)
+        check_grads(lambda a: LA.eigh(a, UPLO=uplo)[0], (C,), order=2, tol=1e-5)
+        check_grads(lambda a: wnp.sum(LA.eigh(a, UPLO=uplo)[1] ** 3), (A,), order=1, tol=1e-5)
+        w = np.linspace(1.0, 2.0, 3)
+        f = lambda a: wnp.sum(LA.eigvalsh(a, UPLO=uplo) * w)  # noqa: E731
+        g = wg.grad(f)(A)
+        for got in (wg.jacfwd(f)(A), wg.jit(wg.grad(f))(A), wg.jit(wg.grad(f))(A),
+                    wg.vmap(wg.grad(f))(np.stack([A, A]))[1]):
+            np.testing.assert_allclose(got, g, atol=1e-12)
+        np.testing.assert_array_equal((np.triu if uplo == "L" else np.tril)(g, 1 if uplo == "L" else -1), 0)
 
 
 def test_svd_singular_values_only():
@@ -185,10 +208,17 @@ def test_norm_away_from_zero_is_x_over_norm():
     np.testing.assert_allclose(wg.grad(LA.norm)(x), x / 5.0)
 
 
-def test_cholesky_derivative_treats_input_as_symmetric():
-    A = np.array([[4.0, 1.0], [1.0, 3.0]])
-    g = wg.grad(lambda A: wnp.sum(LA.cholesky(A)))(A)
-    np.testing.assert_allclose(g, g.T, atol=1e-12)
+def test_cholesky_derivative_reads_one_triangle():
+    # lower=default reads the lower triangle, upper=True the upper one, as NumPy does:
+    # derivative 0 on the other triangle, every mode equal to finite differences of NumPy
+    A = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, -0.2], [0.5, -0.2, 2.0]])
+    B = A + np.triu(np.ones((3, 3)), 1) * 0.3  # not symmetric
+    for upper in (False, True):
+        np.testing.assert_allclose(wg.jit(lambda a: LA.cholesky(a, upper=upper))(B),
+                                   np.linalg.cholesky(B, upper=upper), atol=1e-12)
+        g = wg.grad(lambda a: wnp.sum(LA.cholesky(a, upper=upper)))(B)
+        np.testing.assert_array_equal(np.triu(g, 1) if not upper else np.tril(g, -1), 0)
+        check_grads(lambda a: LA.cholesky(a, upper=upper), (B,), order=2, tol=1e-5)
 
 
 def test_det_gradient_is_cofactor_matrix():

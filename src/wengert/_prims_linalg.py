@@ -9,9 +9,13 @@ be differentiated again.  Coefficients are computed from the primals with
 
 Conventions (the tests check each):
 
-* cholesky and eigh read one triangle of a Hermitian matrix; their
-  derivatives treat the input as Hermitian, replacing ``dA`` by
-  ``(dA + dAᴴ)/2`` (as JAX and PyTorch do);
+* cholesky and eigh read one triangle of a Hermitian matrix (and the real
+  part of its diagonal), as LAPACK does; their derivatives are those of
+  NumPy's own function: ``dA`` is replaced by the Hermitian matrix built from
+  that triangle of ``dA`` (so the other triangle gets derivative 0, and a
+  symmetric perturbation of an off-diagonal pair counts once; JAX and PyTorch
+  symmetrise instead, which differs from finite differences off the symmetric
+  matrices);
 * eigh and svd: the eigenvector/singular-vector derivatives need distinct
   eigen/singular values; where two coincide (to rounding) their coupling
   coefficient is set to 0 instead of inf, so functions of the spectrum alone
@@ -55,6 +59,19 @@ def _H(x, nd, cplx):
 def _sym(t, nd, cplx):
     """Hermitian part of a tangent."""
     return (t + _H(t, nd, cplx)) * 0.5
+
+
+def _tri_herm(t, shape, cplx, uplo, rdt):
+    """The tangent of the Hermitian matrix that LAPACK reads from one triangle
+    (``uplo`` 'L' or 'U') of ``a``: that strict triangle, its conjugate
+    transpose, and the real part of the diagonal.  So the derivative is 0 on
+    the other triangle, as finite differences of NumPy's eigh/cholesky give."""
+    n = shape[-1]
+    nd = len(shape)
+    tri = np.tril(np.ones((n, n), rdt), -1) if uplo == "L" else np.triu(np.ones((n, n), rdt), 1)
+    s = t * np.broadcast_to(tri, shape)
+    d = t * np.broadcast_to(np.eye(n, dtype=rdt), shape)
+    return s + _H(s, nd, cplx) + ((d + _H(d, nd, cplx)) * 0.5 if cplx else d)
 
 
 def _rdt(x):
@@ -213,7 +230,7 @@ def _cholesky_jvp(t, ans, a):
     c = iscomplex(a)
     L = ans
     Linv = inv_p.bind(L)
-    tmp = P.matmul(Linv, P.matmul(_sym(t, nd, c), _H(Linv, nd, c)))
+    tmp = P.matmul(Linv, P.matmul(_tri_herm(t, shape, c, "L", _rdt(a)), _H(Linv, nd, c)))
     n = shape[-1]
     phi = np.broadcast_to((np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)).astype(_rdt(a)), shape)
     return P.matmul(L, tmp * phi)
@@ -237,7 +254,7 @@ def _eigh_jvp(primals, tangents, ans, params):
     shape = _shape(a)
     nd = len(shape)
     c = iscomplex(a)
-    X = P.matmul(_H(v, nd, c), P.matmul(_sym(t, nd, c), v))
+    X = P.matmul(_H(v, nd, c), P.matmul(_tri_herm(t, shape, c, params[0], _rdt(a)), v))
     dw = _diag_part(X, shape, _rdt(a))
     if c:
         dw = P.real(dw)

@@ -18,8 +18,12 @@ Conventions:
   the minimum-norm subgradient (PyTorch's choice; the plain formula
   ``x / norm(x)`` is 0/0 there).  ``abs``-based orders (1, inf) follow
   ``sign``: 0 at 0.  Ties in ``max``/``min`` orders split the gradient evenly.
-* ``cholesky``/``eigh`` read one triangle; their derivatives treat the
-  input as Hermitian (``dA → (dA + dAᴴ)/2``), as JAX and PyTorch do.
+* ``cholesky``/``eigh``/``eigvalsh`` read one triangle (``UPLO``, or
+  ``upper=``) and the real part of the diagonal, as NumPy does; their
+  derivatives are those of NumPy's own function: 0 on the other triangle,
+  and a read off-diagonal entry stands for both (JAX and PyTorch symmetrise
+  ``dA`` instead; on a symmetric matrix the symmetric part of the gradient
+  is the same).
 * ``eigh``/``svd``: eigenvector (singular vector) derivatives need distinct
   eigenvalues (singular values); at degenerate points the coupling terms are
   dropped, so functions of the spectrum alone stay finite and correct.
@@ -175,7 +179,8 @@ def solve(a, b):
 
 def cholesky(a, /, *, upper=False):
     """Lower (or ``upper=True``: upper) Cholesky factor of a Hermitian
-    positive-definite matrix; the derivative treats ``a`` as Hermitian.
+    positive-definite matrix; reads the lower (``upper=True``: upper) triangle
+    of ``a`` as NumPy does, and so does the derivative.
 
     >>> import wengert.numpy as wnp
     >>> wnp.linalg.cholesky(wnp.array([[4.0, 2.0], [2.0, 2.0]]))
@@ -185,8 +190,9 @@ def cholesky(a, /, *, upper=False):
     a = _prep(a, "cholesky")
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.linalg.cholesky(a, upper=upper) if upper else _np.linalg.cholesky(a)
-    r = L.cholesky_p.bind(a)
-    return _H(r) if upper else r
+    if upper:  # NumPy reads the upper triangle: the lower one of aᴴ
+        return _H(L.cholesky_p.bind(_H(a)))
+    return L.cholesky_p.bind(a)
 
 
 def eigh(a, UPLO="L"):
