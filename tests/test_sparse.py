@@ -540,3 +540,14 @@ def test_pattern_combinations_exhaustive_small():
         if np.size(y) != np.size(EXACT[b][1]):
             continue
         check_pattern(lambda x: fb(fa(x).reshape(np.shape(EXACT[b][1]))), xa, exact=False)
+
+
+def test_example_sparse_optimize_small():
+    pytest.importorskip("scipy.optimize")
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "examples" / "sparse_optimize.py"
+    spec = importlib.util.spec_from_file_location("sparse_optimize_example", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(["--n", "400"])  # asserts convergence of both problems itself

@@ -167,8 +167,9 @@ def colour(pattern, mode: str = "column", order: str | None = None) -> np.ndarra
     >>> c = wg.colour(tridiagonal, mode="column")
     >>> int(c.max()) + 1, bool(c[0] != c[1] != c[2] != c[0])
     (3, True)
-    >>> int(wg.colour(tridiagonal, mode="star").max()) + 1   # symmetric: fewer
-    2
+    >>> grid = np.kron(np.eye(4), tridiagonal[:4, :4]) + np.kron(tridiagonal[:4, :4], np.eye(4))
+    >>> int(wg.colour(grid, "column").max()) + 1, int(wg.colour(grid, "star").max()) + 1
+    (6, 5)
     """
     if mode not in _MODES:
         raise ValueError(f"wg.colour: mode must be one of {_MODES}, got {mode!r}")
