@@ -176,3 +176,70 @@ def test_complex_sgd_matches_torch_and_adaptive_ones_converge_like_it():
             # (view_as_real); wengert's use |g|² (optax's choice): both converge
             np.testing.assert_allclose(zt.detach().numpy(), TARGET, atol=1e-3)
             np.testing.assert_allclose(z.numpy(), TARGET, atol=1e-3)
+
+
+# ----------------------------------------------------------------------------
+# Tensor.to_dot() after backward()
+
+
+def _labels(dot):
+    """{node name: label} of a DOT text from Tensor.to_dot()."""
+    out = {}
+    for line in dot.splitlines():
+        line = line.strip()
+        if "[label=\"{" in line:
+            name, rest = line.split(" ", 1)
+            out[name] = rest.split('"')[1].strip("{}")
+    return out
+
+
+def test_to_dot_after_backward_shows_every_value_and_gradient():
+    xv = np.array([0.5, -1.25])
+    x = wg.tensor(xv, requires_grad=True)
+    c = wg.tensor([2.0, 3.0])  # a constant input
+    sq = x * x
+    s = sq.sin()
+    y = (s * c).sum()
+    y.backward(retain_graph=True)
+    labels = _labels(y.to_dot())
+    assert len(labels) == 6  # x, c and the four operations
+    fmt = lambda a: np.array2string(np.asarray(a), precision=5, separator=" ")  # noqa: E731
+    # every node: its value and d(y)/d(node), against the closed forms
+    expect = {
+        "mul": (xv * xv, np.cos(xv * xv) * [2.0, 3.0]),
+        "sin": (np.sin(xv * xv), np.array([2.0, 3.0])),
+        "reduce_sum": (np.sum(np.sin(xv * xv) * [2.0, 3.0]), np.array(1.0)),
+    }
+    seen = set()
+    for label in labels.values():
+        for op, (val, grad) in expect.items():
+            if f"= {op}|" in label and f"value {fmt(val)}" in label:
+                assert f"grad {fmt(grad)}" in label, label
+                seen.add(op)
+    assert seen == set(expect)
+    leaf = [lab for lab in labels.values() if "leaf, requires_grad" in lab]
+    assert leaf == [f"v1 (leaf, requires_grad)|f64[2]|value {fmt(xv)}|grad {fmt(2 * xv * np.cos(xv * xv) * [2, 3])}"]
+    # drawing changed nothing: .grad as after the backward, graph still usable
+    np.testing.assert_allclose(x.grad.numpy(), 2 * xv * np.cos(xv * xv) * [2, 3])
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 4 * xv * np.cos(xv * xv) * [2, 3])
+
+
+def test_to_dot_after_a_freeing_backward_is_a_clear_error():
+    x = wg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    before = y.to_dot()  # before backward: values, no gradients yet
+    assert "grad -" in before and "value 5." in before
+    y.backward()
+    for draw in (y.to_dot, y.graph, y.to_wengert):
+        with pytest.raises(RuntimeError, match=r"backward\(\) has freed this graph.*retain_graph=True"):
+            draw()
+
+
+def test_to_dot_big_values_print_as_shapes_and_non_scalar_outputs():
+    w = wg.tensor(np.ones((3, 4)), requires_grad=True)
+    y = (w * 2.0).sum(axis=0)
+    y.backward(np.ones(4), retain_graph=True)
+    dot = y.to_dot()
+    assert "value f64[3,4]|grad f64[3,4]" in dot  # large arrays: their shape, not their numbers
+    assert "value [6. 6. 6. 6.]|grad [1. 1. 1. 1.]" in dot

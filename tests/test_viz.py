@@ -169,7 +169,7 @@ def test_to_dot_delegates_to_tensor(tmp_path):
         pytest.skip("wg.Tensor is not available")
     x = tensor([1.0, 2.0], requires_grad=True)
     y = (x * x).sum()
-    y.backward()
+    y.backward(retain_graph=True)  # keeps the graph to draw (a plain backward() frees it)
     if not hasattr(y, "to_dot"):
         pytest.skip("Tensor.to_dot is not available")
     assert wg.to_dot(y) == y.to_dot()

@@ -38,11 +38,21 @@ def _collect(outputs):
     return leaves, ops
 
 
+_FREED = (
+    "Tensor.to_dot()/graph()/to_wengert(): backward() has freed this graph (as PyTorch frees saved tensors), so "
+    "nothing below the output is left to draw. Call {name}.backward(retain_graph=True) to keep "
+    "it: the drawing then shows every node's value and gradient; or draw before backward().")
+
+
 def _var(t):
     return Var(tuple(t.shape), np.dtype(t.dtype))
 
 
 def to_graph(outputs, with_map=False):
+    for out in outputs:
+        node = out._node
+        if node is not None and not node[2]:  # cut by backward() (see _tensor_backward._release)
+            raise RuntimeError(_FREED.format(name="y"))
     leaves, ops = _collect(outputs)
     var = {id(t): _var(t) for t in leaves}
     eqns = []
@@ -87,8 +97,27 @@ def _fields(*fs):
     return "|".join(_esc(f) for f in fs)
 
 
+def _node_grads(out, ops, leaves):
+    """``{id(tensor): d(out)/d(tensor)}`` for the op tensors, once a backward has
+    run (some leaf has a ``.grad``) and while the graph is retained: one more
+    sweep that writes no ``.grad`` and frees nothing (seeded with ones, which
+    is the backward's own seed for a one-element output)."""
+    if out._tan is None or not any(t._grad is not None for t in leaves):
+        return {}
+    from ._tensor_backward import sweep
+    want = {id(t._tan): None for t in ops if t._tan is not None}
+    d = out._data
+    seed = np.ones(np.shape(d), np.asarray(d).dtype) if np.ndim(d) else np.asarray(d).dtype.type(1)
+    try:
+        sweep([out._tan], [seed], False, want, retain=True)
+    except RuntimeError:  # part of the graph was freed by an earlier backward
+        return {}
+    return {id(t): want.get(id(t._tan)) for t in ops if t._tan is not None}
+
+
 def to_dot(out, rankdir="LR"):
     g, var, leaves, ops = to_graph([out], with_map=True)
+    grads = _node_grads(out, ops, leaves)
     names = g.var_names()
     lines = ["digraph wengert {", f"  rankdir={rankdir};",
              '  node [shape=record, fontname="Helvetica", fontsize=10, style=filled, '
@@ -103,7 +132,7 @@ def to_dot(out, rankdir="LR"):
         v = var[id(t)]
         op = t._node[0].name
         color = "#fbd9b0" if t is out else "#eeeeee"
-        grad = _fmt(t._grad) if t._retain else "-"
+        grad = _fmt(t._grad) if t._retain else _fmt(grads.get(id(t)))
         label = _fields(f"{names[v]} = {op}", v.aval, f"value {_fmt(t)}", f"grad {grad}")
         lines.append(f'  {names[v]} [label="{{{label}}}", fillcolor="{color}"];')
     for t in ops:
