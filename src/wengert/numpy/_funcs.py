@@ -75,6 +75,10 @@ _DOCS = {
     "maximum": "Ties split the derivative evenly: ½ to each argument.",
     "minimum": "Ties split the derivative evenly: ½ to each argument.",
     "sign": "Not differentiable: the derivative is zero.",
+    "power": ("One rule in every mode (JAX's): d/dx = y·x**(y-1), 0 where y = 0 (also at x = 0); "
+              "d/dy = log(x)·x**y, 0 at x = 0 and nan for a negative real x (complex results use "
+              "the principal log). So d(x**x) at 0 is 0. A zero tangent contributes 0, so a nan "
+              "partial in one argument does not spread to the others under jvp/jacfwd."),
 }
 
 
@@ -166,7 +170,7 @@ def reciprocal(x, /):
 
 
 def float_power(x, y, /):
-    """``x ** y`` computed in float64 (or complex128)."""
+    """``x ** y`` computed in float64 (or complex128); derivatives as ``power``."""
     x, y = lift(x), lift(y)
     if not (_isT(x, Tracer) or _isT(y, Tracer)):
         return np.float_power(x, y)
