@@ -80,7 +80,8 @@ def ref_namespace() -> dict:
 def wengert_namespace(plain_numpy: bool = False) -> dict:
     import wengert as wg
     import wengert.numpy as wnp
-    return {"np": np, "wnp": np if plain_numpy else wnp, "wg": wg, "functools": functools, "types": types}
+    # in np. mode the source itself says np. (plain_numpy only changes the rendering), so wnp stays wengert's
+    return {"np": np, "wnp": wnp, "wg": wg, "functools": functools, "types": types}
 
 
 # ---------------------------------------------------------------------------
@@ -123,7 +124,9 @@ class Program:
         lines.append(f"    return {self.out_expr()}")
         src = "\n".join(lines) + "\n"
         if plain_numpy:
-            src = re.sub(r"\bwnp\.", "np.", src)
+            # np.array/np.mean of a *list* of traced values cannot dispatch (NumPy does not look inside the
+            # list), so those stay wnp. calls; everything else goes through NumPy's dispatch
+            src = re.sub(r"\bwnp\.(?!(?:array|mean)\(\[)", "np.", src)
         return src
 
     def inputs_source(self) -> str:
