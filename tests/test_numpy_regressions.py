@@ -346,3 +346,15 @@ def test_hypot_at_the_origin_has_derivative_zero_in_every_mode():
     all_modes(wnp.hypot, (x, y), grads=(x / safe, y / safe), fd=False, order=1)
     f = lambda x0: x0 + wnp.sum(wnp.hypot(wnp.pad(x0, ((1, 0), (0, 1))), wnp.pad(x0, ((1, 0), (0, 1))))) * 0.5  # noqa: E731
     all_modes(f, (np.array([[-1.2, 1.0], [1.1, -1.3]]),), order=1)
+
+
+@pytest.mark.parametrize("x,y,dx,dy", POW_POINTS)
+def test_pow_rule_of_generated_source_is_the_same(x, y, dx, dy):
+    from wengert import source
+
+    def f(x, y):
+        return x ** y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        _, got = source.grad(f)(np.float64(x), np.float64(y))
+    np.testing.assert_allclose(np.asarray(got, dtype=float), [dx, dy], rtol=1e-12, atol=1e-12, equal_nan=True)

@@ -100,7 +100,9 @@ BINARY = [
     _binary("mul", "{x} * {y}", "{g} * {y}", "{g} * {x}"),
     _binary("div", "{x} / {y}", "{g} / {y}", "-{g} * {ans} / {y}"),
     # (x ** c for a literal c gets the simpler `g * c * x ** (c - 1)`; see pow_adjoint)
-    _binary("pow", "{x} ** {y}", "{g} * {y} * {x} ** ({y} - 1)", "{g} * {ans} * np.log({x})"),
+    # (JAX's rule, as wengert's pow primitive: 0 where y = 0, the log factor 0 at x = 0)
+    _binary("pow", "{x} ** {y}", "{g} * {y} * np.where(({y} == 0) & ({x} == 0), 1, {x}) ** ({y} - 1)",
+            "{g} * {ans} * np.log(np.where({x} == 0, 1, {x}))"),
     # (sign(x - y) + 1) / 2 is 1 where x wins, 0 where it loses, 1/2 at a tie
     _binary("maximum", "np.maximum({x}, {y})", "{g} * (np.sign({x} - {y}) + 1) / 2",
             "{g} * (np.sign({y} - {x}) + 1) / 2"),
