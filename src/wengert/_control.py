@@ -590,6 +590,22 @@ def any_staged(values) -> bool:
     return False
 
 
+def _deep_staged(values) -> bool:
+    """Is some value staged by jit underneath its forward/reverse/batch tracers?"""
+    cls = _staged_class()
+    for v in values:
+        while isinstance(v, Tracer):
+            if isinstance(v, cls):
+                return True
+            if isinstance(v, JVPTracer):
+                v = v.primal
+            elif isinstance(v, BatchTracer):
+                v = v.val
+            else:
+                break
+    return False
+
+
 class _Handle:
     """A run-time linearization (the per-iteration residuals of a loop)."""
 
@@ -614,22 +630,43 @@ def _stage_lin_impl(*args):
     return tuple(vals) + (h,)
 
 
-def _lin_apply_impl(*args):
-    h, *ts, diff, omask = args
-    h = h[()] if isinstance(h, np.ndarray) else h
+def _vmapped(core, h, rest, vms):
+    """``core(h, rest)``, under one ``vmap`` per entry of ``vms`` (the
+    in_axes of the tangents/cotangents, innermost first): batches that came
+    after the linearization was made (jacrev's batch of cotangents)."""
+    if not vms:
+        return core(h, rest)
+    from ._vmap import vmap
+    fn = lambda *r: core(h, list(r))  # noqa: E731
+    for vm in vms:
+        fn = vmap(fn, in_axes=vm)
+    return tuple(fn(*rest))
+
+
+def _lin_apply_core(h, ts, diff, omask):
     it = iter(ts)
     res = h.lin.forward([next(it) if d else None for d in diff])
     return tuple(np.zeros(a[0], a[1]) if r is None else r
                  for r, a, m in zip(res, h.outs, omask) if m)
 
 
-def _lin_T_impl(*args):
-    h, *cts, diff, omask = args
-    h = h[()] if isinstance(h, np.ndarray) else h
+def _lin_T_core(h, cts, diff, omask):
     it = iter(cts)
     got = h.lin.backward([next(it) if m else None for m in omask])
     return tuple(np.zeros(a[0], a[1]) if g is None else g
                  for g, a, d in zip(got, h.ins, diff) if d)
+
+
+def _lin_apply_impl(*args):
+    h, *ts, diff, omask, vms = args
+    h = h[()] if isinstance(h, np.ndarray) else h
+    return _vmapped(lambda h, r: _lin_apply_core(h, r, diff, omask), h, ts, vms)
+
+
+def _lin_T_impl(*args):
+    h, *cts, diff, omask, vms = args
+    h = h[()] if isinstance(h, np.ndarray) else h
+    return _vmapped(lambda h, r: _lin_T_core(h, r, diff, omask), h, cts, vms)
 
 
 def _no_second_order(primals, tangents, ans, params):
@@ -642,9 +679,9 @@ def _no_second_order(primals, tangents, ans, params):
 stage_lin_p = Primitive("linearize", _stage_lin_impl, None, nparams=3, multiple_results=True,
                         jvp_full=_no_second_order,
                         doc="run a construct and keep its linearization (for jit of grad)")
-lin_apply_p = Primitive("linearization_jvp", _lin_apply_impl, None, nparams=2,
+lin_apply_p = Primitive("linearization_jvp", _lin_apply_impl, None, nparams=3,
                         multiple_results=True, jvp_full=_no_second_order)
-lin_T_p = Primitive("linearization_vjp", _lin_T_impl, None, nparams=2, multiple_results=True,
+lin_T_p = Primitive("linearization_vjp", _lin_T_impl, None, nparams=3, multiple_results=True,
                     jvp_full=_no_second_order)
 
 
@@ -672,11 +709,16 @@ class _BatchedConstruct:
 
 
 def _lin_batch(get_p):
-    # the handle holds the batched linearization: apply it to batched values
-    def rule(size, vals, batched, diff, omask):
+    def rule(size, vals, batched, diff, omask, vms):
         h, *rest = vals
+        if not batched[0]:
+            # a linearization made outside this vmap, applied to a batch
+            # (jacrev's cotangents): one more vmap around it at run time
+            axes = tuple(0 if b else None for b in batched[1:])
+            return get_p().bind(h, *rest, diff, omask, tuple(vms) + (axes,))
+        # the handle holds the batched linearization: apply it to batched values
         rest = [v if b else _bcast_raw(_canon(v), size) for v, b in zip(rest, batched[1:])]
-        return get_p().bind(h, *rest, diff, omask)
+        return get_p().bind(h, *rest, diff, omask, vms)
     return rule
 
 
@@ -685,10 +727,34 @@ register_batch_rule(lin_apply_p, _lin_batch(lambda: lin_apply_p))
 register_batch_rule(lin_T_p, _lin_batch(lambda: lin_T_p))
 
 
+def _first_order(values) -> bool:
+    """Are ``values`` staged or concrete, with no derivative being taken of
+    them (no tracer of a forward/reverse trace, batched or not)?"""
+    cls = _staged_class()
+    for v in values:
+        while isinstance(v, BatchTracer):
+            v = v.val
+        if isinstance(v, Tracer) and not isinstance(v, cls):
+            return False
+    return True
+
+
 def staged_linearize(trace, p, primals, tangents, params):
     """Reverse mode of construct ``p`` whose primals are being staged: one
     operation runs it and keeps its linearization at run time (a handle),
-    and the tape equation's forward and transpose are one operation each."""
+    and the tape equation's forward and transpose are one operation each.
+
+    When the primals are themselves being differentiated (``jit`` of a
+    second derivative), and for ``cond`` (whose one branch is cheap to run
+    again), the forward and transpose are instead each one checkpointed
+    operation that linearizes the construct again: those are differentiable
+    like any other, to any order."""
+    if p is cond_p:
+        return _cond_staged_lin(trace, primals, tangents, params)
+    if not _first_order(primals):
+        if _reverse_traced(primals):
+            raise TypeError(_REV_REV_MSG.format(p.name))
+        return _staged_recompute(trace, p, primals, tangents, params)
     diff = tuple(t is not None and _inexact(x) for x, t in zip(primals, tangents))
     res = stage_lin_p.bind(*primals, p, params, diff)
     outs, h = list(res[:-1]), res[-1]
@@ -698,11 +764,109 @@ def staged_linearize(trace, p, primals, tangents, params):
 
     def forward(ts):
         ts = [_zeros(x) if t is None else t for t, x in zip(ts, ins)]
-        return list(lin_apply_p.bind(h, *ts, diff, omask))
+        return list(lin_apply_p.bind(h, *ts, diff, omask, ()))
 
     def transpose(cts):
         cts = [_zeros(o) if c is None else c for c, o in zip(cts, outs_d)]
-        return list(lin_T_p.bind(h, *cts, diff, omask))
+        return list(lin_T_p.bind(h, *cts, diff, omask, ()))
+
+    fn = LinearFn(p.name, forward, transpose, len(outs_d))
+    return record_linear(trace, fn, [t for t, d in zip(tangents, diff) if d], outs, omask)
+
+
+_REV_REV_MSG = (
+    "{}: a reverse-mode derivative of a reverse-mode derivative of this loop inside jit, "
+    "with a loop condition that depends on the staged values, is not supported (the loop "
+    "cannot be unrolled while tracing, and its staged linearization is first order). Take "
+    "the outer derivative outside jit, or use forward mode for it: jit(jacfwd(jacrev(f))) "
+    "or jit(jacrev(jacfwd(f))) work")
+
+
+def _reverse_traced(values) -> bool:
+    """Is some value (or what it wraps) being differentiated in reverse mode?"""
+    for v in values:
+        while isinstance(v, Tracer):
+            if isinstance(v, JVPTracer):
+                if type(v.tangent) is LinVar:
+                    return True
+                v = v.primal
+            elif isinstance(v, BatchTracer):
+                v = v.val
+            else:
+                break
+    return False
+
+
+def _cond_staged_lin(trace, primals, tangents, params):
+    """Reverse mode of a ``cond`` whose predicate is staged: its JVP and its
+    transpose are each a ``cond`` on the same predicate of the branches'
+    JVPs and VJPs (the branch taken is linearized again in the backward
+    pass).  Those are ordinary ``cond`` operations: differentiable again,
+    in either mode, inside ``jit`` too."""
+    pred, *ops = primals
+    t_fn, f_fn, info = params
+    diff = [t is not None and _inexact(x) for x, t in zip(ops, tangents[1:])]
+    outs = list(cond_p.bind(pred, *ops, *params))
+    omask = [_inexact(o) for o in outs]
+    ins = [x for x, d in zip(ops, diff) if d]
+    outs_d = [o for o, m in zip(outs, omask) if m]
+    n = len(ops)
+
+    def tangent_fn(branch):
+        jf = jvp_flat_fn(branch, diff, [])
+        return lambda args: jf(args)[len(outs):]
+
+    def vjp_fn(branch):
+        def v(args):
+            _, lin = linearize_flat(branch, args[:n], diff)
+            it = iter(args[n:])
+            got = lin.backward([next(it) if m else None for m in omask])
+            return [_zeros(x) if g is None else g for g, x, d in zip(got, args[:n], diff) if d]
+        return v
+
+    def forward(ts):
+        ts = [_zeros(x) if t is None else t for t, x in zip(ts, ins)]
+        return list(cond_p.bind(pred, *ops, *ts, tangent_fn(t_fn), tangent_fn(f_fn), info))
+
+    def transpose(cts):
+        cts = [_zeros(o) if c is None else c for c, o in zip(cts, outs_d)]
+        return list(cond_p.bind(pred, *ops, *cts, vjp_fn(t_fn), vjp_fn(f_fn), info))
+
+    fn = LinearFn("cond", forward, transpose, len(outs_d))
+    return record_linear(trace, fn, [t for t, d in zip(tangents[1:], diff) if d], outs, omask)
+
+
+def _staged_recompute(trace, p, primals, tangents, params):
+    from ._checkpoint import remat_p
+    diff = [t is not None and _inexact(x) for x, t in zip(primals, tangents)]
+    outs = list(p.bind(*primals, *params))
+    omask = [_inexact(o) for o in outs]
+    ins = [x for x, d in zip(primals, diff) if d]
+    outs_d = [o for o, m in zip(outs, omask) if m]
+    n = len(primals)
+
+    def run(a):
+        return list(p.bind(*a, *params))
+
+    box = []
+    jf = jvp_flat_fn(run, diff, box)
+
+    def jvp_fn(args):  # (primals, tangents of the differentiated ones) -> output tangents
+        return jf(args)[len(outs):]
+
+    def vjp_fn(args):  # (primals, output cotangents) -> cotangents of the differentiated ones
+        _, lin = linearize_flat(run, args[:n], diff)
+        it = iter(args[n:])
+        got = lin.backward([next(it) if m else None for m in omask])
+        return [_zeros(x) if g is None else g for g, x, d in zip(got, args[:n], diff) if d]
+
+    def forward(ts):
+        ts = [_zeros(x) if t is None else t for t, x in zip(ts, ins)]
+        return list(remat_p.bind(*primals, *ts, jvp_fn, f"jvp({p.name})"))
+
+    def transpose(cts):
+        cts = [_zeros(o) if c is None else c for c, o in zip(cts, outs_d)]
+        return list(remat_p.bind(*primals, *cts, vjp_fn, f"vjp({p.name})"))
 
     fn = LinearFn(p.name, forward, transpose, len(outs_d))
     return record_linear(trace, fn, [t for t, d in zip(tangents, diff) if d], outs, omask)
@@ -988,12 +1152,16 @@ _STAGED_WHILE_MSG = (
     "derivative outside jit, or use forward mode (jacfwd) for it")
 
 
+class _StagedPredicate(TypeError):
+    """A loop run as Python met a condition staged by jit."""
+
+
 def _pred_value(c) -> bool:
     if isinstance(c, Tracer):
         try:
             return concrete_any(c) if _is_batched(c) else bool(c)
         except _Unknown:
-            raise TypeError(_STAGED_WHILE_MSG) from None
+            raise _StagedPredicate(_STAGED_WHILE_MSG) from None
     return bool(c)
 
 
@@ -1007,7 +1175,7 @@ def _py_while(cond_fn, body_fn, carry):
             try:
                 go = concrete_any(c)
             except _Unknown:
-                raise TypeError(_STAGED_WHILE_MSG) from None
+                raise _StagedPredicate(_STAGED_WHILE_MSG) from None
             if not go:
                 return tuple(carry)
             new = body_fn(carry)
@@ -1023,7 +1191,14 @@ def _while_jvp(trace, primals, tangents, params):
     if is_linearizing(tangents):
         if any_staged(primals):
             return staged_linearize(trace, while_p, primals, tangents, params)
-        return _py_while(cond_fn, body_fn, wrap_jvp(trace, primals, tangents))
+        try:
+            return _py_while(cond_fn, body_fn, wrap_jvp(trace, primals, tangents))
+        except _StagedPredicate:
+            # values being differentiated again, under jit: the condition is
+            # staged (what the steps tried so far put on the tape is unused)
+            if not _deep_staged(primals):
+                raise
+            return staged_linearize(trace, while_p, primals, tangents, params)
     tm = [_inexact(x) for x in primals]
     box = []
     jb = jvp_flat_fn(body_fn, tm, box)
