@@ -89,6 +89,8 @@ def _float_leaf(x):
 
 
 def _ravel(leaves):
+    if not any(isinstance(v, Tracer) for v in leaves):   # concrete: NumPy directly
+        return np.concatenate([np.ravel(v) for v in leaves]) if len(leaves) > 1 else np.ravel(leaves[0])
     if len(leaves) == 1:
         return wnp.reshape(leaves[0], (-1,))
     return wnp.concatenate([wnp.reshape(v, (-1,)) for v in leaves])
@@ -104,6 +106,12 @@ class _Unravel:
         self.size = sum(self.sizes)
 
     def __call__(self, vec):
+        if not isinstance(vec, Tracer):
+            vec = np.asarray(vec)
+            if len(self.shapes) == 1:
+                return [vec.reshape(self.shapes[0])]
+            return [vec[k - n:k].reshape(s) for s, n, k in
+                    zip(self.shapes, self.sizes, np.cumsum(self.sizes))]
         if len(self.shapes) == 1:
             return [wnp.reshape(vec, self.shapes[0])]
         out, k = [], 0
