@@ -373,3 +373,18 @@ def test_functional_call_matches_torch_func():
     np.testing.assert_allclose(nn.functional_call(ours, p, x), out.detach().numpy(), rtol=1e-13)
     for k in p:
         np.testing.assert_allclose(g[k], tp[k].grad.numpy(), rtol=1e-12)
+
+
+def test_transpose_tuple_is_numpys_permutation_two_ints_are_torchs_swap():
+    # fuzz finding F2: t.transpose((0, 1)) swapped axes (silently a wrong shape)
+    a = np.arange(6.0).reshape(1, 2, 3)
+    t = wg.tensor(a[0], requires_grad=True)
+    assert t.transpose((0, 1)).shape == (2, 3) and t.transpose([1, 0]).shape == (3, 2)
+    assert t.transpose(0, 1).shape == (3, 2) and t.transpose().shape == (3, 2)
+    u = wg.tensor(a)
+    for axes in ((2, 0, 1), (0, 1, 2), (1, 0, 2)):
+        np.testing.assert_array_equal(u.transpose(axes).numpy(), a.transpose(axes))
+        np.testing.assert_array_equal(u.transpose(*axes).numpy(), a.transpose(*axes))
+    np.testing.assert_array_equal(u.transpose(0, 2).numpy(), np.swapaxes(a, 0, 2))
+    (t.transpose((0, 1)) * wg.tensor(np.arange(6.0).reshape(2, 3))).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.arange(6.0).reshape(2, 3))

@@ -997,13 +997,16 @@ class _TensorAPI:
         return F.expand_dims(self, axis)
 
     def transpose(self, *axes):
-        """Two ints swap those dimensions (PyTorch); a full permutation or none
-        permutes/reverses them (NumPy)."""
+        """Two int arguments swap those dimensions (PyTorch's ``transpose(0, 1)``);
+        one tuple or list is a permutation (NumPy's ``transpose((1, 0))``, also
+        of length 2), as are three or more ints; none reverses the axes."""
         if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
-            axes = axes[0]
-        if axes is None or len(axes) == 0:
+            if axes[0] is None:
+                return F.transpose(self)
+            return F.transpose(self, tuple(axes[0]))  # a permutation, whatever its length
+        if len(axes) == 0:
             return F.transpose(self)
-        if len(axes) == 2 and isinstance(axes[0], (int, np.integer)):
+        if len(axes) == 2:
             return F.swapaxes(self, axes[0], axes[1])
         return F.transpose(self, tuple(axes))
 
