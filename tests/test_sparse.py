@@ -143,7 +143,9 @@ def test_primitive_without_rule_gets_the_dense_rule():
 def test_every_registered_primitive_has_a_rule():
     import wengert.sparse  # noqa: F401  (installs the rules)
     from wengert._prims import REGISTRY
-    assert [n for n, p in REGISTRY.items() if p.sparsity is None] == []
+    missing = [n for n, p in REGISTRY.items() if p.sparsity is None]
+    assert missing == [], (f"primitives without a sparsity rule (they get the conservative dense "
+                           f"rule): {missing}; add one in src/wengert/sparse/rules.py")
 
 
 # ----------------------------------------------------------------------------

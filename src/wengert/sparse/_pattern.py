@@ -26,6 +26,11 @@ import numpy as np
 _INT = np.int64
 
 
+def _eldt(n):
+    """ELL entries: int32 while the input indices fit (half the memory traffic)."""
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
 def scipy_sparse():
     """``scipy.sparse``, or an ImportError saying how to install it."""
     try:
@@ -88,11 +93,11 @@ class Pat:
 
 
 def empty(rows: int, n: int) -> Pat:
-    return Pat(rows, n, ell=np.empty((0, rows), _INT))
+    return Pat(rows, n, ell=np.empty((0, rows), _eldt(n)))
 
 
 def identity(n: int) -> Pat:
-    return Pat(n, n, ell=np.arange(n, dtype=_INT)[None, :])
+    return Pat(n, n, ell=np.arange(n, dtype=_eldt(n))[None, :])
 
 
 def from_csr(m) -> Pat:
@@ -137,7 +142,7 @@ def _csr_to_ell(m):
     nnz = int(m.nnz)
     if rows * k > 4 * nnz + 65536:
         return False
-    a = np.full((k, rows), -1, _INT)
+    a = np.full((k, rows), -1, _eldt(m.shape[1]))
     if nnz:
         r = np.repeat(np.arange(rows), counts)
         pos = np.arange(nnz) - np.repeat(m.indptr[:-1], counts)
@@ -157,7 +162,7 @@ def gather(p: Pat, r, neg: bool = False) -> Pat:
     a = p.ell()
     if a is not None:
         if a.shape[0] == 0:
-            return Pat(r.size, p.n, ell=np.empty((0, r.size), _INT))
+            return Pat(r.size, p.n, ell=np.empty((0, r.size), a.dtype))
         out = a[:, r]
         if neg:
             out[:, r < 0] = -1
@@ -206,8 +211,8 @@ def union(pats, rows: int, n: int) -> Pat:
         subs.extend(p.subs)
     subs = tuple(subs[:16])
     if rows == 1:  # one element (a reduction's result): sets of indices
-        return Pat(1, n, ell=_unique(np.concatenate([union_all(p) for p in ps]), n)[:, None],
-                   subs=subs)
+        u = _unique(np.concatenate([union_all(p) for p in ps]), n).astype(_eldt(n))
+        return Pat(1, n, ell=u[:, None], subs=subs)
     ells = [p.ell() for p in ps]
     if all(e is not None for e in ells) and sum(e.shape[0] for e in ells) <= 32:
         order = sorted(range(len(ells)), key=lambda i: -ells[i].shape[0])
@@ -240,9 +245,12 @@ def union(pats, rows: int, n: int) -> Pat:
 
 
 def union_all(p: Pat) -> np.ndarray:
-    """The sorted union of all rows: one index array."""
+    """The union of all rows: one array of distinct indices."""
     a = p.ell()
     if a is not None:
+        if a.shape[1] == 1:  # one row: its entries are distinct already
+            v = a[:, 0]
+            return v[v >= 0]
         v = a[a >= 0]
     else:
         v = p.csr().indices
@@ -266,7 +274,7 @@ def row_of(idx, rows: int, n: int) -> Pat:
         indptr = np.arange(rows + 1, dtype=_INT) * idx.size
         m = sp.csr_matrix((np.ones(rows * idx.size, bool), np.tile(idx, rows), indptr), shape=(rows, n))
         return Pat(rows, n, csr=m)
-    return Pat(rows, n, ell=np.repeat(idx[:, None], rows, axis=1))
+    return Pat(rows, n, ell=np.repeat(idx.astype(_eldt(n))[:, None], rows, axis=1))
 
 
 def group_union(p: Pat, in_shape, axes) -> Pat:
@@ -274,7 +282,7 @@ def group_union(p: Pat, in_shape, axes) -> Pat:
     keep = [i for i in range(len(in_shape)) if i not in axes]
     out_rows = math.prod(in_shape[i] for i in keep)
     if len(keep) == 0:
-        u = union_all(p)
+        u = union_all(p).astype(_eldt(p.n))
         return Pat(1, p.n, ell=u[:, None])
     a = p.ell()
     red = math.prod(in_shape[i] for i in axes)
@@ -319,7 +327,7 @@ def stack_rows(pats, sizes, n: int) -> Pat:
     ells = [empty(s, n).ell() if p is None else p.ell() for p, s in zip(pats, sizes)]
     if all(e is not None for e in ells):
         k = max([e.shape[0] for e in ells] + [0])
-        a = np.full((k, rows), -1, _INT)
+        a = np.full((k, rows), -1, _eldt(n))
         at = 0
         for e, s in zip(ells, sizes):
             a[:e.shape[0], at:at + s] = e

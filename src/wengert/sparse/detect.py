@@ -61,30 +61,39 @@ class DetectTrace(Trace):
             return p.impl(*args, *params)
         vals = []
         ins = []
+        foreign = False
+        dep = False
         for a in args:
             if type(a) is DetectTracer and a._trace is self:
-                vals.append(a.val)
-                ins.append(Operand(a.pat, _shape(a.val), None))
+                v = a.val
+                vals.append(v)
+                ins.append(Operand(a.pat, _shape(v), None))
+                if a.pat is not None:
+                    dep = True
+                if isinstance(v, Tracer):
+                    foreign = True
             else:
                 vals.append(a)
-                ins.append(Operand(None, _shape(a), None if isinstance(a, Tracer) else a))
-        out = p.bind(*vals, *params)
+                if isinstance(a, Tracer):
+                    foreign = True
+                    ins.append(Operand(None, _shape(a), None))
+                else:
+                    ins.append(Operand(None, _shape(a), a))
+        out = p.bind(*vals, *params) if foreign else p.impl(*vals, *params)
         multi = p.multiple_results
-        outs = list(out) if multi else [out]
-        shapes = [_shape(o) for o in outs]
+        if not dep:
+            if multi:
+                return tuple(DetectTracer(self, o, None) for o in out)
+            return DetectTracer(self, out, None)
         rule = p.sparsity or dense_rule
-        if not any(o.pat is not None for o in ins):
-            pats = [None] * len(outs)
-        else:
-            if rule is dense_rule or p.name in CONSERVATIVE or (
-                    p.name == "select" and ins[0].pat is not None):
-                self.exact = False
-            pats = rule(ins, shapes, self.n, *params)
-            if not multi:
-                pats = [pats]
-        res = [DetectTracer(self, o, None if (pat is None or not _inexact(o)) else pat)
-               for o, pat in zip(outs, pats)]
-        return tuple(res) if multi else res[0]
+        if rule is dense_rule or p.name in CONSERVATIVE or (p.name == "select" and ins[0].pat is not None):
+            self.exact = False
+        if multi:
+            pats = rule(ins, [_shape(o) for o in out], self.n, *params)
+            return tuple(DetectTracer(self, o, pat if pat is not None and _inexact(o) else None)
+                         for o, pat in zip(out, pats))
+        pat = rule(ins, [_shape(out)], self.n, *params)
+        return DetectTracer(self, out, pat if pat is not None and _inexact(out) else None)
 
 
 def _shape(x):
@@ -96,7 +105,7 @@ def _inexact(x) -> bool:
     dt = getattr(x, "dtype", None)
     if dt is None:
         return isinstance(x, (float, complex))
-    return np.issubdtype(np.dtype(dt), np.inexact)
+    return np.dtype(dt).kind in "fc"
 
 
 class DetectTracer(Tracer):

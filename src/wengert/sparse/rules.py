@@ -92,7 +92,8 @@ def _nonzero(c, shape):
 def elementwise(ins, outs, n, *params):
     shape = outs[0]
     rows = math.prod(shape)
-    if len(outs) != 1 or any(np.broadcast_shapes(o.shape, shape) != shape for o in ins):
+    if len(outs) != 1 or any(o.shape != shape and o.shape != () and np.broadcast_shapes(o.shape, shape) != shape
+                             for o in ins):
         return dense_rule(ins, outs, n)  # not elementwise after all: stay safe
     return pt.union([_aligned(o, shape) for o in ins if o.dep], rows, n)
 
@@ -395,6 +396,8 @@ def _install():
     for name in ELEMENTWISE:
         register(name, elementwise)
     register("mul", mul_rule)
+    register("mul_safe", mul_rule)  # t * c, 0 where t = 0: mul's pattern
+    register("mul_safe", mul_rule)  # t * c, 0 where t = 0: a product's pattern
     register("div", div_rule)
     register("select", select_rule)
     register("convert_element_type", convert_rule)
