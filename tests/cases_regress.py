@@ -9,6 +9,7 @@ import numpy as np
 from cases import Case, U
 
 import wengert.numpy as wnp
+from wengert import _prims
 
 CASES: list[Case] = []
 
@@ -66,3 +67,6 @@ add("var-one", lambda x: wnp.var(x, axis=0, keepdims=True) * x, U(0.5, 2, (1, 3)
 add("pow-array-exp", lambda x, y: x ** (y * np.array([0.0, 1.0, 1.0])), U(0.5, 2, (3,), (3,)),
     lambda x, y: x ** (y * np.array([0.0, 1.0, 1.0])))
 add("pow-self", lambda x: x ** x, U(0.3, 2, (3,)), lambda x: x ** x)
+
+# the primitive behind pow's tangents: t * c, 0 where t = 0 (reached directly too)
+add("mul_safe", lambda t, c: _prims.mul_safe(t, c), U(0.5, 2, (2, 3), (2, 3)), np.multiply)

@@ -358,3 +358,22 @@ def test_pow_rule_of_generated_source_is_the_same(x, y, dx, dy):
         warnings.simplefilter("ignore", RuntimeWarning)
         _, got = source.grad(f)(np.float64(x), np.float64(y))
     np.testing.assert_allclose(np.asarray(got, dtype=float), [dx, dy], rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def test_pow_jacobians_keep_a_nan_partial_in_its_own_entry():
+    # elementwise x**y with one negative base: d/dy is nan there only; the other entries of
+    # the Jacobian are exact zeros in jacfwd, jacrev, jit and vmap (mul_safe: 0 * nan = 0)
+    x, y = np.array([-2.0, 1.5]), np.array([2.0, 1.0])
+    want_x = np.diag(y * x ** (y - 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want_y = np.diag(np.log(x) * x ** y)
+        f = lambda x, y: x ** y  # noqa: E731
+        for jac in (wg.jacfwd(f, argnums=(0, 1)), wg.jacrev(f, argnums=(0, 1)),
+                    wg.jit(wg.jacrev(f, argnums=(0, 1))), wg.jit(wg.jacfwd(f, argnums=(0, 1)))):
+            for _ in range(2):
+                jx, jy = jac(x, y)
+                np.testing.assert_array_equal(jx, want_x)
+                np.testing.assert_array_equal(jy, want_y)
+        jx, jy = wg.vmap(wg.jacrev(f, argnums=(0, 1)))(np.stack([x, x]), np.stack([y, y]))
+        np.testing.assert_array_equal(jy[1], want_y)

@@ -18,7 +18,7 @@ import operator
 
 import numpy as np
 
-from ._core import _P, LinVar, Primitive, Tracer
+from ._core import _P, Primitive, Tracer
 
 REGISTRY: dict[str, Primitive] = {}
 
@@ -219,15 +219,38 @@ def _pow_jvp_x(t, ans, x, y):
 
 def _scale_tangent(t, coef):
     """``t * coef`` where a zero tangent contributes exactly 0 even if ``coef``
-    is inf or nan.  Forward mode pushes every argument's tangent at once
-    (``jvp``, ``jacfwd`` with several argnums), so without this a nan
-    partial in one argument (∂(x**y)/∂y at x < 0) would poison the others'
-    columns, which reverse mode (one cotangent per argument) keeps apart."""
-    if type(t) is LinVar:
-        return t * coef
+    is inf or nan (``mul_safe``).  Forward mode pushes every argument's
+    tangent at once (``jvp``, ``jacfwd`` with several argnums), and reverse
+    mode every output's cotangent (``jacrev``): without this a nan partial
+    (∂(x**y)/∂y at x < 0) would poison the other entries of the Jacobian."""
     if not isinstance(coef, Tracer) and bool(np.all(np.isfinite(coef))):
         return t * coef
-    return select(equal(t, 0), 0.0, t * coef)
+    return mul_safe(t, coef)
+
+
+def _mul_safe_impl(t, c):
+    r = np.multiply(t, c)
+    z = np.equal(t, 0)
+    if np.any(z):
+        r = np.where(z, np.zeros((), r.dtype), r) if np.ndim(r) else r.dtype.type(0)
+    return r
+
+
+def _mul_safe_T(ct, t, c):
+    return (mul_safe(ct, c), None) if t is None else (None, mul_safe(t, ct))
+
+
+def _mul_safe_batch(size, vals, batched):
+    from ._vmap import _fix_unbatched_tracers
+    return mul_safe(*_fix_unbatched_tracers(size, vals, batched))
+
+
+mul_safe_p = defprim(
+    "mul_safe", _mul_safe_impl, 2,
+    jvps=(lambda dt, ans, t, c: mul_safe(dt, c), lambda dc, ans, t, c: mul_safe(t, dc)),
+    transpose=_mul_safe_T, batch=_mul_safe_batch,
+    doc="t * c, but 0 where t = 0 even if c is inf or nan (a tangent's zero stays zero)")
+mul_safe = mul_safe_p.bind
 
 
 def _one_like(y):
