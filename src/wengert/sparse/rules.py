@@ -396,7 +396,6 @@ def _install():
     for name in ELEMENTWISE:
         register(name, elementwise)
     register("mul", mul_rule)
-    register("mul_safe", mul_rule)  # t * c, 0 where t = 0: mul's pattern
     register("mul_safe", mul_rule)  # t * c, 0 where t = 0: a product's pattern
     register("div", div_rule)
     register("select", select_rule)
