@@ -91,6 +91,8 @@ def _remat_batch(size, vals, batched, fun, name):
 remat_p = Primitive("checkpoint", _remat_impl, None, nparams=2, multiple_results=True,
                     doc="a function whose intermediates are recomputed in the backward pass")
 remat_p.jvp_trace = checked_jvp(_remat_jvp)
+# wg.Tensor operands: the function runs as written, recorded op by op
+remat_p.extra["tensor_inline"] = lambda args, params: tuple(params[0](list(args)))
 register_batch_rule(remat_p, _remat_batch)
 
 

@@ -1036,6 +1036,20 @@ def _reshape_any(x, shape):
 cond_p = Primitive("cond", _cond_impl, None, nparams=3, multiple_results=True,
                    doc="if pred: true_fun(*operands) else false_fun(*operands)")
 cond_p.jvp_trace = checked_jvp(_cond_jvp)
+
+
+def _tensor_data(v):
+    """A ``wg.Tensor`` predicate's data (its value decides the branch)."""
+    from ._tensor_core import Tensor
+    while isinstance(v, Tensor):
+        v = v._data
+    return v
+
+
+# wg.Tensor operands: the construct runs inline, each operation of the branch
+# or body recorded on the Tensors' graph (see _tensor_core.construct)
+cond_p.extra["tensor_inline"] = lambda args, params: _py_cond(
+    _tensor_data(args[0]), params[0], params[1], args[1:])
 register_batch_rule(cond_p, _cond_batch)
 
 
@@ -1264,6 +1278,8 @@ def concrete_any_raw(c) -> bool:
 while_p = Primitive("while_loop", _while_impl, None, nparams=3, multiple_results=True,
                     doc="while cond_fun(carry): carry = body_fun(carry)")
 while_p.jvp_trace = checked_jvp(_while_jvp)
+while_p.extra["tensor_inline"] = lambda args, params: _py_while(
+    lambda c: _tensor_data(params[0](c)), params[1], args)
 register_batch_rule(while_p, _while_batch)
 
 
@@ -1454,6 +1470,7 @@ def _swap01(x):
 scan_p = Primitive("scan", _scan_impl_checked, None, nparams=6, multiple_results=True,
                    doc="carry, y = f(carry, x) over the leading axis of xs")
 scan_p.jvp_trace = checked_jvp(_scan_jvp)
+scan_p.extra["tensor_inline"] = lambda args, params: _scan_impl(*args, *params)
 register_batch_rule(scan_p, _scan_batch)
 
 

@@ -373,6 +373,12 @@ def _vjp_op(v, ct):
             lins.append(LinVar(local, None, (), ()))
         else:
             lins.append(None)
+    if p.jvp_trace is not None:  # custom rules (control flow is recorded op by op)
+        raise TypeError(
+            f"create_graph=True through `{p.name}` (a custom_jvp/custom_vjp rule or an implicit "
+            "solve) is not supported on wg.Tensor: its rule runs on the Tensors' data, so a "
+            "derivative of the gradient would be missing. Use the functional API for higher "
+            "derivatives: wg.hessian, or wg.grad of wg.grad.")
     if p.multiple_results:
         ans = p.bind(*args, *params)
         t_out = p.jvp(list(args), lins, ans, params)[node[4]]

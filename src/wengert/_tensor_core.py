@@ -33,6 +33,8 @@ from ._core import LinVar, Primitive, TapeTrace, Trace, Tracer
 TENSOR_LEVEL = 1 << 40
 GRAPH_LEVEL = TENSOR_LEVEL + 0.5
 RELIN_LEVEL = TENSOR_LEVEL + 0.75
+# the JVP trace that applies a custom rule to Tensors' data (see ``construct``)
+CONSTRUCT_LEVEL = TENSOR_LEVEL + 0.25
 
 
 # ----------------------------------------------------------------------------
@@ -296,6 +298,8 @@ def make_leaf(data, requires_grad):
 def apply(p, args, params):
     """:meth:`TensorTrace.process` for several arguments, ``jvp_full`` rules
     and multiple results."""
+    if p.jvp_trace is not None:  # control flow, checkpoint, custom rules
+        return construct(p, args, params)
     primals = []
     tans = []
     need = False
@@ -324,6 +328,54 @@ def apply(p, args, params):
             outs.append(make(a, ti, True, node + (i,)))
         return tuple(outs)
     return make(ans, _own(t, tans), True, node)
+
+
+def construct(p, args, params):
+    """A primitive that runs user code (one with a ``jvp_trace`` rule).
+
+    Control flow and ``checkpoint`` run inline on the Tensors
+    (``p.extra["tensor_inline"]``): each operation of the body is recorded
+    as if the loop had been written in Python.  The others (custom rules)
+    apply their rule to the data and the graph's tangents, as ``linearize``
+    does, through a JVP trace just above the Tensor trace."""
+    inline = p.extra.get("tensor_inline")
+    if inline is not None:
+        return inline(args, params)
+    from ._core import JVPTrace, JVPTracer
+    primals = []
+    tans = []
+    need = False
+    for a in args:
+        if isinstance(a, Tensor):
+            primals.append(a._data)
+            tans.append(a._tan if a._rg else None)
+            need = need or a._rg
+        else:
+            primals.append(a)
+            tans.append(None)
+    if not need or not _mode.enabled:
+        ans = p.bind(*primals, *params)
+        return tuple(const(a) for a in ans) if p.multiple_results else const(ans)
+    trace = JVPTrace(CONSTRUCT_LEVEL)
+    try:
+        outs = p.jvp_trace(trace, primals, tans, params)
+    finally:
+        trace.kill()
+    node = (p, params, args, next(_counter))
+    res = []
+    for i, o in enumerate(outs if p.multiple_results else (outs,)):
+        if type(o) is JVPTracer and o._trace is trace:
+            v, t = o.primal, o.tangent
+        else:
+            v, t = o, None
+        if isinstance(v, Tracer) and v._trace.level >= TENSOR_LEVEL:
+            from ._control import CaptureLeak  # a Tensor reached other than as an argument
+            raise CaptureLeak
+        if type(t) is LinVar:
+            res.append(make(v, _own(t, tans), True, node + (i,) if p.multiple_results else node))
+        else:  # a zero tangent
+            res.append(const(v))
+    return tuple(res) if p.multiple_results else res[0]
 
 
 def _own(t, tans):
