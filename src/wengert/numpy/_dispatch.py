@@ -286,9 +286,19 @@ def array_function_untraced(self, func, types, args, kwargs):
     return func._implementation(*args, **kwargs)
 
 
+# ``ndarray op tracer``: the tracer's reflected operator, as before NumPy's
+# dispatch existed (the tracers' own fast paths; the same result as wnp's)
+_REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul__",
+              np.divide: "__rtruediv__", np.power: "__rpow__", np.matmul: "__rmatmul__"}
+
+
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     """``__array_ufunc__``: ``np.sin(x)``, ``ndarray * x``, ``np.add.reduce(x)``..."""
     if method == "__call__" and not kwargs:
+        if len(inputs) == 2 and inputs[1] is self and not isinstance(inputs[0], Tracer):
+            r = _REFLECTED.get(ufunc)
+            if r is not None:
+                return getattr(self, r)(inputs[0])
         f = _UFUNCS.get(ufunc)
         if f is None:
             f = _UFUNCS[ufunc] = _resolve_ufunc(ufunc)
