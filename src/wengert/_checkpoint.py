@@ -24,7 +24,6 @@ import numpy as np
 from ._control import (
     Closure,
     LinearFn,
-    _batched_fn,
     _canon,
     _inexact,
     _zeros,
@@ -37,7 +36,7 @@ from ._control import (
     run_or_inline,
 )
 from ._core import JVPTracer, Primitive, Tracer
-from ._vmap import register_batch_rule
+from ._vmap import BatchedOuts, register_batch_rule, run_batched
 from .tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["checkpoint", "remat"]
@@ -85,7 +84,19 @@ def _remat_jvp(trace, primals, tangents, params):
 
 
 def _remat_batch(size, vals, batched, fun, name):
-    return remat_p.bind(*vals, _batched_fn(fun, size, batched), name)
+    # outputs that do not depend on the batch stay unbatched: the function
+    # records which are batched when it runs (during the bind, on every path)
+    box = []
+
+    def fb(xs):
+        outs, flags = run_batched(fun, size, list(xs), list(batched))
+        if not box:
+            box.append(flags)
+        return outs
+
+    outs = remat_p.bind(*vals, fb, name)
+    assert box, "checkpoint's batched function runs during the bind"
+    return BatchedOuts(outs, box[0])
 
 
 remat_p = Primitive("checkpoint", _remat_impl, None, nparams=2, multiple_results=True,

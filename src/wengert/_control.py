@@ -46,7 +46,7 @@ from ._core import (
     evaluate_tape,
     new_level,
 )
-from ._vmap import BatchTracer, register_batch_rule, run_batched
+from ._vmap import BatchedOuts, BatchTracer, register_batch_rule, run_batched
 from .tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["cond", "fori_loop", "while_loop", "scan"]
@@ -952,17 +952,23 @@ def _out_flags(fn, size, vals, flags, orig=None):
     return oflags
 
 
-def _carry_fixpoint(step, size, c_vals, c_flags, x_vals, x_flags, n_c):
-    """Carry leaves batched after the loop: grow the set until it is stable."""
+def _carry_fixpoint(step, size, c_vals, c_flags, x_vals, x_flags, n_c, with_outs=False):
+    """Carry leaves batched after the loop: grow the set until it is stable
+    (``with_outs``: also which other outputs of ``step`` are then batched)."""
     orig = list(c_flags) + list(x_flags)
     c_flags = list(c_flags)
+    oflags = None
     for _ in range(n_c + 1):
         oflags = _out_flags(step, size, list(c_vals) + list(x_vals), c_flags + list(x_flags),
                             orig)
         new = [a or b for a, b in zip(c_flags, oflags[:n_c])]
         if new == c_flags:
-            return c_flags
+            break
         c_flags = new
+    else:
+        oflags = None
+    if with_outs:
+        return c_flags, None if oflags is None else list(oflags[n_c:])
     return c_flags
 
 
@@ -1022,9 +1028,16 @@ def _cond_batch(size, vals, batched, t_fn, f_fn, info):
                 p = _reshape_any(pred, (size,) + (1,) * nd)
             out.append(_where(p, x, y))
         return tuple(out)
-    tb = _batched_fn(t_fn, size, ob)
-    fb = _batched_fn(f_fn, size, ob)
-    return cond_p.bind(pred, *ops, tb, fb, info)
+    # outputs that neither branch batches stay unbatched (found by trial runs)
+    with np.errstate(all="ignore"):
+        try:
+            flags = [a or b for a, b in zip(_out_flags(t_fn, size, ops, ob), _out_flags(f_fn, size, ops, ob))]
+        except Exception:  # a branch that cannot run on zeros: batch every output
+            flags = None
+    tb = _batched_fn(t_fn, size, ob, force_out=flags)
+    fb = _batched_fn(f_fn, size, ob, force_out=flags)
+    outs = cond_p.bind(pred, *ops, tb, fb, info)
+    return outs if flags is None else BatchedOuts(outs, flags)
 
 
 def _reshape_any(x, shape):
@@ -1262,7 +1275,7 @@ def _while_batch(size, vals, batched, cond_fn1, body_fn, info):
         outs = while_p.bind(*carry, mcond, mbody, info)
     else:
         outs = while_p.bind(*carry, lambda c: cb(c)[0], bb, info)
-    return tuple(o if f else _bcast_raw(o, size) for o, f in zip(outs, flags))
+    return BatchedOuts(outs, flags)
 
 
 def concrete_any_raw(c) -> bool:
@@ -1441,7 +1454,9 @@ def _scan_batch(size, vals, batched, body, n_c, length, reverse, ckpt, slots):
             c, y = body(a[:n_c], a[n_c:])
             return list(c) + list(y)
 
-        cflags = _carry_fixpoint(step, size, carry, cflags, x0, xflags, n_c)
+        cflags, yflags = _carry_fixpoint(step, size, carry, cflags, x0, xflags, n_c, with_outs=True)
+    else:
+        yflags = None
     carry = [c if b0 else (_bcast_raw(_canon(c), size) if f else c)
              for c, b0, f in zip(carry, batched[:n_c], cflags)]
 
@@ -1449,14 +1464,17 @@ def _scan_batch(size, vals, batched, body, n_c, length, reverse, ckpt, slots):
         def step(a):
             cc, y = body(a[:n_c], a[n_c:])
             return list(cc) + list(y)
-        # an unbatched carry stays unbatched (the fixpoint guarantees it is)
-        out = _batched_fn(step, size, cflags + xflags, force_out=cflags)(list(c) + list(x))
+        # an unbatched carry stays unbatched (the fixpoint guarantees it is),
+        # and so does a y that does not depend on the batch
+        out = _batched_fn(step, size, cflags + xflags,
+                          force_out=cflags + (yflags or []))(list(c) + list(x))
         return out[:n_c], out[n_c:]
 
     outs = scan_p.bind(*carry, *xs_t, bbody, n_c, length, reverse, ckpt, slots)
-    co = [o if f else _bcast_raw(o, size) for o, f in zip(outs[:n_c], cflags)]
-    ys = [_swap01(y) for y in outs[n_c:]]
-    return tuple(co) + tuple(ys)
+    ys = outs[n_c:]
+    yf = [True] * len(ys) if yflags is None else yflags
+    ys = [_swap01(y) if f else y for y, f in zip(ys, yf)]
+    return BatchedOuts(tuple(outs[:n_c]) + tuple(ys), list(cflags) + list(yf))
 
 
 def _swap01(x):

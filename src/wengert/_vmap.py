@@ -21,7 +21,7 @@ from ._core import Trace, Tracer, end_level, new_level, writeable
 from .tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["vmap", "BatchTracer", "BatchTrace", "BATCH_RULES", "register_batch_rule",
-           "run_batched"]
+           "run_batched", "BatchedOuts"]
 
 
 class BatchTrace(Trace):
@@ -49,8 +49,23 @@ class BatchTrace(Trace):
         if p.multiple_results:
             if p.jvp_trace is not None:  # a construct running user code
                 _check_raw(self, out)
+                flags = getattr(out, "flags", None)
+                if flags is not None:  # outputs that do not depend on the batch stay unbatched
+                    return tuple(BatchTracer(self, o) if f else o for o, f in zip(out, flags))
             return tuple(BatchTracer(self, o) for o in out)
         return BatchTracer(self, out)
+
+
+class BatchedOuts(tuple):
+    """What a construct's batching rule may return: its raw outputs and which
+    of them carry the batch (the others are returned unbatched, so that a
+    value that does not depend on the batch, such as the primal output of a
+    loop under ``jacfwd``, stays concrete)."""
+
+    def __new__(cls, outs, flags):
+        t = super().__new__(cls, outs)
+        t.flags = tuple(flags)
+        return t
 
 
 def _check_raw(trace, outs):
@@ -242,14 +257,14 @@ def _einsum_rule(size, vals, batched, spec, sizes):
 
 
 def _argrule(p):
-    def rule(size, vals, batched, axis):
+    def rule(size, vals, batched, axis, *rest):  # rest: argsort's kind
         x = vals[0]
         if axis is None:
             x = np.reshape(x, (size, -1)) if not isinstance(x, Tracer) else \
                 P.reshape(x, (size, int(np.prod(x.shape[1:]))), tuple(x.shape))
-            return p.bind(x, 1)
+            return p.bind(x, 1, *rest)
         nd = len(x.shape) - 1
-        return p.bind(x, (axis % nd) + 1)
+        return p.bind(x, (axis % nd) + 1, *rest)
     return rule
 
 
