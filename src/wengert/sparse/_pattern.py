@@ -178,6 +178,19 @@ def gather(p: Pat, r, neg: bool = False) -> Pat:
     return Pat(r.size, p.n, csr=out.tocsr())
 
 
+def on_slots(p: Pat, in_shape, fn, out_shape):
+    """Apply a rearrangement ``fn`` of arrays laid out as ``(k,) + in_shape``
+    straight to the slots (slicing, transposes, broadcasts: strided copies
+    instead of an index map and a gather); ``None`` for a CSR pattern."""
+    a = p.ell()
+    if a is None:
+        return None
+    k = a.shape[0]
+    rows = math.prod(out_shape)
+    t = fn(a.reshape((k,) + tuple(in_shape)))
+    return Pat(rows, p.n, ell=np.ascontiguousarray(t).reshape(k, rows))
+
+
 def _dedupe_rows(s):
     """ELL ``(k, rows)`` with repeats within rows removed (and trimmed)."""
     if s.shape[0] <= 1:

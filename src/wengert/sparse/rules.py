@@ -83,7 +83,10 @@ def _aligned(o: Operand, shape):
 def _nonzero(c, shape):
     """Where a constant operand is nonzero, broadcast to ``shape`` (flat);
     ``True`` when it is nonzero everywhere."""
-    nz = np.asarray(c) != 0
+    c = np.asarray(c)
+    if c.ndim and not any(c.strides):  # a broadcast single value (a sum's cotangent)
+        c = np.asarray(c[(0,) * c.ndim])
+    nz = c != 0
     if nz.all():
         return True
     return np.broadcast_to(nz, shape).ravel()
@@ -163,6 +166,40 @@ def _through_impl(p):
     return rule
 
 
+def getitem_rule(ins, outs, n, idx, in_shape):
+    o = ins[0]
+    if not o.dep:
+        return None
+    if P._is_basic(idx):
+        key = (slice(None),) + tuple(idx)
+        r = pt.on_slots(o.pat, o.shape, lambda t: t[key], outs[0])
+        if r is not None:
+            return r
+    return _GENERIC["getitem"](ins, outs, n, idx, in_shape)
+
+
+def transpose_rule(ins, outs, n, perm):
+    o = ins[0]
+    if not o.dep:
+        return None
+    axes = (0,) + tuple(int(i) + 1 for i in perm)
+    r = pt.on_slots(o.pat, o.shape, lambda t: t.transpose(axes), outs[0])
+    return r if r is not None else _GENERIC["transpose"](ins, outs, n, perm)
+
+
+def broadcast_rule(ins, outs, n, shape, in_shape):
+    o = ins[0]
+    if not o.dep:
+        return None
+    shape = tuple(shape)
+    lead = (1,) * (len(shape) - len(o.shape))
+
+    def fn(t):
+        return np.broadcast_to(t.reshape((t.shape[0],) + lead + tuple(o.shape)), (t.shape[0],) + shape)
+    r = pt.on_slots(o.pat, o.shape, fn, shape)
+    return r if r is not None else _GENERIC["broadcast_to"](ins, outs, n, shape, in_shape)
+
+
 def reshape_rule(ins, outs, n, *params):
     return ins[0].pat  # row-major order is kept: element i stays element i
 
@@ -173,6 +210,15 @@ def scatter_add_rule(ins, outs, n, idx, shape):
         return None
     out_rows = math.prod(shape)
     if P._is_basic(idx):  # a basic index hits each position once: an inverse gather
+        key = (slice(None),) + tuple(idx)
+
+        def put(t):
+            z = np.full((t.shape[0],) + tuple(shape), -1, t.dtype)
+            z[key] = t
+            return z
+        r = pt.on_slots(o.pat, o.shape, put, shape)
+        if r is not None:
+            return r
         inv = np.full(shape, -1, np.int64)
         inv[idx] = np.arange(o.size).reshape(o.shape)
         return pt.gather(o.pat, inv.ravel(), neg=True)
@@ -208,6 +254,15 @@ def pad_rule(ins, outs, n, widths):
     o = ins[0]
     if not o.dep:
         return None
+    inner = (slice(None),) + tuple(slice(int(lo), int(lo) + s) for (lo, _), s in zip(widths, o.shape))
+
+    def put(t):
+        z = np.full((t.shape[0],) + tuple(outs[0]), -1, t.dtype)
+        z[inner] = t
+        return z
+    r = pt.on_slots(o.pat, o.shape, put, outs[0])
+    if r is not None:
+        return r
     r = np.pad(np.arange(1, o.size + 1).reshape(o.shape), widths).ravel() - 1
     return pt.gather(o.pat, r, neg=True)
 
@@ -362,6 +417,7 @@ def _along_axes(get_axes):
 
 
 RULES: dict = {}
+_GENERIC: dict = {}  # index-map rules behind the strided fast paths
 
 # Rows whose rule may keep more than the derivative at a given point (documented)
 CONSERVATIVE = frozenset({
@@ -391,8 +447,12 @@ def _install():
         if p.nondiff:
             register(name, nondiff)
     for name in _STRUCTURAL:
-        register(name, _through_impl(P.REGISTRY[name]))
+        _GENERIC[name] = _through_impl(P.REGISTRY[name])
+        register(name, _GENERIC[name])
     register("reshape", reshape_rule)
+    register("getitem", getitem_rule)
+    register("transpose", transpose_rule)
+    register("broadcast_to", broadcast_rule)
     for name in ELEMENTWISE:
         register(name, elementwise)
     register("mul", mul_rule)
