@@ -553,3 +553,22 @@ def test_example_sparse_optimize_small():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.main(["--n", "400"])  # asserts convergence of both problems itself
+
+
+def test_dtypes_follow_the_dense_routes():
+    f = lambda x: x[1:] * x[:-1] + wnp.sin(x[1:])  # noqa: E731
+    x32 = np.linspace(0.5, 2.0, 5, dtype=np.float32)
+    for fn, dense in ((wg.sparse_jacfwd, wg.jacfwd), (wg.sparse_jacrev, wg.jacrev)):
+        J = fn(f)(x32)
+        assert J.dtype == np.float32
+        np.testing.assert_allclose(J.toarray(), dense(f)(x32), rtol=1e-6)
+    assert wg.sparse_hessian(lambda x: wnp.sum(x ** 3))(x32).dtype == np.float32
+    # complex inputs: the same conventions as jacfwd / jacrev
+    g = lambda z: z * z * wnp.conj(z[::-1])  # noqa: E731
+    z = np.array([1 + 1j, 2.0, 0.5 - 1j])
+    np.testing.assert_allclose(wg.sparse_jacfwd(g)(z).toarray(), wg.jacfwd(g)(z), atol=1e-12)
+    np.testing.assert_allclose(wg.sparse_jacrev(g)(z).toarray(), wg.jacrev(g)(z), atol=1e-12)
+    # a scalar input, and an output that does not depend on the input
+    np.testing.assert_allclose(wg.sparse_jacfwd(lambda t: wnp.stack([t ** 2, wnp.sin(t)]))(2.0).toarray(),
+                               [[4.0], [np.cos(2.0)]])
+    assert wg.sparse_jacfwd(lambda t: np.ones(3))(np.ones(2)).nnz == 0

@@ -141,6 +141,11 @@ def _signature(args):
     return tuple(key)
 
 
+def _dtype_of(v):
+    dt = getattr(v, "dtype", None)
+    return np.dtype(dt) if dt is not None else np.result_type(v)
+
+
 class _Plan:
     """What one input signature needs: pattern, colouring, seeds, read-off."""
 
@@ -190,16 +195,16 @@ class _Sparse:
                                  "columns: the flattened input)")
             if self.kind == "hess":
                 m = _symmetrise(m)
-                return m, False, in_shape, ()
-            return m, False, in_shape, d.out_shape
+                return m, False, in_shape, (), None
+            return m, False, in_shape, d.out_shape, _dtype_of(d.out)
         if self.kind == "hess":
             d = _hess_detect(self.fun, args, self.argnums, self.name)
-            return _symmetrise(pt.to_matrix(d.pattern)), d.local, in_shape, ()
+            return _symmetrise(pt.to_matrix(d.pattern)), d.local, in_shape, (), None
         d = _jac_detect(self.fun, args, self.argnums, self.name)
-        return pt.to_matrix(d.pattern), d.local, in_shape, d.out_shape
+        return pt.to_matrix(d.pattern), d.local, in_shape, d.out_shape, _dtype_of(d.out)
 
     def _make_plan(self, args):
-        m, local, in_shape, out_shape = self._pattern(args)
+        m, local, in_shape, out_shape, out_dtype = self._pattern(args)
         mode = {"fwd": "column", "rev": "row", "hess": "star"}[self.kind]
         if self.colouring is not None:
             c = check_colouring(m, self.colouring, mode, self.name)
@@ -214,7 +219,10 @@ class _Sparse:
         plan.local = local
         nseed = m.shape[0] if mode == "row" else m.shape[1]
         k = max(plan.ncolours, 1)
-        seeds = np.zeros((k, nseed))
+        # seeds in the precision of what they perturb (float32 stays float32)
+        like = out_dtype if mode == "row" else _dtype_of(args[self.argnums])
+        real = np.float32 if like is not None and np.dtype(like) in (np.float32, np.complex64) else np.float64
+        seeds = np.zeros((k, nseed), real)
         seeds[c, np.arange(nseed)] = 1.0
         plan.seeds = seeds
         coo = m.tocoo()
