@@ -636,7 +636,13 @@ class StagingTrace(Trace):
             return tracers
         try:
             var = Var.__new__(Var)
-            var.shape = tuple(out.shape)
+            shape = out.shape
+            sh = _SHAPES.get(shape)
+            if sh is None:  # one tuple per shape (a long trace has many equal shapes)
+                if len(_SHAPES) > 4096:
+                    _SHAPES.clear()
+                sh = _SHAPES[shape] = tuple(shape)
+            var.shape = sh
             d = out.dtype
             var.dtype = d if isinstance(d, np.dtype) else np.dtype(d)
         except AttributeError:
@@ -644,6 +650,9 @@ class StagingTrace(Trace):
         t = StagedTracer(self, out, var)
         self.eqns.append(Eqn(p, ins, [var], params, src, note))
         return t
+
+
+_SHAPES: dict = {}
 
 
 def _var_of(val) -> Var:

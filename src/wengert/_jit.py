@@ -36,7 +36,6 @@ import gc
 import inspect
 import itertools
 import keyword
-import linecache
 import math
 import operator
 import weakref
@@ -62,9 +61,10 @@ from ._ir import (
     short_src,
     stage,
 )
+from ._linecache import register_source
 from .tree_util import tree_flatten, tree_unflatten
 
-__all__ = ["jit", "Jitted", "optimize", "codegen"]
+__all__ = ["jit", "Jitted", "optimize", "codegen", "interpret"]
 
 
 # ----------------------------------------------------------------------------
@@ -77,7 +77,10 @@ def _is_const(a) -> bool:
 
 def _const_all(a, value) -> bool:
     """True if constant ``a`` equals ``value`` everywhere (and is numeric)."""
-    if type(a) is Var or isinstance(a, Tracer):
+    t = type(a)
+    if t is float or t is int:
+        return a == value
+    if t is Var or isinstance(a, Tracer):
         return False
     if isinstance(a, (bool, np.bool_)):
         return False
@@ -119,6 +122,11 @@ def _real_or_int(v) -> bool:
 def _const_zero(a, negative: bool) -> bool:
     """``a`` is a constant that is zero everywhere, and every zero is ``-0.0``
     (``negative``) or ``+0.0``.  Integer zeros count as ``+0``."""
+    t = type(a)
+    if t is float:
+        return a == 0.0 and (math.copysign(1.0, a) < 0) == negative
+    if t is int:
+        return a == 0 and not negative
     if not _const_all(a, 0):
         return False
     if isinstance(a, (int, np.integer)) or (isinstance(a, np.ndarray) and a.dtype.kind in "iu"):
@@ -278,6 +286,8 @@ def _r_bcast(p, ins, params, out, prod):
 
 
 _RULES: dict = {}
+# the primitives whose producing equation a rule inspects (``prod``)
+_LOOKED_THROUGH: frozenset = frozenset()
 
 
 def _rules() -> dict:
@@ -292,6 +302,8 @@ def _rules() -> dict:
             R["transpose"]: _r_transpose, R["convert_element_type"]: _r_convert,
             R["stop_gradient"]: _r_identity, R["select"]: _r_select,
         })
+        global _LOOKED_THROUGH
+        _LOOKED_THROUGH = frozenset({R["neg"], R["reshape"], R["transpose"], R["broadcast_to"], P.broadcast_p})
     return _RULES
 
 
@@ -330,8 +342,7 @@ def _simplify(graph: Graph, blame: dict | None = None) -> Graph:
     rules above, and common-subexpression elimination."""
     sub: dict = {}
     cse: dict = {}
-    prod: dict = {}
-    order: dict = {v: i for i, v in enumerate(graph.inputs)}
+    prod: dict = {}  # producers of the values the rules look through
     new: list = []
     rules = _rules()
     registry = P.REGISTRY
@@ -351,7 +362,12 @@ def _simplify(graph: Graph, blame: dict | None = None) -> Graph:
         p = e.prim
         if isinstance(p, str):
             p = registry[p]
-        ins = [sub.get(a, a) if type(a) is Var else a for a in e.inputs]
+        ins = e.inputs
+        if sub:
+            for a in ins:
+                if type(a) is Var and a in sub:
+                    ins = [sub.get(b, b) if type(b) is Var else b for b in ins]
+                    break
         params = e.params
         outputs = e.outputs
         has_var = False
@@ -396,11 +412,14 @@ def _simplify(graph: Graph, blame: dict | None = None) -> Graph:
         # common subexpressions
         try:
             kins = [a if type(a) is Var else _const_key(a) for a in ins]
-            if p.name in _COMMUTATIVE and len(ins) == 2 and type(ins[0]) is Var and type(ins[1]) is Var \
+            if len(ins) == 2 and p.name in _COMMUTATIVE and type(ins[0]) is Var and type(ins[1]) is Var \
                     and ins[0].dtype == ins[1].dtype and ins[0].dtype.kind in "fiu" \
-                    and order.get(ins[0], -1) > order.get(ins[1], -1):
-                kins.reverse()
-            key = (p, tuple(kins), _param_key(params))
+                    and id(ins[0]) > id(ins[1]):
+                kins.reverse()  # one key for a + b and b + a
+            kins.append(p)
+            if params:
+                kins.append(_param_key(params))
+            key = tuple(kins)
             prev = cse.get(key)
         except TypeError:  # unhashable parameters or constants: never merged
             key = prev = None
@@ -408,20 +427,24 @@ def _simplify(graph: Graph, blame: dict | None = None) -> Graph:
             for v, w in zip(outputs, prev.outputs):
                 fix_atom(v, w, "cse", e)
             continue
-        ne = Eqn(p, ins, outputs, params, e.src, e.note, e.row)
+        if p is e.prim and ins is e.inputs and params is e.params:
+            ne = e  # unchanged: shared with the traced graph
+        else:
+            ne = Eqn(p, ins, outputs, params, e.src, e.note, e.row)
         if blame is not None and rewritten is not None:
             blame[ne] = rewritten
         if key is not None:
             cse[key] = ne
-        for v in outputs:
-            prod[v] = ne
-            order[v] = len(order)
+        if p in _LOOKED_THROUGH:
+            for v in outputs:
+                prod[v] = ne
         new.append(ne)
     outs = [sub.get(o, o) if type(o) is Var else o for o in graph.outputs]
     g = Graph(graph.inputs, new, outs, graph.in_tree, graph.out_tree, graph.name)
     # an output that became an input (x * 1 -> x) must still be a new array, as eagerly
+    ins_set = set(graph.inputs)
     g.copy_outputs = {k for k, (o, n) in enumerate(zip(graph.outputs, outs))
-                      if type(n) is Var and n is not o and n in order and order[n] < len(graph.inputs)}
+                      if type(n) is Var and n is not o and n in ins_set}
     g.copy_outputs |= getattr(graph, "copy_outputs", set())
     return g
 
@@ -431,7 +454,8 @@ def _dce(graph: Graph, blame: dict | None = None) -> Graph:
     live = {o for o in graph.outputs if type(o) is Var}
     kept = []
     for e in reversed(graph.eqns):
-        if any(v in live for v in e.outputs):
+        outs = e.outputs
+        if (outs[0] in live) if len(outs) == 1 else any(v in live for v in outs):
             kept.append(e)
             for a in e.inputs:
                 if type(a) is Var:
@@ -631,75 +655,122 @@ class _NotLiteral(Exception):
 _FILE_IDS = itertools.count(1)
 
 
+#: Graphs longer than this are compiled as several functions of this many
+#: equations each (``compile`` of one function of 10^5 lines needs gigabytes
+#: for its syntax tree); values crossing a boundary travel in a list.
+CHUNK = 500
+
+
 def codegen(graph: Graph, name: str = "f", in_types: Sequence[type] | None = None,
-            debug_nans: bool = False) -> tuple[str, Callable]:
+            debug_nans: bool = False, chunk: int | None = None,
+            compile_code: bool = True) -> tuple[str, Callable | None]:
     """Python source for ``graph`` and the compiled function.
 
     The function takes the flat input leaves and returns the outputs in the
     graph's output structure.  ``in_types[i]`` is the Python type of leaf
     ``i`` at call time (Python scalars are converted to NumPy on entry).
+    Graphs of more than ``chunk`` (default :data:`CHUNK`) equations become
+    one function per ``chunk`` equations, called in turn by the main one.
+    The source is in :mod:`linecache` (for tracebacks) while the function
+    lives.  With ``compile_code=False`` only the source is made (the function
+    is ``None``).
     """
+    chunk = CHUNK if chunk is None else max(1, int(chunk))
     gen = _Gen(graph, name)
     names = graph.var_names()
     gen.names = names
     fname = "".join(c if c.isalnum() or c == "_" else "_" for c in name).strip("_") or "f"
     if not fname[0].isalpha() or keyword.iskeyword(fname):
         fname = "f_" + fname
-    ins = [names[v] for v in graph.inputs]
-    lines = [f"def {fname}({', '.join(ins)}):"]
-    for i, v in enumerate(graph.inputs):
-        t = in_types[i] if in_types is not None else None
-        if t in (float, int, bool, complex):
-            conv = gen.const(v.dtype.type, "to_" + _short_dtype(v.dtype))
-            lines.append(f"    {names[v]} = {conv}({names[v]})")
-    # last use of each big intermediate, to drop it early (NumPy reuses the memory)
+    file_id = next(_FILE_IDS)
+    gen.compile_code = compile_code
+    eqns = graph.eqns
     out_vars = {o for o in graph.outputs if type(o) is Var}
     in_vars = set(graph.inputs)
+    if debug_nans:
+        gen.glb["_nan"] = _nan_any
+        gen.glb["_nan_found"] = _nan_found
+    # last use of each big intermediate, to drop it early (NumPy reuses the memory)
     last = {}
-    for k, e in enumerate(graph.eqns):
+    for k, e in enumerate(eqns):
         for a in e.inputs:
             if type(a) is Var and len(a.shape) >= 1 and math.prod(a.shape) >= 4096 \
                     and a not in out_vars and a not in in_vars:
                 last[a] = k
-    if debug_nans:
-        gen.glb["_nan"] = _nan_any
-        gen.glb["_nan_found"] = _nan_found
+    header = [f"def {fname}({', '.join(names[v] for v in graph.inputs)}):\n"]
+    for i, v in enumerate(graph.inputs):
+        t = in_types[i] if in_types is not None else None
+        if t in (float, int, bool, complex):
+            conv = gen.const(v.dtype.type, "to_" + _short_dtype(v.dtype))
+            header.append(f"    {names[v]} = {conv}({names[v]})\n")
+    parts: list = []  # (filename, lines) of each compiled piece, in the order shown
+    keep: list = []   # the compiled pieces' functions
+    if len(eqns) <= chunk:
+        lines = header
+        for k, e in enumerate(eqns):
+            _emit(gen, names, k, e, lines, last, debug_nans)
+        lines.append(f"    return {_returns(gen, graph, names.__getitem__)}\n")
+        filename = f"<wengert-jit {fname} #{file_id}>"
+        fn = _compile_piece(gen, fname, lines, filename)
+        parts.append((filename, lines))
+    else:
+        fn = _codegen_chunked(gen, graph, names, fname, header, chunk, last, debug_nans, file_id,
+                              parts, keep)
+    if fn is not None:
+        for filename, lines in parts:
+            register_source(filename, lines, fn)
+    consts = [f"#   {k} = {_show_const(v)}" for k, v in gen.glb.items()
+              if k.startswith("_") and k not in _HELPERS and not k.startswith(f"{fname}_part")]
+    src = "".join(line for _, lines in parts for line in lines)
+    if consts:
+        src = "# constants:\n" + "\n".join(consts) + "\n" + src
+    return src, fn
+
+
+_HELPERS = ("__builtins__", "_nan", "_nan_found", "_unflatten", "_copy")
+
+
+def _emit(gen, names, k, e, lines, last, debug_nans):
+    """The line(s) of equation ``k``."""
     const = gen.const
-    for k, e in enumerate(graph.eqns):
-        args = [names[a] if type(a) is Var else const(a) for a in e.inputs]
-        rhs = gen.expr(e, args)
-        outs = e.outputs
-        if len(outs) == 1 and not e.multiple_results:
-            lhs = names[outs[0]]
-        else:
-            lhs = ", ".join([names[v] for v in outs]) + ("," if len(outs) == 1 else "")
-        comment = e.name
-        if e.note:
-            comment += f" [{e.note}]"
-        if e.src:
-            comment += " " + short_src(e.src)
-        lines.append(f"    {lhs} = {rhs}  # {comment}")
-        if debug_nans:
-            info = gen.const((e.name, e.row, e.src, e.note), "eq")
-            vin = [gen.atom(a) for a in e.inputs if type(a) is Var]
-            tup = "(" + ", ".join(vin) + ("," if len(vin) == 1 else "") + ")"
-            for v in e.outputs:
-                if v.dtype.kind in "fc":
-                    lines.append(f"    if _nan({names[v]}): _nan_found({info}, {tup})")
-        if last:
-            dead = [names[a] for a in dict.fromkeys([a for a in e.inputs if type(a) is Var])
-                    if last.get(a) == k]
-            if dead:
-                lines.append(f"    del {', '.join(dead)}")
+    args = [names[a] if type(a) is Var else const(a) for a in e.inputs]
+    rhs = gen.expr(e, args)
+    outs = e.outputs
+    if len(outs) == 1 and not e.multiple_results:
+        lhs = names[outs[0]]
+    else:
+        lhs = ", ".join([names[v] for v in outs]) + ("," if len(outs) == 1 else "")
+    comment = e.name
+    if e.note:
+        comment += f" [{e.note}]"
+    if e.src:
+        comment += " " + short_src(e.src)
+    lines.append(f"    {lhs} = {rhs}  # {comment}\n")
+    if debug_nans:
+        info = gen.const((e.name, e.row, e.src, e.note), "eq")
+        vin = [gen.atom(a) for a in e.inputs if type(a) is Var]
+        tup = "(" + ", ".join(vin) + ("," if len(vin) == 1 else "") + ")"
+        for v in e.outputs:
+            if v.dtype.kind in "fc":
+                lines.append(f"    if _nan({names[v]}): _nan_found({info}, {tup})\n")
+    if last:
+        dead = [names[a] for a in dict.fromkeys([a for a in e.inputs if type(a) is Var])
+                if last.get(a) == k]
+        if dead:
+            lines.append(f"    del {', '.join(dead)}\n")
+
+
+def _returns(gen, graph, ref) -> str:
+    """The return expression; ``ref(var)`` is the source of a variable's value."""
     leaves = []
     copies = getattr(graph, "copy_outputs", ())
     for k, o in enumerate(graph.outputs):
         if type(o) is Var:
             if k in copies:  # an input standing for a computed output: a new array, as eagerly
                 gen.glb["_copy"] = _copy_array
-                leaves.append(f"_copy({names[o]})")
-                continue
-            leaves.append(names[o])
+                leaves.append(f"_copy({ref(o)})")
+            else:
+                leaves.append(ref(o))
         elif isinstance(o, np.ndarray):
             leaves.append(f"{gen.const(o)}.copy()")
         elif isinstance(o, (bool, int, float, complex)):
@@ -707,21 +778,209 @@ def codegen(graph: Graph, name: str = "f", in_types: Sequence[type] | None = Non
         else:
             leaves.append(gen.const(o))
     if graph.out_tree is None:
-        ret = leaves[0] if len(leaves) == 1 else "(" + ", ".join(leaves) + ",)"
-    else:
-        ret = gen.tree_expr(graph.out_tree, leaves)
-    lines.append(f"    return {ret}")
-    src = "\n".join(lines) + "\n"
-    filename = f"<wengert-jit {fname} #{next(_FILE_IDS)}>"
-    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
-    code = compile(src, filename, "exec")
+        return leaves[0] if len(leaves) == 1 else "(" + ", ".join(leaves) + ",)"
+    return gen.tree_expr(graph.out_tree, leaves)
+
+
+def _compile_piece(gen, fname, lines, filename):
+    if not gen.compile_code:
+        return None
+    code = compile("".join(lines), filename, "exec")
     exec(code, gen.glb)
-    fn = gen.glb[fname]
-    consts = [f"#   {k} = {_show_const(v)}" for k, v in gen.glb.items()
-              if k.startswith("_") and k not in ("__builtins__", "_nan", "_nan_found", "_unflatten", "_copy")]
-    if consts:
-        src = "# constants:\n" + "\n".join(consts) + "\n" + src
-    return src, fn
+    return gen.glb[fname]
+
+
+def _codegen_chunked(gen, graph, names, fname, header, chunk, last, debug_nans, file_id, parts, keep):
+    """One function per ``chunk`` equations; a value used in a later piece
+    than the one defining it lives in a slot of the list ``s`` between them
+    (slots are reused once their value is dead, and cleared)."""
+    eqns = graph.eqns
+    nchunks = (len(eqns) + chunk - 1) // chunk
+    final = nchunks  # the main function's return counts as a use in piece `final`
+    defined = {v: -1 for v in graph.inputs}
+    used_last: dict = {}
+    for k, e in enumerate(eqns):
+        c = k // chunk
+        for a in e.inputs:
+            if type(a) is Var:
+                used_last[a] = c
+        for v in e.outputs:
+            defined[v] = c
+    for o in graph.outputs:
+        if type(o) is Var:
+            used_last[o] = final
+    slot: dict = {}
+    free: list = []
+    nslots = 0
+
+    def alloc(v):
+        nonlocal nslots
+        if free:
+            slot[v] = free.pop()
+        else:
+            slot[v] = nslots
+            nslots += 1
+
+    dies: dict = {}  # piece -> slots whose value is dead after it
+    for v in graph.inputs:
+        if used_last.get(v, -1) >= 0:
+            alloc(v)
+    entry_slots = [(slot[v], names[v]) for v in graph.inputs if v in slot]
+    for c in range(nchunks):
+        ks = range(c * chunk, min(len(eqns), (c + 1) * chunk))
+        lines = [f"def {fname}_part{c + 1}(s):\n"]
+        loads = {}
+        for k in ks:
+            for a in eqns[k].inputs:
+                if type(a) is Var and defined[a] < c and a not in loads:
+                    loads[a] = None
+        for a in loads:
+            lines.append(f"    {names[a]} = s[{slot[a]}]\n")
+        for k in ks:
+            _emit(gen, names, k, eqns[k], lines, last, debug_nans)
+        # values dead after this piece free their slots (cleared unless reused below)
+        freed = [slot.pop(a) for a in loads if used_last.get(a) == c]
+        free.extend(freed)
+        stores = []
+        for k in ks:
+            for v in eqns[k].outputs:
+                if used_last.get(v, -1) > c:
+                    alloc(v)
+                    stores.append(v)
+        reused = {slot[v] for v in stores}
+        for i in freed:
+            if i not in reused:
+                lines.append(f"    s[{i}] = None\n")
+        for v in stores:
+            lines.append(f"    s[{slot[v]}] = {names[v]}\n")
+        if len(lines) == 1:
+            lines.append("    pass\n")
+        filename = f"<wengert-jit {fname} #{file_id} part {c + 1}>"
+        keep.append(_compile_piece(gen, f"{fname}_part{c + 1}", lines, filename))
+        parts.append((filename, lines))
+        dies[c] = freed
+    body = list(header)
+    init = ["None"] * nslots
+    for i, nm in entry_slots:
+        init[i] = nm
+    body.append(f"    s = [{', '.join(init)}]\n")
+    for c in range(nchunks):
+        body.append(f"    {fname}_part{c + 1}(s)\n")
+    body.append(f"    return {_returns(gen, graph, lambda v: f's[{slot[v]}]')}\n")
+    filename = f"<wengert-jit {fname} #{file_id}>"
+    fn = _compile_piece(gen, fname, body, filename)
+    parts.insert(0, (filename, body))
+    return fn
+
+
+#: Graphs of more equations than this run in :func:`interpret` instead of
+#: compiled Python: generating and compiling source costs ~50 us per
+#: equation, several times an eager gradient's ~10 us, and for so long a
+#: program the compiled code saves little over the loop (issue 10: jit of a
+#: 10^5-operation chain in <= 3x eager grad's time and memory).
+INTERPRET_ABOVE = 20_000
+
+
+def interpret(graph: Graph, in_types: Sequence[type] | None = None) -> Callable:
+    """A function running ``graph`` as a loop over its equations (each one
+    the primitive's own implementation on values held in a list), for graphs
+    too long to be worth compiling.  Same arguments and results as the
+    function :func:`codegen` makes; big intermediates are dropped after
+    their last use.
+
+    >>> import numpy as np, wengert as wg
+    >>> g = optimize(wg.make_graph(lambda x: x * 2.0 + 1.0, np.ones(2)))
+    >>> interpret(g)(np.array([1.0, 2.0]))
+    array([3., 5.])
+    """
+    slot: dict = {}
+    consts: list = []
+    for v in graph.inputs:
+        slot[v] = len(slot)
+    nin = len(slot)
+    steps = []
+    out_vars = {o for o in graph.outputs if type(o) is Var}
+    in_set = set(graph.inputs)
+    last: dict = {}
+    for k, e in enumerate(graph.eqns):
+        for a in e.inputs:
+            if type(a) is Var and a not in out_vars and a.shape and math.prod(a.shape) >= 4096:
+                last[a] = k
+    n_slots = nin + sum(len(e.outputs) for e in graph.eqns)
+    for k, e in enumerate(graph.eqns):
+        p = e.prim
+        if isinstance(p, str):
+            p = P.REGISTRY[p]
+        ins = []
+        for a in e.inputs:
+            if type(a) is Var:
+                ins.append(slot[a])
+            else:  # constants get slots of their own after the variables
+                ins.append(n_slots + len(consts))
+                consts.append(a)
+        if e.multiple_results:
+            for v in e.outputs:
+                slot[v] = len(slot)
+            out = tuple(slot[v] for v in e.outputs)
+        else:
+            out = slot[e.outputs[0]] = len(slot)
+        dead = ()
+        if last:
+            dead = tuple(slot[a] for a in dict.fromkeys(a for a in e.inputs if type(a) is Var)
+                         if last.get(a) == k and a not in in_set)
+        steps.append((p.impl, tuple(ins), e.params, out, dead))
+    convs = [None] * nin
+    for i, v in enumerate(graph.inputs):
+        t = in_types[i] if in_types is not None else None
+        if t in (float, int, bool, complex):
+            convs[i] = v.dtype.type
+    copies = getattr(graph, "copy_outputs", ())
+    outputs = []
+    for k, o in enumerate(graph.outputs):
+        if type(o) is Var:
+            outputs.append((0 if k not in copies else 1, slot[o]))
+        elif isinstance(o, np.ndarray):
+            outputs.append((2, o))
+        elif isinstance(o, (bool, int, float, complex)):
+            outputs.append((3, np.asarray(o)[()]))
+        else:
+            outputs.append((3, o))
+    out_tree = graph.out_tree
+    template = [None] * n_slots + consts
+    tuple_types = (tuple, list)
+
+    def run(*leaves):
+        env = list(template)
+        for i, x in enumerate(leaves):
+            c = convs[i]
+            env[i] = x if c is None else c(x)
+        for impl, ins, params, out, dead in steps:
+            r = impl(*[env[i] for i in ins], *params)
+            if type(out) is int:
+                env[out] = r
+            else:
+                if not isinstance(r, tuple_types):
+                    r = tuple(r)
+                for i, o in zip(out, r):
+                    env[i] = o
+            for i in dead:
+                env[i] = None
+        res = []
+        for kind, o in outputs:
+            if kind == 0:
+                res.append(env[o])
+            elif kind == 1:
+                res.append(_copy_array(env[o]))
+            elif kind == 2:
+                res.append(o.copy())
+            else:
+                res.append(o)
+        if out_tree is None:
+            return res[0] if len(res) == 1 else tuple(res)
+        return tree_unflatten(out_tree, res)
+
+    run.__name__ = graph.name or "interpreted"
+    return run
 
 
 def _copy_array(v):
@@ -822,7 +1081,11 @@ class _Entry:
         return self._fn
 
     def _build(self):
-        src, self._fn = _quietly(codegen, self.opt, self.name, self.leaf_types, self.debug)
+        opt = self.opt
+        if len(opt.eqns) > INTERPRET_ABOVE and not self.debug:
+            self._fn = _quietly(interpret, opt, self.leaf_types)
+            return  # the source is made when asked for (.source())
+        src, self._fn = _quietly(codegen, opt, self.name, self.leaf_types, self.debug)
         if self._source is None:  # .source() may have shown one with the user's lines
             self._source = src
 
@@ -830,6 +1093,9 @@ class _Entry:
     def source(self) -> str:
         if self._source is None:
             self._build()
+        if self._source is None:  # run by interpret(): the equivalent Python, not compiled
+            self._source = _quietly(codegen, self.opt, self.name, self.leaf_types, self.debug, None,
+                                    False)[0]
         return self._source
 
     @source.setter
