@@ -377,3 +377,38 @@ def test_pow_jacobians_keep_a_nan_partial_in_its_own_entry():
                 np.testing.assert_array_equal(jy, want_y)
         jx, jy = wg.vmap(wg.jacrev(f, argnums=(0, 1)))(np.stack([x, x]), np.stack([y, y]))
         np.testing.assert_array_equal(jy[1], want_y)
+
+
+def test_argsort_ties_are_numpys_in_every_mode():
+    # fuzz finding F6: the primitive sorted stably, eager NumPy with its default kind
+    b = np.array([0.9, 0.5, -0.2])
+    f = lambda x: wnp.take_along_axis(wnp.cumsum(wnp.tile(x, (2,))), wnp.argsort(wnp.tile(x, (2,))), axis=0)  # noqa: E731
+    j = wg.jit(f)
+    for _ in range(3):
+        np.testing.assert_array_equal(j(b), f(b))
+    x = np.random.default_rng(0).integers(0, 5, (4, 40)).astype(float)
+    for kind in (None, "stable", "quicksort"):
+        want = np.argsort(x, axis=-1, kind=kind)
+        np.testing.assert_array_equal(wg.vmap(lambda v: wnp.argsort(v, kind=kind))(x), want)
+        jj = wg.jit(lambda v: wnp.argsort(v, kind=kind))
+        np.testing.assert_array_equal(jj(x), want)
+        np.testing.assert_array_equal(jj(x), want)
+        np.testing.assert_array_equal(wg.jvp(lambda v: wnp.sort(v, kind=kind), (x,), (x,))[1],
+                                      np.take_along_axis(x, want, -1))
+
+
+@pytest.mark.parametrize("decimals", [1, 2, -1])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_round_with_decimals_under_vmap_and_jit(decimals, dtype):
+    # fuzz finding F4 (its vmap part): round(x, d) needed a concrete value
+    x = (np.random.default_rng(0).standard_normal((3, 50)) * 100).astype(dtype)
+    want = np.round(x, decimals)
+    for got in (wg.vmap(lambda v: wnp.round(v, decimals))(x), wg.jit(lambda v: wnp.round(v, decimals))(x),
+                wg.jit(lambda v: wnp.round(v, decimals))(x), wg.jvp(lambda v: wnp.round(v, decimals), (x,), (x,))[0]):
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == want.dtype
+    # zero derivative in every mode, also through a loop under jacfwd
+    x = np.array([0.3, -1.0, 2.0])
+    f = lambda x: wnp.round(wg.fori_loop(0, 2, lambda i, c: wnp.sin(c), x), 1) * x  # noqa: E731
+    np.testing.assert_allclose(wg.jacfwd(f)(x), wg.jacrev(f)(x))
+    np.testing.assert_allclose(wg.jacfwd(f)(x), np.diag(np.round(np.sin(np.sin(x)), 1)))

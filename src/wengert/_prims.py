@@ -751,7 +751,9 @@ reduce_min_p = defprim("reduce_min", _reduce_min_impl, 1, jvps=(_reduce_extreme_
 # Non-differentiable reductions/queries with parameters
 argmax_p = defprim("argmax", lambda x, axis: np.argmax(x, axis=axis), 1, nondiff=True)
 argmin_p = defprim("argmin", lambda x, axis: np.argmin(x, axis=axis), 1, nondiff=True)
-argsort_p = defprim("argsort", lambda x, axis: np.argsort(x, axis=axis, kind="stable"), 1,
+# NumPy's own algorithm (``kind``, default quicksort), so ties come out in the
+# same order eagerly, under jit and under vmap (each lane sorted alone)
+argsort_p = defprim("argsort", lambda x, axis, kind=None: np.argsort(x, axis=axis, kind=kind), 1,
                     nondiff=True)
 
 

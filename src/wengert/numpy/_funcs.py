@@ -233,10 +233,18 @@ def angle(z, deg=False):
 
 
 def round(a, decimals=0):  # noqa: A001
-    """Not differentiable (zero derivative)."""
+    """Not differentiable (zero derivative).  With ``decimals`` it is NumPy's
+    own arithmetic, ``rint(a * 10**d) / 10**d`` (``d < 0``: ``rint(a / 10**-d)
+    * 10**-d``), so it runs under jit and vmap with the same bits."""
     a = lift(a)
     if _isT(a, Tracer):
-        return P.NONDIFF["round"].bind(a) if decimals == 0 else _nondiff(np.round, a, decimals)
+        rnd = P.NONDIFF["round"].bind
+        if decimals == 0:
+            return rnd(a)
+        if dtype_of(a).kind not in "fc":
+            return _nondiff(np.round, a, decimals)
+        f = 10.0 ** builtins.abs(int(decimals))  # a Python float: keeps float32
+        return rnd(a * f) / f if decimals > 0 else rnd(a / f) * f
     return np.round(a, decimals)
 
 
@@ -1062,7 +1070,7 @@ def sort(a, axis=-1, kind=None, order=None, **kw):
     if axis is None:
         a = ravel(a)
         axis = -1
-    perm = argsort(a, axis=axis)
+    perm = argsort(a, axis=axis, kind=kind)
     return take_along_axis(a, perm, axis)
 
 
@@ -1112,9 +1120,10 @@ def _index_from_concrete(a, fn, fname):
 def argsort(a, axis=-1, kind=None, order=None, **kw):
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.argsort(a, axis=axis, kind=kind, order=order)
+    k = () if kind is None else (kind,)
     if axis is None:
-        return P.argsort_p.bind(ravel(a), 0)
-    return P.argsort_p.bind(a, norm_axis(axis, len(a.shape), "argsort"))
+        return P.argsort_p.bind(ravel(a), 0, *k)
+    return P.argsort_p.bind(a, norm_axis(axis, len(a.shape), "argsort"), *k)
 
 
 def argmax(a, axis=None, out=None, keepdims=False):
