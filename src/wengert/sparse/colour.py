@@ -54,17 +54,14 @@ def _adjacency(m):
     return m.indptr.tolist(), m.indices.tolist()
 
 
-def _order(indptr, nv, how):
+def _order(indptr, indices, nv, how):
     deg = np.diff(np.asarray(indptr))
     if how == "natural":
         return list(range(nv))
     if how == "largest_first":
         return np.argsort(-deg, kind="stable").tolist()
     # smallest last: bucket queue over the current degrees
-    return _smallest_last(indptr, _ADJ_CACHE[0], deg.tolist(), nv)
-
-
-_ADJ_CACHE = [None]
+    return _smallest_last(indptr, indices, deg.tolist(), nv)
 
 
 def _smallest_last(indptr, indices, deg, nv):
@@ -189,11 +186,7 @@ def colour(pattern, mode: str = "column", order: str | None = None) -> np.ndarra
         graph = (m.T @ m).tocsr()  # columns sharing a row
     nv = graph.shape[0]
     indptr, indices = _adjacency(graph)
-    _ADJ_CACHE[0] = indices
-    try:
-        seq = _order(indptr, nv, order)
-    finally:
-        _ADJ_CACHE[0] = None
+    seq = _order(indptr, indices, nv, order)
     if mode == "star":
         c = _greedy_star(indptr, indices, seq, nv)
     else:
