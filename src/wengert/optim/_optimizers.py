@@ -57,9 +57,13 @@ def _real_zeros_like(p):
     return _zeros_like(p).real.copy()
 
 
-def _is_complex(x) -> bool:
+def _dtype(x) -> np.dtype:
     dt = getattr(x, "dtype", None)
-    return np.dtype(dt if dt is not None else np.result_type(x)).kind == "c"
+    return np.dtype(dt if dt is not None else np.result_type(x))
+
+
+def _is_complex(x) -> bool:
+    return _dtype(x).kind == "c"
 
 
 def _descent(g):
@@ -160,6 +164,17 @@ class Optimizer:
         if not isinstance(count, Tracer):  # under jit the count is traced
             count = int(count)
         lr = self.lr(count)
+        fused = _fused(self, g_leaves, p_leaves, slot_leaves, count, lr)
+        if fused is not None:
+            new_p, new_slots = fused
+        else:
+            new_p, new_slots = self._per_leaf(g_leaves, p_leaves, slot_leaves, count, lr)
+        new_state = {"count": count + 1 if isinstance(count, Tracer) else np.int64(count + 1)}
+        for s in self.slots:
+            new_state[s] = tree_unflatten(tree, new_slots[s])
+        return tree_unflatten(tree, new_p), new_state
+
+    def _per_leaf(self, g_leaves, p_leaves, slot_leaves, count, lr):
         new_p: list = []
         new_slots: dict = {s: [] for s in self.slots}
         for i, (g, p) in enumerate(zip(g_leaves, p_leaves)):
@@ -172,10 +187,7 @@ class Optimizer:
             new_p.append(np_)
             for s in self.slots:
                 new_slots[s].append(sl[s])
-        new_state = {"count": count + 1 if isinstance(count, Tracer) else np.int64(count + 1)}
-        for s in self.slots:
-            new_state[s] = tree_unflatten(tree, new_slots[s])
-        return tree_unflatten(tree, new_p), new_state
+        return new_p, new_slots
 
     # -- PyTorch face ----------------------------------------------------------
     def _bind(self, params):
@@ -237,6 +249,42 @@ class Optimizer:
 
     def _leaf(self, g, p, slots: dict, count: int, lr: float):
         raise TypeError(f"{type(self).__name__} defines no update rule")
+
+
+# Under jit, many small parameters are updated as one vector: the update is
+# elementwise, so the numbers are the same bit for bit, and the compiled step
+# makes one NumPy call per formula instead of one per formula and parameter.
+_FUSE_MEAN_SIZE = 8192  # mean elements per parameter up to which fusing pays
+
+
+def _fused(opt, g_leaves, p_leaves, slot_leaves, count, lr):
+    """``(new_params, new_slots)`` computed on the concatenated parameters, or
+    None where that does not apply (eager, mixed dtypes, missing gradients,
+    large parameters: there the extra copies would cost more than they save)."""
+    if not isinstance(count, Tracer) or len(p_leaves) < 2 or any(g is None for g in g_leaves):
+        return None
+    dts = {_dtype(x) for x in (*p_leaves, *g_leaves)}
+    for s in opt.slots:
+        if len({_dtype(x) for x in slot_leaves[s]}) != 1:
+            return None
+    if len(dts) != 1:
+        return None
+    shapes = [tuple(p.shape) if hasattr(p, "shape") else np.shape(p) for p in p_leaves]
+    sizes = [int(np.prod(sh)) for sh in shapes]
+    if sum(sizes) > _FUSE_MEAN_SIZE * len(sizes):
+        return None
+
+    def cat(xs):
+        return wnp.concatenate([wnp.reshape(x, (-1,)) for x in xs])
+
+    flat_p, flat_slots = opt._leaf(cat(g_leaves), cat(p_leaves), {s: cat(slot_leaves[s]) for s in opt.slots},
+                                   count, lr)
+    bounds = np.cumsum([0] + sizes)
+
+    def split(v):
+        return [wnp.reshape(v[a:b], sh) for a, b, sh in zip(bounds[:-1], bounds[1:], shapes)]
+
+    return split(flat_p), {s: split(flat_slots[s]) for s in opt.slots}
 
 
 def _assign(t, new):
