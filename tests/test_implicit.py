@@ -102,6 +102,14 @@ def test_fixed_point_vmap_and_jit():
     assert np.isclose(wg.jit(wg.grad(sqrt_fp))(4.0), 0.25)
 
 
+def test_float32_stays_float32():
+    r = wg.fixed_point(_babylon, np.float32(1.0), np.float32(2.0), tol=1e-6)
+    assert r.dtype == np.float32 and np.isclose(r, np.sqrt(2.0), rtol=1e-6)
+    g = wg.grad(lambda a: wg.fixed_point(_babylon, np.float32(1.0), a, tol=1e-6))(np.float32(2.0))
+    assert np.isclose(g, 0.5 / np.sqrt(2.0), rtol=1e-5)
+    assert wg.linear_solve(lambda x: 2 * x, np.ones(2, np.float32)).dtype == np.float32
+
+
 def test_fixed_point_errors():
     with pytest.raises(RuntimeError, match=r"fixed_point\(.*max_iter=5"):
         wg.fixed_point(lambda x, a: 0.99 * x + a, 0.0, 1.0, max_iter=5)

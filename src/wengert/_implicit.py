@@ -395,6 +395,7 @@ def _implicit(F, x0, params, solve, tangent_solve, symmetric, caller):
     x_leaves = [_float_leaf(stop_gradient(v) if isinstance(v, Tracer) else wnp.asarray(v))
                 for v in x_leaves]
     unravel = _Unravel(x_leaves)
+    x_dtypes = [np.dtype(v.dtype) for v in x_leaves]   # float32 stays float32
     nx = len(x_leaves)
     p_leaves, p_tree = tree_flatten(list(params))
     n_p = len(p_leaves)
@@ -415,8 +416,7 @@ def _implicit(F, x0, params, solve, tangent_solve, symmetric, caller):
         leaves, t = tree_flatten(x)
         if t != x_tree:
             raise TypeError(f"{caller}: the solver returned structure {t}; the initial guess has {x_tree}")
-        return [np.asarray(v, dtype=np.result_type(np.asarray(v), np.float64)).reshape(s)
-                for v, s in zip(leaves, unravel.shapes)]
+        return [np.asarray(v, dtype=dt).reshape(s) for v, s, dt in zip(leaves, unravel.shapes, x_dtypes)]
 
     def primal(x0_, ps, cs):
         flat = tree_flatten(x0_)[0] + tree_flatten(list(ps))[0] + list(cs)
