@@ -35,6 +35,15 @@ def test_exponential_decay_closed_form(adjoint):
     assert np.isclose(tk, -t1 * y0 * e, rtol=1e-6)
 
 
+def test_adjoint_route_under_vmap_and_second_order():
+    f = lambda k: wg.odeint(decay, 1.0, np.array([0.0, 1.0]), k, adjoint=True)[1]
+    ks = np.array([0.5, 1.0, 2.0])
+    assert np.allclose(wg.vmap(wg.grad(f))(ks), -np.exp(-ks), rtol=1e-6)
+    assert np.allclose(wg.jacrev(wg.vmap(f))(ks), np.diag(-np.exp(-ks)), rtol=1e-6)
+    # second order differentiates the backward solve itself
+    assert np.isclose(wg.hessian(f)(0.5), np.exp(-0.5), rtol=1e-6)
+
+
 def test_second_derivatives_through_the_steps():
     y0, k, t1 = 1.5, 0.8, 2.0
     e = np.exp(-k * t1)

@@ -276,8 +276,8 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1e-7, atol
       order, under ``vmap`` and ``jit``;
     * ``adjoint=True``: reverse mode by the continuous adjoint system solved
       backwards with the same method and tolerances (memory O(1) in the number
-      of steps; first order in reverse mode — forward mode differentiates the
-      steps instead).
+      of steps; a reverse-mode rule — forward mode differentiates the steps
+      instead, and second derivatives differentiate the backward solve).
 
     A stiff problem (or one whose solution blows up) exhausts ``mxstep`` or
     the step size: a ``RuntimeError`` says so (inside ``jit``, where values are
