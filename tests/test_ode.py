@@ -105,6 +105,10 @@ def test_against_finite_differences_both_modes(rng):
         return wg.odeint(rhs, y0, np.array([0.0, 0.7, 1.2]), th, rtol=1e-10, atol=1e-12)
 
     check_grads(f, (np.array([1.0, 0.5]), np.array([1.1, 0.4, 0.9])), order=1, tol=1e-5)
+    # and in the output times (both modes)
+    g = lambda ts: wg.odeint(lambda y, t: wnp.stack([y[1], -wnp.sin(t) * y[0]]), np.array([1.0, 0.5]), ts,
+                             rtol=1e-10, atol=1e-12)
+    check_grads(g, (np.array([0.1, 0.7, 1.2]),), order=1, tol=1e-5)
     # the adjoint route gives the same gradient
     ga = wg.grad(lambda th: wnp.sum(wg.odeint(
         lambda y, t, th: wnp.stack([th[0] * y[0] - th[1] * y[0] * y[1], -th[2] * y[1] + th[1] * y[0] * y[1]]),
