@@ -79,6 +79,50 @@ def shrink_one(job):
             "script": script, "n_ops": n_ops, "shrink_time": time.perf_counter() - t0}
 
 
+def _failed_record(seed, kind, detail, checks):
+    return {"seed": seed, "n_ops": 0, "time": 0.0,
+            "results": [C.Result(c, "fail", kind, detail, kind).as_dict() for c in checks]}
+
+
+def _run_all(pool, new_pool, seeds, opts, jobs, progress):
+    """Run every seed in ``pool``; a program that neither finishes nor times out (a hang in C code, a dead
+    worker) within a hard limit is recorded as a timeout and the pool is replaced. Returns the records
+    followed by the pool in use."""
+    hard = 2 * opts["timeout"] + 60
+    pending = list(seeds)[::-1]
+    inflight = {}
+    records = []
+    while pending or inflight:
+        while pending and len(inflight) < 2 * jobs:
+            s = pending.pop()
+            inflight[s] = (pool.apply_async(run_seed, (s,)), time.monotonic())
+        done = [s for s, (ar, _) in inflight.items() if ar.ready()]
+        for s in done:
+            ar, _ = inflight.pop(s)
+            try:
+                records.append(ar.get())
+            except Exception as e:
+                records.append(_failed_record(s, "crash", f"worker: {type(e).__name__}: {e}", opts["checks"]))
+            progress(len(records))
+        if done:
+            continue
+        now = time.monotonic()
+        stuck = [s for s, (_, st) in inflight.items() if now - st > hard]
+        if not stuck:
+            time.sleep(0.005)
+            continue
+        pool.terminate()
+        pool.join()
+        pool = new_pool()
+        for s in stuck:
+            records.append(_failed_record(s, "timeout", f"no result within {hard:.0f} s (hang or crash)",
+                                          opts["checks"]))
+            progress(len(records))
+        pending.extend(s for s in inflight if s not in stuck)
+        inflight.clear()
+    return records + [pool]
+
+
 def summarise(records, checks):
     table = {c: {"checked": 0, "passed": 0, "failed": collections.Counter(), "unstable": 0, "refused": 0}
              for c in checks}
@@ -214,15 +258,20 @@ def main(argv=None):
     seeds = range(args.seed, args.seed + args.n)
     commit = _commit()
     t0 = time.perf_counter()
-    records = []
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    with ctx.Pool(args.jobs, initializer=_init, initargs=(opts,), maxtasksperchild=500) as pool:
-        for i, rec in enumerate(pool.imap_unordered(run_seed, seeds, chunksize=4)):
-            records.append(rec)
-            if not args.quiet and (i + 1) % 50 == 0:
-                el = time.perf_counter() - t0
-                print(f"\r{i + 1}/{args.n} programs, {el:.0f} s, {(i + 1) / el:.2f} programs/s",
-                      end="", file=sys.stderr, flush=True)
+
+    def new_pool():
+        return ctx.Pool(args.jobs, initializer=_init, initargs=(opts,), maxtasksperchild=200)
+
+    def progress(i):
+        if not args.quiet and i % 50 == 0:
+            el = time.perf_counter() - t0
+            print(f"\r{i}/{args.n} programs, {el:.0f} s, {i / el:.2f} programs/s", end="", file=sys.stderr, flush=True)
+
+    pool = new_pool()
+    try:
+        records = _run_all(pool, new_pool, seeds, opts, args.jobs, progress)
+        pool = records.pop()    # the pool may have been replaced after a hang
         run_time = time.perf_counter() - t0
         if not args.quiet:
             print(file=sys.stderr)
@@ -246,6 +295,9 @@ def main(argv=None):
         todo = [j for j in jobs if j is not None]
         done = iter(pool.map(shrink_one, todo, chunksize=1) if todo else [])
         shrunk = [None if j is None else next(done) for j in jobs]
+    finally:
+        pool.terminate()
+        pool.join()
     total = time.perf_counter() - t0
     n_ops = sum(r["n_ops"] for r in records)
     speed = args.n / run_time if run_time else float("nan")

@@ -165,3 +165,27 @@ def test_jit_argsort_ties_match_eager():
     j = wg.jit(f)
     for x in (np.array([-0.3, 0.5, -0.2]), np.array([0.9, 0.5, -0.2]), np.array([0.9, 0.5, -0.2])):
         np.testing.assert_array_equal(j(x), f(x))
+
+
+# --- F7: arctan2 at (0, 0) where the tangent is zero --------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="fuzz finding F7: arctan2's rule is 0/0 at (0, 0) even where the tangent is 0")
+@pytest.mark.parametrize("case", ["diag", "difference"])
+def test_arctan2_of_constant_zeros_has_finite_derivative(case):
+    if case == "diag":
+        def f(x0):
+            v3 = wnp.diag(x0, 1)                  # zeros off the first superdiagonal: constants
+            return wnp.arctan2(wnp.einsum("im->i", v3), v3)
+        x = np.array([-1.5, -0.9])
+    else:
+        def f(x0):
+            v0 = x0.reshape((-1, 1))
+            return wnp.arctan2(x0 - x0, wnp.ptp(v0, axis=1)) + x0   # arctan2(0, 0), constant in x0
+        x = np.array([0.4, 1.3])
+    v = np.array([0.6, -0.8])
+    want = _fd_dir(f, [x], [v])
+    _, t = wg.jvp(f, (x,), (v,))
+    np.testing.assert_allclose(t, want, rtol=1e-7, atol=1e-8)
+    g = wg.grad(lambda x: wnp.sum(f(x)))(x)
+    assert abs(_dot([g], [v]) - float(np.sum(want))) < 1e-7
