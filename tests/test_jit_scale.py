@@ -102,3 +102,25 @@ def test_long_chain_memory(monkeypatch):
     assert np.array_equal(a, b) and np.array_equal(a, f(x))
     # measured 3.5-3.8x at 3*10^4..10^5 (benchmarks/jit_scale.py)
     assert jit_peak < 5 * grad_peak, (jit_peak, grad_peak)  # 4.0x at 2,000
+
+
+def _generated(prefix):
+    return {k for k in linecache.cache if k.startswith(prefix)}
+
+
+def _sq(x):
+    return x * x + 1.0
+
+
+def test_linecache_of_source_grad_and_cli_expressions_is_freed():
+    from wengert import cli, source
+    gc.collect()
+    before_src, before_cli = _generated("<wengert.source"), _generated("<wengert-expression")
+    df = source.grad(_sq)
+    assert float(df(3.0)[1][0]) == 6.0  # (value, gradients)
+    e = cli.parse_expression("sin(x) * y", ["x", "y"])
+    assert _generated("<wengert.source") - before_src and _generated("<wengert-expression") - before_cli
+    del df, e
+    gc.collect()
+    assert _generated("<wengert.source") - before_src == set()
+    assert _generated("<wengert-expression") - before_cli == set()

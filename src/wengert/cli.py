@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import linecache
 import math
 import sys
 import time
@@ -195,9 +194,10 @@ def parse_expression(text: str, variables: Sequence[str]) -> Expression:
 
     glb: dict[str, Any] = {"wnp": wnp, "__name__": "wengert_expression"}
     code = compile(source, fname, "exec")
-    linecache.cache[fname] = (len(source), None, source.splitlines(True), fname)
     exec(code, glb)  # the source was built from a checked AST, not from user text
     fn = glb["f"]
+    from ._linecache import register_source
+    register_source(fname, source, fn)  # in linecache while fn lives (issue 10)
     fn.__doc__ = f"f({params}) = {text.strip()}"
     expr = Expression(text.strip(), variables, fn, source)
     expr.used = used  # type: ignore[attr-defined]

@@ -49,7 +49,6 @@ captured when the code is generated, as constants.
 
 from __future__ import annotations
 
-import linecache
 from collections.abc import Callable
 
 from ._source_anf import Op, Program, SourceTransformError, Val, lower
@@ -229,11 +228,12 @@ def _compile(prog: Program, code: str, kind: str) -> Callable:
     _counter[0] += 1
     filename = f"<wengert.source.{kind}({prog.name}) #{_counter[0]}>"
     text = PREAMBLE + "\n\n" + code + "\n"
-    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     ns: dict = {"__name__": "wengert.source.generated"}
     exec(compile(text, filename, "exec"), ns)  # noqa: S102
     ns.update(prog.consts)
     fn = ns[code.split("(", 1)[0][4:]]
+    from ._linecache import register_source
+    register_source(filename, text, fn)  # in linecache while fn lives (issue 10)
     fn.source = code
     return fn
 
