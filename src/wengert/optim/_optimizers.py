@@ -282,7 +282,7 @@ def _fused(opt, g_leaves, p_leaves, slot_leaves, count, lr):
     bounds = np.cumsum([0] + sizes)
 
     def split(v):
-        return [wnp.reshape(v[a:b], sh) for a, b, sh in zip(bounds[:-1], bounds[1:], shapes)]
+        return [wnp.reshape(part, sh) for part, sh in zip(wnp.split(v, list(bounds[1:-1])), shapes)]
 
     return split(flat_p), {s: split(flat_slots[s]) for s in opt.slots}
 
