@@ -388,3 +388,24 @@ def test_transpose_tuple_is_numpys_permutation_two_ints_are_torchs_swap():
     np.testing.assert_array_equal(u.transpose(0, 2).numpy(), np.swapaxes(a, 0, 2))
     (t.transpose((0, 1)) * wg.tensor(np.arange(6.0).reshape(2, 3))).sum().backward()
     np.testing.assert_array_equal(t.grad.numpy(), np.arange(6.0).reshape(2, 3))
+
+
+def test_functional_module_with_submodule_attributes_keeps_its_own_params():
+    # a module in the functional style (it defines apply) that also keeps a
+    # submodule as an attribute: params is what it sets, as before
+    class Residual(nn.Module):
+        def __init__(self):
+            self.block = nn.Linear(2, 2, seed=0)
+            self.params = self.block.params
+
+        def apply(self, params, x):
+            return x + self.block.apply(params, x)
+
+    r = Residual()
+    assert sorted(r.params) == ["bias", "weight"]
+    x = np.ones((3, 2))
+    np.testing.assert_allclose(r(x), x + r.block(x))
+    g = wg.grad(lambda p: wnp.sum(r.apply(p, x)))(r.params)
+    np.testing.assert_allclose(g["weight"], np.full((2, 2), 3.0))
+    assert [n for n, _ in r.named_parameters()] == ["bias", "weight"]
+    assert "fc1" in repr(Net()) and "blocks.1" in repr(Net()) and "scale" in repr(Net())

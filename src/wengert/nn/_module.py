@@ -152,7 +152,9 @@ class Module:
         object.__setattr__(self, name, value)
 
     def _explicit(self) -> bool:
-        return "_params" in self.__dict__ or not self._children()
+        """Whether ``params`` is held as set (functional modules, which define
+        ``apply``) rather than gathered from the children (PyTorch style)."""
+        return "_params" in self.__dict__ or type(self).apply is not Module.apply or not self._children()
 
     @property
     def params(self) -> Any:
@@ -160,6 +162,8 @@ class Module:
         d = self.__dict__
         if "_params" in d:
             return d["_params"]
+        if type(self).apply is not Module.apply:
+            return None  # a functional module that has not set its params
         kids = self._children()
         if not kids:
             return None
@@ -394,10 +398,18 @@ class Module:
         return int(sum(np.size(getattr(v, "data", v)) for v in tree_leaves(self.params)))
 
     def __repr__(self) -> str:
-        kids = [(n, v) for n, v in self.__dict__.items() if isinstance(v, Module)]
-        if not kids or "_params" in self.__dict__:
+        if self._explicit():
             return f"{type(self).__name__}()"
-        inner = ",\n  ".join(f"({n}): " + repr(v).replace("\n", "\n  ") for n, v in kids)
+        kids = []
+        for n, v in self._children():
+            if isinstance(v, (list, tuple)):
+                kids.extend((f"{n}.{i}", m) for i, m in enumerate(v))
+            elif isinstance(v, Module):
+                kids.append((n, v))
+            else:
+                kids.append((n, f"Parameter(shape={tuple(getattr(v, 'shape', ()))})"))
+        inner = ",\n  ".join(f"({n}): " + (v if isinstance(v, str) else repr(v)).replace("\n", "\n  ")
+                              for n, v in kids)
         return f"{type(self).__name__}(\n  {inner}\n)"
 
 
