@@ -21,7 +21,7 @@ import numpy as _np
 from .. import _prims_fft as FP
 from .._core import Tracer
 from . import _funcs as F
-from ._base import dtype_of, index_gather, norm_axes, norm_axis
+from ._base import dtype_of, index_gather, lift, norm_axes, norm_axis
 
 __all__ = ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "fftn", "ifftn", "rfft2",
            "irfft2", "rfftn", "irfftn", "hfft", "ihfft", "fftshift", "ifftshift",
@@ -81,7 +81,7 @@ def _neg(axis, nd, fname):
 
 def _c1(inverse, fname):
     def f(a, n=None, axis=-1, norm=None, out=None):
-        if not _isT(a, Tracer):
+        if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
             return getattr(_np.fft, fname)(a, n=n, axis=axis, norm=norm)
         norm = _norm(norm, fname)
         ax = _neg(axis, len(a.shape), fname)
@@ -119,7 +119,7 @@ def _axes_s(a, s, axes, fname, default_axes=None):
 
 def _cn(inverse, fname, default_axes=None):
     def f(a, s=None, axes=default_axes, norm=None, out=None):
-        if not _isT(a, Tracer):
+        if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
             return getattr(_np.fft, fname)(a, s=s, axes=axes, norm=norm)
         norm = _norm(norm, fname)
         axes_, s_ = _axes_s(a, s, axes, fname)
@@ -142,7 +142,7 @@ ifft2 = _cn(True, "ifft2", (-2, -1))
 def rfft(a, n=None, axis=-1, norm=None, out=None):
     """``numpy.fft.rfft``: DFT of a real signal, the ``n//2 + 1`` non-negative
     frequencies.  Its transpose zero-pads, transforms and keeps the real part."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.fft.rfft(a, n=n, axis=axis, norm=norm)
     norm = _norm(norm, "rfft")
     ax = _neg(axis, len(a.shape), "rfft")
@@ -155,7 +155,7 @@ def irfft(a, n=None, axis=-1, norm=None, out=None):
     """``numpy.fft.irfft``: the real signal of length ``n`` (default
     ``2 (m - 1)``) with half spectrum ``a``; imaginary parts of the zero (and
     Nyquist) bins are ignored, so their gradient is 0."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.fft.irfft(a, n=n, axis=axis, norm=norm)
     norm = _norm(norm, "irfft")
     ax = _neg(axis, len(a.shape), "irfft")
@@ -168,7 +168,7 @@ def irfft(a, n=None, axis=-1, norm=None, out=None):
 
 def rfftn(a, s=None, axes=None, norm=None, out=None):
     """``numpy.fft.rfftn``: ``rfft`` over the last axis, ``fft`` over the others."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.fft.rfftn(a, s=s, axes=axes, norm=norm)
     axes_, s_ = _axes_s(a, s, axes, "rfftn")
     y = rfft(a, s_[-1], axes_[-1], norm)
@@ -179,7 +179,7 @@ def rfftn(a, s=None, axes=None, norm=None, out=None):
 
 def irfftn(a, s=None, axes=None, norm=None, out=None):
     """``numpy.fft.irfftn``: ``ifft`` over all axes but the last, ``irfft`` on it."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.fft.irfftn(a, s=s, axes=axes, norm=norm)
     nd = len(a.shape)
     if axes is None:
@@ -195,24 +195,26 @@ def irfftn(a, s=None, axes=None, norm=None, out=None):
 
 def rfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
     """``numpy.fft.rfft2``."""
+    a = lift(a)
     return rfftn(a, s, axes, norm) if _isT(a, Tracer) else _np.fft.rfft2(a, s, axes, norm)
 
 
 def irfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
     """``numpy.fft.irfft2``."""
+    a = lift(a)
     return irfftn(a, s, axes, norm) if _isT(a, Tracer) else _np.fft.irfft2(a, s, axes, norm)
 
 
 def hfft(a, n=None, axis=-1, norm=None, out=None):
     """``numpy.fft.hfft``: ``irfft(conj(a))`` with the dual normalisation."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.fft.hfft(a, n=n, axis=axis, norm=norm)
     return irfft(F.conj(_to_complex(a)), n, axis, _DUAL[_norm(norm, "hfft")])
 
 
 def ihfft(a, n=None, axis=-1, norm=None, out=None):
     """``numpy.fft.ihfft``: ``conj(rfft(a))`` with the dual normalisation."""
-    if not _isT(a, Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return _np.fft.ihfft(a, n=n, axis=axis, norm=norm)
     return F.conj(rfft(a, n, axis, _DUAL[_norm(norm, "ihfft")]))
 
@@ -221,7 +223,7 @@ def _shift(fname):
     npf = getattr(_np.fft, fname)
 
     def f(x, axes=None):
-        if not _isT(x, Tracer):
+        if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
             return npf(x, axes=axes)
         return index_gather(x, lambda pos: npf(pos, axes=axes))
     f.__name__ = f.__qualname__ = fname
