@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -145,15 +146,20 @@ def run_or_inline(bind, inline):
 
 
 _SKIP_TYPES = (str, bytes, int, float, complex, bool, type(None), np.ndarray, np.generic,
-               type, type(functools), range, slice)
-_SCAN_BUDGET = 400
+               type, types.ModuleType, range, slice, types.BuiltinFunctionType, np.ufunc)
+_SKIP_EXACT = frozenset(_SKIP_TYPES)
+_SCAN_BUDGET = 200
 
 
-def _is_tracer_tree(obj, depth=0, seen=None) -> bool:
+def _is_tracer_tree(obj, depth=0, seen=None, mod=None) -> bool:
     """Does ``obj`` (a function, its closure, defaults and globals, a bound
     method, a ``functools.partial``, a container, an object's attributes)
-    hold a tracer?  A bounded walk: what it misses, the checks at run time
+    hold a tracer?  A bounded walk (globals are followed in the first
+    function's module only): what it misses, the checks at run time
     (:class:`CaptureLeak`) catch."""
+    t = type(obj)
+    if t in _SKIP_EXACT:
+        return False
     if isinstance(obj, Tracer):
         return True
     if depth > 6 or isinstance(obj, _SKIP_TYPES):
@@ -164,46 +170,47 @@ def _is_tracer_tree(obj, depth=0, seen=None) -> bool:
         return False
     seen.add(id(obj))
     d = depth + 1
-    if isinstance(obj, (tuple, list, set, frozenset)):
-        return any(_is_tracer_tree(o, d, seen) for o in obj)
-    if isinstance(obj, dict):
-        return any(_is_tracer_tree(o, d, seen) for o in obj.values())
-    if isinstance(obj, functools.partial):
-        return (_is_tracer_tree(obj.func, d, seen)
-                or _is_tracer_tree(obj.args, d, seen)
-                or _is_tracer_tree(obj.keywords, d, seen))
-    fn = getattr(obj, "__func__", None)  # bound methods
-    if fn is not None:
-        return (_is_tracer_tree(getattr(obj, "__self__", None), d, seen)
-                or _is_tracer_tree(fn, d, seen))
-    code = getattr(obj, "__code__", None)
-    if code is not None and hasattr(code, "co_names"):
-        cells = getattr(obj, "__closure__", None) or ()
-        for c in cells:
+    if t is types.FunctionType:
+        for c in obj.__closure__ or ():
             try:
                 v = c.cell_contents
             except ValueError:
                 continue
-            if _is_tracer_tree(v, d, seen):
+            if _is_tracer_tree(v, d, seen, mod):
                 return True
-        if _is_tracer_tree(getattr(obj, "__defaults__", None) or (), d, seen):
+        if obj.__defaults__ and _is_tracer_tree(obj.__defaults__, d, seen, mod):
             return True
-        if _is_tracer_tree(getattr(obj, "__kwdefaults__", None) or {}, d, seen):
+        if obj.__kwdefaults__ and _is_tracer_tree(obj.__kwdefaults__, d, seen, mod):
             return True
-        g = getattr(obj, "__globals__", None)
-        if g is not None:
-            for name in _code_names(code):
+        g = obj.__globals__
+        if mod is None and not g.get("__name__", "").startswith("wengert."):
+            mod = g  # the user's module (not a wrapper made by wengert)
+        if g is mod:
+            for name in _code_names(obj.__code__):
                 v = g.get(name)
-                if v is not None and _is_tracer_tree(v, d, seen):
+                if v is not None and _is_tracer_tree(v, d, seen, mod):
                     return True
         return False
-    if callable(obj) and type(obj).__module__ == "builtins":
+    if isinstance(obj, (tuple, list, set, frozenset)):
+        return any(_is_tracer_tree(o, d, seen, mod) for o in obj)
+    if isinstance(obj, dict):
+        return any(_is_tracer_tree(o, d, seen, mod) for o in obj.values())
+    if t is types.MethodType:
+        return _is_tracer_tree(obj.__self__, d, seen, mod) or _is_tracer_tree(obj.__func__, d, seen, mod)
+    if isinstance(obj, functools.partial):
+        return (_is_tracer_tree(obj.func, d, seen, mod)
+                or _is_tracer_tree(obj.args, d, seen, mod)
+                or _is_tracer_tree(obj.keywords, d, seen, mod))
+    if t.__module__.startswith("wengert."):  # the library's own objects (primitives, ...)
         return False
     # an object's attributes (instance dict and slots)
-    dct = getattr(obj, "__dict__", None)
-    if isinstance(dct, dict) and _is_tracer_tree(dct, d, seen):
+    try:
+        dct = object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        dct = None
+    if isinstance(dct, dict) and _is_tracer_tree(dct, d, seen, mod):
         return True
-    for cls in type(obj).__mro__:
+    for cls in t.__mro__:
         slots = cls.__dict__.get("__slots__", ())
         for slot in (slots,) if isinstance(slots, str) else slots:
             if slot in ("__dict__", "__weakref__"):
@@ -214,7 +221,7 @@ def _is_tracer_tree(obj, depth=0, seen=None) -> bool:
                 v = object.__getattribute__(obj, slot)
             except AttributeError:
                 continue
-            if _is_tracer_tree(v, d, seen):
+            if _is_tracer_tree(v, d, seen, mod):
                 return True
     return False
 
