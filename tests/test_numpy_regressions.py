@@ -217,6 +217,11 @@ def _pair(f):
     return lambda a, b: f([a, b])
 
 
+def _special():
+    from wengert.scipy import special
+    return special
+
+
 LIST_CALLS = {
     "mean": wnp.mean, "std": wnp.std, "var": lambda v: wnp.var(v, ddof=1), "norm": wnp.linalg.norm,
     "sum": wnp.sum, "prod": wnp.prod, "max": wnp.max, "min": wnp.min, "median": wnp.median,
@@ -249,6 +254,9 @@ LIST_CALLS = {
     "eigvalsh": lambda v: wnp.linalg.eigvalsh([v, [v[1], 3 * v[0]]]),
     "solve": lambda v: wnp.linalg.solve([[2.0, 1.0], [1.0, 3.0]], v),
     "solve-a": lambda v: wnp.linalg.solve([v, [v[1], 3 * v[0]]], [1.0, 2.0]),
+    "fft": lambda v: wnp.abs(wnp.fft.fft(v)), "rfft": lambda v: wnp.real(wnp.fft.rfft(v)),
+    "fftshift": wnp.fft.fftshift, "erf": lambda v: _special().erf(v),
+    "logsumexp": lambda v: _special().logsumexp(v), "xlogy": lambda v: _special().xlogy(v, 2.0),
     "tuple": lambda v: wnp.mean(tuple(v)), "nested": lambda v: wnp.sum([[v[0], 2.0], [v[1], v[0] * v[1]]]),
 }
 

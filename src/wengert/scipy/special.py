@@ -29,7 +29,7 @@ import numpy as np
 from .. import _prims_special as SP
 from .._core import Tracer
 from ..numpy import _funcs as F
-from ..numpy._base import any_tracer, as_operand, norm_axes, shape_of
+from ..numpy._base import any_tracer, as_operand, lift, norm_axes, shape_of
 
 _sp = SP.scipy_special()  # a clear ImportError (pip install wengert[scipy]) if SciPy is missing
 
@@ -45,7 +45,7 @@ def _unary(name, p, doc):
     bind = p.bind
 
     def f(x, /):
-        if _isT(x, Tracer):
+        if _isT(x, Tracer) or _isT(x := lift(x), Tracer):
             if np.dtype(x.dtype).kind not in "f":
                 raise TypeError(f"special.{name}: expected a real floating input under a "
                                 f"transformation, got {np.dtype(x.dtype).name}")
@@ -70,7 +70,7 @@ ndtri = _unary("ndtri", SP.ndtri_p, "the normal quantile Φ⁻¹; derivative √
 def polygamma(n, x):
     """``scipy.special.polygamma(n, x)``, the n-th derivative of digamma;
     differentiable in ``x`` (``n`` is a non-negative integer, not traced)."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return _sp.polygamma(n, x)
     if _isT(n, Tracer) or np.ndim(n) != 0 or int(n) != n or n < 0:
         raise TypeError(f"special.polygamma: under a transformation the order n must be a "
@@ -80,20 +80,21 @@ def polygamma(n, x):
 
 def ndtr(x, /):
     """Normal CDF ``Φ(x) = erfc(-x/√2)/2``."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return _sp.ndtr(x)
     return erfc(x * (-1.0 / math.sqrt(2.0))) * 0.5
 
 
 def logit(x, /):
     """``log(x / (1 - x))`` as ``log x - log1p(-x)``."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return _sp.logit(x)
     return F.log(x) - F.log1p(-x)
 
 
 def xlogy(x, y, /):
     """``x · log(y)``, 0 where ``x == 0`` (and ``y <= 0``)."""
+    x, y = lift(x), lift(y)
     if not any_tracer((x, y)):
         return _sp.xlogy(x, y)
     x, y = as_operand(x), as_operand(y)
@@ -103,6 +104,7 @@ def xlogy(x, y, /):
 
 def xlog1py(x, y, /):
     """``x · log1p(y)``, 0 where ``x == 0`` (and ``y <= -1``)."""
+    x, y = lift(x), lift(y)
     if not any_tracer((x, y)):
         return _sp.xlog1py(x, y)
     x, y = as_operand(x), as_operand(y)
@@ -124,6 +126,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     >>> g
     array([1., 0.])
     """
+    a, b = lift(a), lift(b)
     if not any_tracer((a, b)):
         return _sp.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
     a = as_operand(a)
@@ -154,13 +157,13 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
 
 def softmax(x, axis=None):
     """``exp(x - logsumexp(x, axis, keepdims=True))``."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return _sp.softmax(x, axis=axis)
     return F.exp(x - logsumexp(x, axis=axis, keepdims=True))
 
 
 def log_softmax(x, axis=None):
     """``x - logsumexp(x, axis, keepdims=True)``."""
-    if not _isT(x, Tracer):
+    if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return _sp.log_softmax(x, axis=axis)
     return x - logsumexp(x, axis=axis, keepdims=True)
