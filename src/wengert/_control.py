@@ -752,13 +752,13 @@ def staged_linearize(trace, p, primals, tangents, params):
     and the tape equation's forward and transpose are one operation each.
 
     When the primals are themselves being differentiated (``jit`` of a
-    second derivative), and for ``cond`` (whose one branch is cheap to run
-    again), the forward and transpose are instead each one checkpointed
-    operation that linearizes the construct again: those are differentiable
+    second derivative), the forward and transpose are instead operations
+    that linearize the construct again (a ``cond`` of the branches' JVPs or
+    VJPs; a checkpointed operation for a loop): those are differentiable
     like any other, to any order."""
-    if p is cond_p:
-        return _cond_staged_lin(trace, primals, tangents, params)
     if not _first_order(primals):
+        if p is cond_p:
+            return _cond_staged_lin(trace, primals, tangents, params)
         if _reverse_traced(primals):
             raise TypeError(_REV_REV_MSG.format(p.name))
         return _staged_recompute(trace, p, primals, tangents, params)
