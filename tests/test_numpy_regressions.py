@@ -420,3 +420,14 @@ def test_round_with_decimals_under_vmap_and_jit(decimals, dtype):
     f = lambda x: wnp.round(wg.fori_loop(0, 2, lambda i, c: wnp.sin(c), x), 1) * x  # noqa: E731
     np.testing.assert_allclose(wg.jacfwd(f)(x), wg.jacrev(f)(x))
     np.testing.assert_allclose(wg.jacfwd(f)(x), np.diag(np.round(np.sin(np.sin(x)), 1)))
+
+
+def test_arctan2_at_the_origin_has_derivative_zero_in_every_mode():
+    # fuzz finding F7: (x dy - y dx) / (x² + y²) was 0/0 = nan at (0, 0), even for zero tangents
+    y = np.array([0.0, 0.6, -1.2])
+    x = np.array([0.0, 0.8, 0.5])
+    r2 = x * x + y * y
+    safe = np.where(r2 == 0, 1.0, r2)
+    all_modes(wnp.arctan2, (y, x), grads=(x / safe, -y / safe), fd=False, order=1)
+    f = lambda x0: wnp.arctan2(x0 - x0, wnp.ptp(x0.reshape(-1, 1), axis=1)) + x0  # noqa: E731
+    all_modes(f, (np.array([0.5, 1.0]),), grads=(np.ones(2),), fd=False, order=1)

@@ -300,15 +300,15 @@ minimum_p = defprim(
     jvps=(lambda t, ans, x, y: t * _max_coef(x, y, ans),
           lambda t, ans, x, y: t * _max_coef(y, x, ans)),
     test={"kink": "tie"}, doc="ties split the derivative evenly (½ each)")
-arctan2_p = defprim(
-    "arctan2", np.arctan2, 2,
-    jvps=(lambda t, ans, y, x: t * (x / (x * x + y * y)),
-          lambda t, ans, y, x: t * (-y / (x * x + y * y))),
-    test={"domain": (0.3, 2.0)})
 def _nonzero(ans):
     return select(equal(ans, 0), 1.0, ans)
 
 
+arctan2_p = defprim(
+    "arctan2", np.arctan2, 2,
+    jvps=(lambda t, ans, y, x: t * (x / _nonzero(x * x + y * y)),
+          lambda t, ans, y, x: t * (-y / _nonzero(x * x + y * y))),
+    test={"domain": (0.3, 2.0)}, doc="derivative 0 at (0, 0) (not 0/0), as hypot's")
 # at (0, 0), the cone's tip, the derivative is 0 (as abs'(0) and norm's), not 0/0
 hypot_p = defprim("hypot", np.hypot, 2,
                   jvps=(lambda t, ans, x, y: t * (x / _nonzero(ans)),
