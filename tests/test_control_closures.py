@@ -116,7 +116,20 @@ MODES = ["cell", "attr", "slots", "dict", "list", "default", "kwdefault", "parti
 # constructs (and their unrolled references)
 
 
+@wg.custom_jvp
+def _sin_times(c, w):
+    return wnp.sin(c) * w
+
+
+@_sin_times.defjvp
+def _sin_times_jvp(p, t):
+    (c, w), (tc, tw) = p, t
+    return _sin_times(c, w), wnp.cos(c) * w * tc + wnp.sin(c) * tw
+
+
 def construct(prim, body, x):
+    if prim == "custom":  # a custom rule inside the loop, fed the reached value
+        return wnp.sum(wg.fori_loop(0, 2, lambda i, c: _sin_times(c, body(c) - 0.5 * c) + 0.5 * c, x))
     if prim == "fori":
         return wnp.sum(wg.fori_loop(0, 3, lambda i, c: body(c), x))
     if prim in ("scan", "scan_rev", "scan_ckpt"):
@@ -140,6 +153,11 @@ def construct(prim, body, x):
 def reference(prim, x, w):
     def body(c):
         return core(c, w)
+    if prim == "custom":
+        c = x
+        for _ in range(2):
+            c = wnp.sin(c) * (body(c) - 0.5 * c) + 0.5 * c
+        return wnp.sum(c)
     if prim == "fori":
         c = x
         for _ in range(3):
@@ -169,7 +187,7 @@ def reference(prim, x, w):
     raise AssertionError(prim)
 
 
-PRIMS = ["fori", "scan", "scan_rev", "scan_ckpt", "while", "cond", "checkpoint", "nested"]
+PRIMS = ["fori", "scan", "scan_rev", "scan_ckpt", "while", "cond", "checkpoint", "nested", "custom"]
 
 
 def _f(prim, mode):
@@ -192,7 +210,8 @@ def same(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-TRANSFORMS = ["value", "grad", "jvp", "jit_grad", "vmap_grad", "checkpoint_grad", "hessian", "jit"]
+TRANSFORMS = ["value", "grad", "jvp", "vjp", "jit_grad", "vmap_grad", "checkpoint_grad", "hessian", "jacfwd",
+              "jit"]
 
 
 def _apply(tname, f, ref):
@@ -204,6 +223,11 @@ def _apply(tname, f, ref):
     if tname == "jvp":
         t = (np.array([0.3, -1.0]), np.array([0.5, 2.0]))
         return wg.jvp(f, (X, W), t), wg.jvp(ref, (X, W), t)
+    if tname == "vjp":
+        ct = 0.7
+        return wg.vjp(f, X, W)[1](ct), wg.vjp(ref, X, W)[1](ct)
+    if tname == "jacfwd":
+        return wg.jacfwd(f, argnums=(0, 1))(X, W), wg.jacfwd(ref, argnums=(0, 1))(X, W)
     if tname == "jit_grad":
         g = wg.jit(wg.grad(f, argnums=(0, 1)))
         g(X, W)
