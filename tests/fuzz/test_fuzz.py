@@ -22,7 +22,7 @@ PER_CHUNK = 6          # programs per chunk: 72 programs, ~25 s of CPU on an idl
 NP_CHUNKS = 3          # chunks of the np. (dispatch) mode
 BASE_SEED = 100_000
 NP_BASE_SEED = 200_000
-SHRINK_BUDGET = 4.0    # seconds to shrink the first failure of a chunk
+SHRINK_BUDGET = 3.0    # seconds to shrink the first failure of a chunk
 
 
 def _dispatch_missing():
