@@ -96,6 +96,13 @@ class CaptureLeak(Exception):
     argument ...): the construct cannot be one operation, and the public
     function that bound it runs it inline instead (see :func:`run_or_inline`)."""
 
+    def __init__(self, msg=None):
+        super().__init__(msg or (
+            "a function given to cond/while_loop/scan/fori_loop/checkpoint/custom_jvp/custom_vjp "
+            "used a traced value that is not one of its operands (it reached it through an "
+            "object attribute, a global, a default argument, a functools.partial ...). Pass "
+            "that value through the carry or the operands instead."))
+
 
 def check_no_tracers(outs):
     """An implementation's outputs: with concrete operands, a tracer among
