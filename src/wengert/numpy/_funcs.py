@@ -451,8 +451,8 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
     (``std([x, x])``) the function is constant and 0 is its derivative.
 
     >>> import numpy as np, wengert as wg, wengert.numpy as wnp
-    >>> float(wg.grad(wnp.std)(np.array([3.0])))
-    0.0
+    >>> wg.grad(wnp.std)(np.array([3.0]))
+    array([0.])
     >>> wg.grad(wnp.std)(np.array([2.0, 2.0]))
     array([0., 0.])
     """
