@@ -329,3 +329,56 @@ def test_custom_rule_reaching_a_traced_value_through_an_attribute_is_an_error():
     with pytest.raises(TypeError, match="custom_jvp.*not one of its arguments"):
         wg.jit(wg.grad(f))(x, w)
     same(wg.grad(f, argnums=1)(x, w), np.sin(x))  # x constant: the function as written
+
+
+# ----------------------------------------------------------------------------
+# more ways of hiding a traced value from the static scan (the run-time check)
+
+
+def _hidden(kind, w):
+    if kind == "object_array":
+        A = np.empty(1, dtype=object)
+        A[0] = w
+        return lambda: A[0]
+    if kind == "__getattr__":
+        class D:
+            def __getattr__(self, name):
+                return w
+        d = D()
+        return lambda: d.w
+    if kind == "class_body":
+        class K:
+            def get(self):
+                return w
+        return lambda: K().get()
+    if kind == "lru_cache":
+        @functools.lru_cache(None)
+        def get():
+            return w
+        return get
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["object_array", "__getattr__", "class_body", "lru_cache"])
+def test_hidden_values_match_the_unrolled_loop(kind):
+    def f(x, w):
+        get = _hidden(kind, w)
+        return wnp.sum(wg.fori_loop(0, 3, lambda i, c: core(c, get()), x))
+
+    ref = functools.partial(reference, "fori")
+    for tname in ("grad", "jit_grad", "vmap_grad", "hessian", "jit"):
+        got, want = _apply(tname, f, ref)
+        same(got, want)
+
+
+def test_batched_condition_reached_through_an_attribute():
+    def f(x, w):
+        P = types.SimpleNamespace(lim=wnp.sum(w) * 3.0)
+        return wnp.sum(wg.while_loop(lambda s: wnp.sum(s) < P.lim, lambda s: s * 1.3 + 0.1, x))
+
+    wb = np.stack([W, W + 1.0])
+    want = np.stack([wg.grad(f)(X, w) for w in wb])
+    same(wg.vmap(wg.grad(f), in_axes=(None, 0))(X, wb), want)
+    # under jit the loop must run as Python, and its condition is staged: a clear error
+    with pytest.raises(TypeError, match="while_loop.*init_val"):
+        wg.jit(wg.vmap(wg.grad(f), in_axes=(None, 0)))(X, wb)

@@ -1193,8 +1193,9 @@ _STAGED_WHILE_MSG = (
     "derivative outside jit, or use forward mode (jacfwd) for it")
 
 
-class _StagedPredicate(TypeError):
-    """A loop run as Python met a condition staged by jit."""
+class StagedConditionError(TypeError):
+    """A ``while_loop`` run as Python (see ``run_or_inline``) met a condition
+    staged by ``jit``: it cannot decide whether to go on."""
 
 
 def _pred_value(c) -> bool:
@@ -1202,7 +1203,7 @@ def _pred_value(c) -> bool:
         try:
             return concrete_any(c) if _is_batched(c) else bool(c)
         except _Unknown:
-            raise _StagedPredicate(_STAGED_WHILE_MSG) from None
+            raise StagedConditionError(_STAGED_WHILE_MSG) from None
     return bool(c)
 
 
@@ -1216,7 +1217,7 @@ def _py_while(cond_fn, body_fn, carry):
             try:
                 go = concrete_any(c)
             except _Unknown:
-                raise _StagedPredicate(_STAGED_WHILE_MSG) from None
+                raise StagedConditionError(_STAGED_WHILE_MSG) from None
             if not go:
                 return tuple(carry)
             new = body_fn(carry)
@@ -1234,7 +1235,7 @@ def _while_jvp(trace, primals, tangents, params):
             return staged_linearize(trace, while_p, primals, tangents, params)
         try:
             return _py_while(cond_fn, body_fn, wrap_jvp(trace, primals, tangents))
-        except _StagedPredicate:
+        except StagedConditionError:
             # values being differentiated again, under jit: the condition is
             # staged (what the steps tried so far put on the tape is unused)
             if not _deep_staged(primals):
