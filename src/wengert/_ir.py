@@ -140,7 +140,9 @@ class Var:
     ...) are given by the :class:`Graph` that lists them.
     """
 
-    __slots__ = ("shape", "dtype")
+    # ``_tmp``: scratch space of one pass at a time (jit's interpret() keeps a
+    # variable's last use and register there instead of in dicts)
+    __slots__ = ("shape", "dtype", "_tmp")
 
     def __init__(self, shape: Sequence[int] = (), dtype: Any = np.float64):
         self.shape = tuple(shape)

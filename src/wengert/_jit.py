@@ -883,78 +883,114 @@ INTERPRET_ABOVE = 20_000
 
 def interpret(graph: Graph, in_types: Sequence[type] | None = None) -> Callable:
     """A function running ``graph`` as a loop over its equations (each one
-    the primitive's own implementation on values held in a list), for graphs
-    too long to be worth compiling.  Same arguments and results as the
-    function :func:`codegen` makes; big intermediates are dropped after
-    their last use.
+    the primitive's own implementation on values held in a list of
+    registers), for graphs too long to be worth compiling.  Same arguments
+    and results as the function :func:`codegen` makes; a register is reused
+    (and its value dropped) after the last use of the value it holds.
 
     >>> import numpy as np, wengert as wg
     >>> g = optimize(wg.make_graph(lambda x: x * 2.0 + 1.0, np.ones(2)))
     >>> interpret(g)(np.array([1.0, 2.0]))
     array([3., 5.])
     """
-    slot: dict = {}
-    consts: list = []
+    eqns = graph.eqns
+    n = len(eqns)
+    # last use of every variable (graph outputs: never dead), kept on the Var
     for v in graph.inputs:
-        slot[v] = len(slot)
-    nin = len(slot)
-    steps = []
-    out_vars = {o for o in graph.outputs if type(o) is Var}
-    in_set = set(graph.inputs)
-    last: dict = {}
-    for k, e in enumerate(graph.eqns):
+        v._tmp = -1
+    for e in eqns:
+        for v in e.outputs:
+            v._tmp = -1
+    for k, e in enumerate(eqns):
         for a in e.inputs:
-            if type(a) is Var and a not in out_vars and a.shape and math.prod(a.shape) >= 4096:
-                last[a] = k
-    n_slots = nin + sum(len(e.outputs) for e in graph.eqns)
-    for k, e in enumerate(graph.eqns):
+            if type(a) is Var:
+                a._tmp = k
+    for o in graph.outputs:
+        if type(o) is Var:
+            o._tmp = n
+    free: list = []
+    n_regs = 0
+    consts: list = []
+    const_regs: list = []
+
+    def take():
+        nonlocal n_regs
+        if free:
+            return free.pop()
+        n_regs += 1
+        return n_regs - 1
+
+    last = {}
+    reg = {}  # Var -> register, for the values alive now
+    for v in graph.inputs:
+        last[v] = v._tmp
+        reg[v] = take()
+    in_regs = [reg[v] for v in graph.inputs]
+    for v in graph.inputs:
+        if last[v] < 0:  # never used: its register is free at once
+            free.append(reg.pop(v))
+    impls, inss, paramss, outss = [], [], [], []
+    for k, e in enumerate(eqns):
         p = e.prim
         if isinstance(p, str):
             p = P.REGISTRY[p]
         ins = []
         for a in e.inputs:
             if type(a) is Var:
-                ins.append(slot[a])
-            else:  # constants get slots of their own after the variables
-                ins.append(n_slots + len(consts))
+                ins.append(reg[a])
+            else:  # a constant: a register of its own, filled once (below)
                 consts.append(a)
-        if e.multiple_results:
-            for v in e.outputs:
-                slot[v] = len(slot)
-            out = tuple(slot[v] for v in e.outputs)
+                const_regs.append(len(consts) - 1)
+                ins.append(-len(consts))
+        # registers whose value dies here are free for this equation's results
+        for a in e.inputs:
+            if type(a) is Var and a._tmp == k and a in reg:
+                free.append(reg.pop(a))
+        outs = []
+        for v in e.outputs:
+            r = take()
+            if v._tmp >= 0:
+                reg[v] = r
+            else:
+                free.append(r)  # a result nothing uses
+            outs.append(r)
+        impls.append(p.impl)
+        inss.append(tuple(ins))
+        paramss.append(e.params)
+        outss.append(tuple(outs) if e.multiple_results else outs[0])
+    out_spec = []
+    copies = getattr(graph, "copy_outputs", ())
+    for k, o in enumerate(graph.outputs):
+        if type(o) is Var:
+            out_spec.append((0 if k not in copies else 1, reg[o]))
+        elif isinstance(o, np.ndarray):
+            out_spec.append((2, o))
+        elif isinstance(o, (bool, int, float, complex)):
+            out_spec.append((3, np.asarray(o)[()]))
         else:
-            out = slot[e.outputs[0]] = len(slot)
-        dead = ()
-        if last:
-            dead = tuple(slot[a] for a in dict.fromkeys(a for a in e.inputs if type(a) is Var)
-                         if last.get(a) == k and a not in in_set)
-        steps.append((p.impl, tuple(ins), e.params, out, dead))
-    convs = [None] * nin
+            out_spec.append((3, o))
+    for v in graph.inputs:
+        v._tmp = None
+    for e in eqns:
+        for v in e.outputs:
+            v._tmp = None
+    # constants live after the registers: index -j is register n_regs + j - 1
+    inss = [t if min(t, default=0) >= 0 else tuple(i if i >= 0 else n_regs - i - 1 for i in t) for t in inss]
+    convs = [None] * len(in_regs)
     for i, v in enumerate(graph.inputs):
         t = in_types[i] if in_types is not None else None
         if t in (float, int, bool, complex):
             convs[i] = v.dtype.type
-    copies = getattr(graph, "copy_outputs", ())
-    outputs = []
-    for k, o in enumerate(graph.outputs):
-        if type(o) is Var:
-            outputs.append((0 if k not in copies else 1, slot[o]))
-        elif isinstance(o, np.ndarray):
-            outputs.append((2, o))
-        elif isinstance(o, (bool, int, float, complex)):
-            outputs.append((3, np.asarray(o)[()]))
-        else:
-            outputs.append((3, o))
     out_tree = graph.out_tree
-    template = [None] * n_slots + consts
+    template = [None] * n_regs + consts
     tuple_types = (tuple, list)
 
     def run(*leaves):
         env = list(template)
         for i, x in enumerate(leaves):
             c = convs[i]
-            env[i] = x if c is None else c(x)
-        for impl, ins, params, out, dead in steps:
+            env[in_regs[i]] = x if c is None else c(x)
+        for impl, ins, params, out in zip(impls, inss, paramss, outss):
             r = impl(*[env[i] for i in ins], *params)
             if type(out) is int:
                 env[out] = r
@@ -963,10 +999,8 @@ def interpret(graph: Graph, in_types: Sequence[type] | None = None) -> Callable:
                     r = tuple(r)
                 for i, o in zip(out, r):
                     env[i] = o
-            for i in dead:
-                env[i] = None
         res = []
-        for kind, o in outputs:
+        for kind, o in out_spec:
             if kind == 0:
                 res.append(env[o])
             elif kind == 1:
