@@ -68,3 +68,22 @@ def test_second_derivatives_of_control_flow(fname):
             for g, x in zip(got, (X, X2, X)):
                 np.testing.assert_allclose(g, want[id(x)], rtol=1e-6, atol=1e-6, err_msg=name)
     assert raised == (["jit jacrev(jacrev)"] if fname in RR_ERRORS else [])
+
+
+def test_jit_derivative_through_the_cotangent_of_a_staged_loop():
+    # the staged loop's run-time linearization is applied to a cotangent that is
+    # itself differentiated (reverse over reverse, forward over reverse): that
+    # application is linear in it, so the outer derivative goes through
+    def s(x):
+        return wnp.sum(wg.while_loop(lambda c: wnp.sum(c) < 6.0, lambda c: c * 1.5 + wnp.sin(c), x * x + 0.5))
+
+    x0 = np.array([0.3, 0.4])
+    want = 2 * 2.0 * wg.grad(s)(x0)  # d/dy of grad_x(s(x) y^2) = 2 y grad s
+    rr = lambda x0, y: wg.grad(lambda y: wnp.sum(wg.grad(lambda x: s(x) * y * y)(x0)))(y)  # noqa: E731
+    fr = lambda x0, y: wg.jacfwd(lambda y: wg.grad(lambda x: s(x) * y * y)(x0))(y)  # noqa: E731
+    for f in (rr, wg.jit(rr)):
+        for _ in range(2):
+            np.testing.assert_allclose(f(x0, 2.0), np.sum(want), rtol=1e-12)
+    for f in (fr, wg.jit(fr)):
+        for _ in range(2):
+            np.testing.assert_allclose(f(x0, 2.0), want, rtol=1e-12)

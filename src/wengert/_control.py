@@ -690,13 +690,46 @@ def _no_second_order(primals, tangents, ans, params):
         "take the higher derivative outside jit, or use forward mode (jacfwd) on top")
 
 
+def _lin_linear_jvp(get_self, get_dual):
+    """JVP of applying a run-time linearization (or its transpose): linear in
+    the tangents/cotangents it is applied to, so their derivative is the same
+    operation (one tape equation whose transpose is the dual operation); the
+    handle itself has no derivative (it is made from values that are not
+    being differentiated, see ``_first_order``)."""
+    def jvp_full(primals, tangents, ans, params):
+        if tangents[0] is not None:
+            return _no_second_order(primals, tangents, ans, params)
+        h, *rest = primals
+        trest = tangents[1:]
+        n = len(ans)
+        if all(t is None for t in trest):
+            return (None,) * n
+        diff, omask, vms = params
+
+        def forward(ts):
+            ts = [_zeros(r) if t is None else t for t, r in zip(ts, rest)]
+            return list(get_self().bind(h, *ts, diff, omask, vms))
+
+        def transpose(cts):
+            cts = [_zeros(a) if c is None else c for c, a in zip(cts, ans)]
+            return list(get_dual().bind(h, *cts, diff, omask, vms))
+
+        if not any(type(t) is LinVar for t in trest):  # forward mode: apply it
+            return tuple(forward(list(trest)))
+        fn = LinearFn(get_self().name, forward, transpose, n)
+        drv = linear_call_p.bind(*trest, fn)
+        return tuple(proj_p.bind(drv, k, n) for k in range(n))
+    return jvp_full
+
+
 stage_lin_p = Primitive("linearize", _stage_lin_impl, None, nparams=3, multiple_results=True,
                         jvp_full=_no_second_order,
                         doc="run a construct and keep its linearization (for jit of grad)")
 lin_apply_p = Primitive("linearization_jvp", _lin_apply_impl, None, nparams=3,
-                        multiple_results=True, jvp_full=_no_second_order)
+                        multiple_results=True,
+                        jvp_full=_lin_linear_jvp(lambda: lin_apply_p, lambda: lin_T_p))
 lin_T_p = Primitive("linearization_vjp", _lin_T_impl, None, nparams=3, multiple_results=True,
-                    jvp_full=_no_second_order)
+                    jvp_full=_lin_linear_jvp(lambda: lin_T_p, lambda: lin_apply_p))
 
 
 def _stage_lin_batch(size, vals, batched, p, params, diff):
