@@ -129,6 +129,18 @@ def test_reductions_with_where_and_initial():
         np.testing.assert_allclose(wg.grad(f)(X), wg.grad(ref)(X), atol=1e-12)
 
 
+def test_numpy2_keywords_are_honoured_or_refused():
+    """Keywords wnp's functions would take in **kwargs and ignore."""
+    np.testing.assert_allclose(wg.jit(lambda z: np.std(z, correction=1))(X), np.std(X, ddof=1))
+    _same(wg.grad(lambda z: np.var(z, correction=1))(X), wg.grad(lambda z: wnp.var(z, ddof=1))(X))
+    with pytest.raises(ValueError, match="ddof and correction"):
+        wg.grad(lambda z: np.var(z, ddof=1, correction=1))(X)
+    with pytest.raises(NotImplementedError, match=r"np\.std\(\.\.\., mean=\.\.\.\)"):
+        wg.grad(lambda z: np.std(z, mean=np.mean(z)))(X)
+    with pytest.raises(NotImplementedError, match="weights="):
+        wg.grad(lambda z: np.quantile(z, 0.5, weights=np.ones(4), method="inverted_cdf"))(X)
+
+
 def test_tensor_dispatch():
     t = wg.tensor(X, requires_grad=True)
     y = np.sum(np.sin(t) * np.arange(4.0))

@@ -196,10 +196,31 @@ def _checked(target, what):
                     f"{what}(..., initial=...) is not supported on traced values; combine the "
                     "initial value with the result instead")
             kwargs.pop("initial", None)
+            if kwargs:
+                _numpy2_keywords(what, kwargs)
         return target(*args, **kwargs)
     f.__name__ = getattr(target, "__name__", what)
     f.__wrapped__ = target
     return f
+
+
+def _numpy2_keywords(what, kwargs):
+    """NumPy 2's keywords that the wnp functions would otherwise take in
+    ``**kwargs`` and ignore: ``correction=`` (``ddof``'s Array-API name) of
+    var/std, ``mean=`` of var/std, ``weights=`` of quantile/percentile."""
+    if "correction" in kwargs:
+        c = kwargs.pop("correction")
+        if c is not np._NoValue:
+            if kwargs.get("ddof", 0) != 0:
+                raise ValueError(f"{what}: ddof and correction can't be provided simultaneously.")
+            kwargs["ddof"] = c
+    if kwargs.get("mean", np._NoValue) is not np._NoValue:
+        raise UnsupportedNumPyFunction(
+            f"{what}(..., mean=...) is not supported on traced values; leave it out (the mean "
+            "is computed, and differentiated, from the data)")
+    kwargs.pop("mean", None)
+    if kwargs.get("weights") is not None and ("quantile" in what or "percentile" in what):
+        raise UnsupportedNumPyFunction(f"{what}(..., weights=...) is not supported on traced values")
 
 
 def _reduction(kind):
