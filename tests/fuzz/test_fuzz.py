@@ -113,3 +113,31 @@ def test_long_run(tmp_path):
     n = int(os.environ.get("WENGERT_FUZZ_N", "2000"))
     rc = main(["--n", str(n), "--seed", "0", "--jobs", "2", "--quiet", "--markdown", str(tmp_path / "r.md")])
     assert rc == 0, (tmp_path / "r.md").read_text()
+
+
+def test_shrinker_keeps_the_failure_and_removes_the_rest(monkeypatch):
+    """With a stand-in check that fails while the program calls wnp.sin, the shrinker keeps one sin."""
+    prog = next(p for p in map(generate, range(50, 500))
+                if p.n_ops() >= 12 and sum("wnp.sin(" in "\n".join(s.lines) for s in p.stmts) == 1)
+
+    def fake_run(q, checks, plain_numpy=False, timeout=None):
+        bad = "wnp.sin(" in q.body_source()
+        return [C.Result(checks[0], "fail" if bad else "pass", "wrong" if bad else "", "stand-in", "wrong")]
+
+    monkeypatch.setattr(C, "run_program", fake_run)
+    first = fake_run(prog, ["grad"])[0]
+    small, res = S.shrink(prog, "grad", first, budget_s=30)
+    assert res.status == "fail" and "wnp.sin(" in small.body_source()
+    assert small.n_ops() < prog.n_ops() // 2
+    assert len(small.out) <= len(prog.out)
+
+
+def test_repro_script_runs():
+    """The rerunnable script of a program runs as it is printed."""
+    import contextlib
+    import io
+    prog = generate(7)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(S.repro_script(prog, "value"), "<repro>", "exec"), {"__name__": "repro"})
+    assert "wengert:" in out.getvalue() and "NumPy:" in out.getvalue()
