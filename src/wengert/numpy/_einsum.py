@@ -167,11 +167,28 @@ def traced_einsum(subscripts, operands):
             cur = F.transpose(cur, [cur_t.index(c) for c in out])
         return cur
     size_param = tuple(sorted(sizes.items()))
-    for k, (t, o) in enumerate(rest):
-        later = set(out).union(*[set(tt) for tt, _ in rest[k + 1:]])
-        res = "".join(c for c in dict.fromkeys(cur_t + t) if c in later)
-        if k == len(rest) - 1:
+    ops = list(reduced)
+    for i, j in _contraction_order(ops, out):
+        (tj, oj), (ti, oi) = ops.pop(j), ops.pop(i)  # j > i
+        if not ops:
             res = out
-        cur = P.einsum(cur, o, f"{cur_t},{t}->{res}", size_param)
-        cur_t = res
-    return cur
+        else:
+            later = set(out).union(*[set(tt) for tt, _ in ops])
+            res = "".join(c for c in dict.fromkeys(ti + tj) if c in later)
+        ops.append((res, P.einsum(oi, oj, f"{ti},{tj}->{res}", size_param)))
+    return ops[0][1]
+
+
+def _contraction_order(ops, out):
+    """Pairs (i, j), i < j, of operand positions to contract in turn (the
+    result goes last, as in ``numpy.einsum_path``): NumPy's greedy order
+    for three or more operands, so no needless outer product is formed."""
+    n = len(ops)
+    if n == 2:
+        return [(0, 1)]
+    spec = ",".join(t for t, _ in ops) + "->" + out
+    dummies = [np.broadcast_to(np.empty((), np.float64), shape_of(o)) for _, o in ops]
+    path = np.einsum_path(spec, *dummies, optimize="greedy")[0][1:]
+    if len(path) == n - 1 and all(len(step) == 2 for step in path):
+        return [tuple(sorted(step)) for step in path]
+    return [(0, 1)] * (n - 1)  # any pairwise order is right; this one is plain
