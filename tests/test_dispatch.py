@@ -199,6 +199,15 @@ def test_out_and_where_arguments_raise():
         wg.grad(lambda z: np.var(z, where=z > 0))(X)
 
 
+def test_augmented_assignment_into_an_array_names_the_fix():
+    def f(z):
+        a = np.zeros(4)
+        a += z
+        return a.sum()
+    with pytest.raises(TypeError, match=r"`a \+= x`.*write `a = a \+ x`"):
+        wg.grad(f)(X)
+
+
 def test_ufunc_at_names_the_functional_update():
     with pytest.raises(TypeError, match=r"np\.add\.at.*x\.at\[idx\]\.add"):
         wg.grad(lambda z: np.add.at(z, [0], 1.0))(X)

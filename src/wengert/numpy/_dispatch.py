@@ -164,9 +164,13 @@ def _ufunc_name(ufunc) -> str:
 
 
 def _out_error(what):
+    aug = {"np.add": "+", "np.subtract": "-", "np.multiply": "*", "np.divide": "/", "np.power": "**",
+           "np.matmul": "@"}.get(what)
+    hint = (f" (`a {aug}= x` on a NumPy array `a` is {what}(a, x, out=a): write `a = a {aug} x`)"
+            if aug else "")
     return TypeError(
         f"{what}(..., out=...) writes into an existing array in place, which a traced value "
-        f"cannot be: its derivative would be lost. Use the functional form, `y = {what}(...)`, "
+        f"cannot be: its derivative would be lost{hint}. Use the functional form, `y = {what}(...)`, "
         "and `x.at[idx].set(y)` to place the result into part of an array.")
 
 
