@@ -124,7 +124,7 @@ def _is_array(a) -> bool:
     return isinstance(a, (np.ndarray, np.generic, Tracer, float, complex)) and not isinstance(a, bool)
 
 
-def _signature(args):
+def _signature(args, fname):
     key = []
     for a in args:
         if isinstance(a, (np.ndarray, np.generic, Tracer)):
@@ -135,8 +135,9 @@ def _signature(args):
             try:
                 hash(a)
             except TypeError:
-                raise TypeError(f"argument of type {type(a).__name__} is neither an array nor "
-                                "hashable: pass arrays, numbers or hashable static values") from None
+                raise TypeError(f"{fname}: an argument of type {type(a).__name__} is neither an array "
+                                "nor hashable: pass arrays, numbers or hashable values (a tuple for "
+                                "a list), or close over it") from None
             key.append(("v", type(a), a))
     return tuple(key)
 
@@ -241,7 +242,7 @@ class _Sparse:
         return plan
 
     def _plan(self, args):
-        key = _signature(args)
+        key = _signature(args, self.name)
         plan = self.plans.get(key)
         if plan is None:
             plan = self._make_plan(args)
