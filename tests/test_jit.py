@@ -512,3 +512,31 @@ def test_sum_of_products_is_not_turned_into_a_matmul():
     for _ in range(3):
         assert np.array_equal(f(w, X), want)
     assert "np.matmul" not in f.source(w, X)
+
+
+def test_jit_md_output_blocks_are_what_the_code_prints():
+    """Each ```text block after a printing ```python block of docs/jit.md is
+    that block's output (blocks run in order, compiled as file "jit.md")."""
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "jit.md").read_text()
+    blocks = re.compile(r"^```(python|text)[ \t]*\n(.*?)^```", re.S | re.M).findall(page)
+    ns = {"__name__": "docs_jit"}
+    checked = 0
+    try:
+        for i, (kind, code) in enumerate(blocks):
+            if kind != "python":
+                continue
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                exec(compile(code, "jit.md", "exec"), ns)
+            if buf.getvalue():
+                assert i + 1 < len(blocks) and blocks[i + 1][0] == "text", f"block {i} prints, no output shown"
+                assert buf.getvalue().rstrip() == blocks[i + 1][1].rstrip(), f"output of block {i}"
+                checked += 1
+    finally:
+        wg.config.debug_nans = False
+    assert checked >= 5

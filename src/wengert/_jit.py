@@ -7,17 +7,21 @@ Pipeline (one pass each, run on the first call with a new signature):
    transformation inside it: ``jit(grad(f))`` is one graph holding the forward
    and the backward sweep);
 2. **optimise** -- :func:`optimize`: constant folding, algebraic
-   simplification of what derivative rules produce (``x*1``, ``x+0``,
+   simplification of what derivative rules produce (``x*1``, ``x-0.0``,
    ``neg(neg(x))``, reshapes/broadcasts/transposes to the same shape, NumPy
    broadcasting instead of explicit ``broadcast_to`` in elementwise ops),
-   common-subexpression elimination and dead-code elimination.  ``0*x`` is
-   *not* folded: it is NaN for ``x = inf`` or NaN, and jit keeps NumPy's
-   arithmetic exactly;
+   common-subexpression elimination and dead-code elimination.  Every
+   rewrite keeps shape, dtype and value bit for bit: ``x+0.0`` is *not*
+   ``x`` (``-0.0 + 0.0`` is ``+0.0``), ``0*x`` is not ``0`` (NaN for
+   ``x = inf``).  Under ``wg.config.debug_ir`` the graph is checked
+   (:func:`wengert._ir.check_graph`) after every pass;
 3. **generate** -- :func:`codegen`: one line of Python per equation, calling
    NumPy directly (operators for arithmetic, ``np.sin(...)`` for ufuncs,
    ``np.add.reduce`` for sums) and the primitive's own implementation for the
    rest, with the parameters bound as constants;
-4. **compile** with :func:`compile`/``exec`` and cache it under the signature
+4. **compile** with :func:`compile`/``exec`` (in pieces of :data:`CHUNK`
+   equations; graphs longer than :data:`INTERPRET_ABOVE` run in
+   :func:`interpret` instead) and cache it under the signature
    (pytree structure, shapes, dtypes, Python-scalar types, static arguments,
    ``wg.config.debug_nans``).
 
