@@ -578,3 +578,43 @@ def test_dtypes_follow_the_dense_routes():
     np.testing.assert_allclose(wg.sparse_jacfwd(lambda t: wnp.stack([t ** 2, wnp.sin(t)]))(2.0).toarray(),
                                [[4.0], [np.cos(2.0)]])
     assert wg.sparse_jacfwd(lambda t: np.ones(3))(np.ones(2)).nnz == 0
+
+
+@wg.custom_jvp
+def _softplus(v):
+    return wnp.log1p(wnp.exp(v))
+
+
+@_softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (v,), (tv,) = primals, tangents
+    return _softplus(v), tv / (1 + wnp.exp(-v))
+
+
+@wg.custom_vjp
+def _square(v):
+    return v * v
+
+
+_square.defvjp(lambda v: (v * v, v), lambda r, g: (2 * r * g,))
+
+CONSTRUCTS = {
+    "scan": lambda x: wg.scan(lambda c, xi: (c * xi, c + xi), x[0], x[1:])[1],
+    "fori": lambda x: wg.fori_loop(0, 3, lambda i, v: v[::-1] * v, x),
+    "custom_jvp": lambda x: _softplus(x[1:]) * x[:-1],
+    "custom_vjp": lambda x: _square(x[::2]) * x[1::2],
+    "checkpoint": lambda x: wg.checkpoint(lambda v: wnp.sin(v[1:]) * v[:-1])(x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONSTRUCTS))
+def test_constructs_patterns_and_values(name):
+    f = CONSTRUCTS[name]
+    J = jac2d(f, x6)
+    assert (wg.jacobian_sparsity(f, x6).toarray() == (J != 0)).all()
+    for fn in (wg.sparse_jacfwd, wg.sparse_jacrev):
+        np.testing.assert_allclose(fn(f)(x6).toarray(), J, rtol=1e-12, atol=1e-12)
+    g = lambda x: wnp.sum(f(x) ** 2)  # noqa: E731
+    H = np.asarray(wg.hessian(g)(x6))
+    assert (wg.hessian_sparsity(g, x6).toarray() == (H != 0)).all()
+    np.testing.assert_allclose(wg.sparse_hessian(g)(x6).toarray(), H, rtol=1e-12, atol=1e-12)

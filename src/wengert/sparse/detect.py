@@ -56,8 +56,10 @@ class DetectTrace(Trace):
         if special is not None and getattr(p, "multiple_results", False):
             return special(self, p, args, params)
         if p.jvp_trace is not None:
-            # a construct that runs user code (custom rules, checkpoint, scan):
-            # its implementation calls that code on our tracers
+            # a construct that runs user code (custom rules, checkpoint, scan): run
+            # that code on our tracers (the primal function of a custom rule)
+            if p.name in _RUN_FUN:
+                return tuple(params[0](list(args)))
             return p.impl(*args, *params)
         vals = []
         ins = []
@@ -209,6 +211,8 @@ def _while(trace, p, args, params):
 
 
 _SPECIAL = {"cond": _cond, "while_loop": _while}
+# constructs whose first parameter is the function they apply (list -> list)
+_RUN_FUN = frozenset({"custom_jvp_call", "custom_vjp_call", "checkpoint"})
 
 
 # ----------------------------------------------------------------------------
