@@ -618,3 +618,13 @@ def test_constructs_patterns_and_values(name):
     H = np.asarray(wg.hessian(g)(x6))
     assert (wg.hessian_sparsity(g, x6).toarray() == (H != 0)).all()
     np.testing.assert_allclose(wg.sparse_hessian(g)(x6).toarray(), H, rtol=1e-12, atol=1e-12)
+
+
+def test_opaque_solvers_get_the_dense_rule():
+    if not hasattr(wg, "fixed_point"):
+        pytest.skip("wg.fixed_point not available")
+    f = lambda x: wg.fixed_point(lambda z, p: 0.5 * wnp.sin(z) + p, wnp.zeros(6), x)  # noqa: E731
+    P = check_pattern(f, x6, exact=False)
+    assert P.all()  # a solver's iterations are opaque: every output depends on every input
+    for fn in (wg.sparse_jacfwd, wg.sparse_jacrev):
+        np.testing.assert_allclose(fn(f)(x6).toarray(), jac2d(f, x6), rtol=1e-10, atol=1e-12)

@@ -60,7 +60,12 @@ class DetectTrace(Trace):
             # that code on our tracers (the primal function of a custom rule)
             if p.name in _RUN_FUN:
                 return tuple(params[0](list(args)))
-            return p.impl(*args, *params)
+            try:
+                return p.impl(*args, *params)
+            except TypeError:
+                # an implementation that needs concrete values (a solver): run it
+                # on the values, with the dense rule below (never misses)
+                return self._opaque(p, args, params)
         vals = []
         ins = []
         foreign = False
@@ -97,6 +102,24 @@ class DetectTrace(Trace):
         pat = rule(ins, [_shape(out)], self.n, *params)
         return DetectTracer(self, out, pat if pat is not None and _inexact(out) else None)
 
+
+    def _opaque(self, p, args, params):
+        vals = [a.val if type(a) is DetectTracer and a._trace is self else a for a in args]
+        ins = [Operand(a.pat if type(a) is DetectTracer and a._trace is self else None, _shape(v), None)
+               for a, v in zip(args, vals)]
+        foreign = any(isinstance(v, Tracer) for v in vals)
+        out = p.bind(*vals, *params) if foreign else p.impl(*vals, *params)
+        outs = list(out) if p.multiple_results else [out]
+        self.exact = False
+        pats = dense_rule(ins, [_shape(o) for o in outs], self.n) if any(o.pat is not None for o in ins) \
+            else [None] * len(outs)
+        if not p.multiple_results:
+            pats = [pats]
+        elif not isinstance(pats, list):
+            pats = [pats]
+        res = [DetectTracer(self, o, pat if pat is not None and _inexact(o) else None)
+               for o, pat in zip(outs, pats)]
+        return tuple(res) if p.multiple_results else res[0]
 
 def _shape(x):
     s = getattr(x, "shape", None)
