@@ -30,6 +30,8 @@ Checks (names as on the command line):
   ``grad(S∘checkpoint(f))``; ``jvp_grad``: ``jvp(grad(S))`` = H·v;
   ``tensor_double``: Tensor double backward (create_graph) = H·v;
   ``jit_hessian``: ``jit(hessian(S))`` at p1, p1, p2.
+* ``jit_exact`` (opt-in): ``jit(f)`` and ``jit(grad(S))`` equal eager wengert bit for bit (sign of zero
+  included) at every call.
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ AD_TOL = 1e-8      # two AD results that must agree (jacfwd vs jacrev, ...)
 
 ALL_CHECKS = ["value", "grad", "jvp", "vjp", "jacobians", "hessian", "jit", "vmap", "tensor",
               "grad_jit", "jit_vmap_grad", "vmap_jit_grad", "grad_checkpoint", "jvp_grad",
-              "tensor_double", "jit_hessian"]
+              "tensor_double", "jit_hessian", "jit_exact"]
+# jit_exact (bit-for-bit equality of jit with eager) is opt-in: last-bit differences are common and are a
+# separate question from derivatives being right (see docs/fuzz.md)
+DEFAULT_CHECKS = [c for c in ALL_CHECKS if c != "jit_exact"]
 
 
 class CheckFailure(Exception):
@@ -450,6 +455,33 @@ def c_jit(ctx):
     _judge_calls(ctx, jg, ("p1", "p1", "p2", "p2"), "jit(grad(S))")
 
 
+def c_jit_exact(ctx):
+    """jit's rewrites preserve values bit for bit: jit(f) and jit(grad(S)) equal eager wengert exactly
+    (NaN-for-NaN, and the sign of zero), at every call."""
+    import wengert as wg
+    for name, eager, fn in (("jit(f)", ctx.f, wg.jit(ctx.f)),
+                            ("jit(grad(S))", wg.grad(ctx.S, argnums=ctx.argnums),
+                             wg.jit(wg.grad(ctx.S, argnums=ctx.argnums)))):
+        for call, key in enumerate(("p1", "p1", "p2", "p2")):
+            xs = ctx.points[key]
+            want = eager(*xs)
+            got = fn(*xs)
+            want = want if isinstance(want, tuple) else (want,)
+            got = got if isinstance(got, tuple) else (got,)
+            for k, (a, b) in enumerate(zip(got, want)):
+                a = _as_array(a, name)
+                b = np.asarray(b)
+                if a.shape != b.shape or a.dtype != b.dtype:
+                    raise CheckFailure("shape" if a.shape != b.shape else "dtype",
+                                       f"{name} call {call + 1}, output {k}: {a.dtype}{list(a.shape)}, "
+                                       f"eager {b.dtype}{list(b.shape)}")
+                same = (a == b) & (np.signbit(a) == np.signbit(b)) | (np.isnan(a) & np.isnan(b))
+                if not np.all(same):
+                    i = np.unravel_index(np.argmin(same), a.shape) if a.ndim else ()
+                    raise CheckFailure("not-bitwise", f"{name} call {call + 1} at {key}, output {k}, element {i}: "
+                                                      f"jit {a[i]!r}, eager {b[i]!r}")
+
+
 def _judge_calls(ctx, fn, keys, what):
     judged = 0
     for call, key in enumerate(keys):
@@ -610,6 +642,7 @@ CHECKS = {
     "hessian": c_hessian, "jit": c_jit, "vmap": c_vmap, "tensor": c_tensor, "grad_jit": c_grad_jit,
     "jit_vmap_grad": c_jit_vmap_grad, "vmap_jit_grad": c_vmap_jit_grad, "grad_checkpoint": c_grad_checkpoint,
     "jvp_grad": c_jvp_grad, "tensor_double": c_tensor_double, "jit_hessian": c_jit_hessian,
+    "jit_exact": c_jit_exact,
 }
 assert list(CHECKS) == ALL_CHECKS
 
@@ -667,8 +700,8 @@ def _alarm(signum, frame):
 
 
 def run_program(prog, checks=None, plain_numpy=False, timeout=None) -> list:
-    """Run ``checks`` (default all) on ``prog``; a list of Results."""
-    checks = list(checks or ALL_CHECKS)
+    """Run ``checks`` (default DEFAULT_CHECKS) on ``prog``; a list of Results."""
+    checks = list(checks or DEFAULT_CHECKS)
     out = []
     use_alarm = timeout and hasattr(signal, "setitimer")
     if use_alarm:

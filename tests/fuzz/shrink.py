@@ -218,6 +218,11 @@ gs = wg.autograd_grad(loss, ts, create_graph=True)
 z = sum((g * wg.tensor(v)).sum() for g, v in zip(gs, V2))
 hv = wg.autograd_grad(z, ts)
 print("V1.H.V2 AD:", dot([h.data for h in hv], V1), "  FD:", fd2(S, xs, V1, V2))''',
+    "jit_exact": '''g = wg.grad(S, argnums={argnums})
+j, jg = wg.jit(f), wg.jit(g)
+for p in (xs, xs, xs2, xs2):
+    print("jit(f) == f bit for bit:", np.array_equal(j(*p), f(*p)), repr(j(*p)), repr(f(*p)))
+    print("jit(grad) == grad bit for bit:", all(np.array_equal(a, b) for a, b in zip(jg(*p), g(*p))))''',
     "jit_hessian": '''fn = wg.jit(wg.hessian(S, argnums={argnums}))
 for p in (xs, xs, xs2):
     H = fn(*p)
