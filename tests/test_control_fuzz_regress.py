@@ -45,3 +45,24 @@ def test_jacfwd_keeps_the_primal_output_of_control_flow_concrete(name, f):
     # F4: under jacfwd (vmap over tangents) the primal output of a construct was
     # batched, so a data-dependent operation on it raised
     np.testing.assert_allclose(wg.jacfwd(f)(X), wg.jacrev(f)(X), rtol=1e-12, atol=1e-12)
+
+
+def test_vmap_of_cond_whose_batching_depends_on_the_values():
+    # fuzz seed 100068: under jacfwd's vmap a nested cond takes another branch on
+    # the trial run's zeros than on the real values, and batches another output;
+    # the guess is checked and the bind redone with every output batched
+    def f(x0, x1):
+        v1 = (wnp.tanh(x0) + 1.2).cumprod()
+
+        def inner(u):
+            return wg.cond(wnp.sum(u) > 0.0, lambda u: wnp.sin(u) * x0, lambda u: wnp.tanh(u) + x0 * 0.3, u)
+        v3 = wg.cond(wnp.max(x1) > 1.0, lambda u: wnp.tanh(u) + x0 * 0.3, inner, v1)
+        return wnp.sum(v1 + wnp.sum(v3) * 0.5)
+
+    xs = (np.array(-0.7), np.array(0.4))
+    want = wg.jacrev(wg.jacrev(f, argnums=(0, 1)), argnums=(0, 1))(*xs)
+    for h in (wg.hessian(f, argnums=(0, 1)), wg.jit(wg.hessian(f, argnums=(0, 1)))):
+        for _ in range(2):
+            got = h(*xs)
+            for g, w in zip(wg.tree_util.tree_leaves(got), wg.tree_util.tree_leaves(want)):
+                np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)

@@ -24,7 +24,9 @@ import numpy as np
 from ._control import (
     Closure,
     LinearFn,
+    _batched_fn,
     _canon,
+    _concrete_below,
     _inexact,
     _zeros,
     check_no_tracers,
@@ -84,8 +86,10 @@ def _remat_jvp(trace, primals, tangents, params):
 
 
 def _remat_batch(size, vals, batched, fun, name):
+    if not _concrete_below(vals):  # staged: replayed later, every output batched
+        return remat_p.bind(*vals, _batched_fn(fun, size, batched), name)
     # outputs that do not depend on the batch stay unbatched: the function
-    # records which are batched when it runs (during the bind, on every path)
+    # records which are batched when it runs (during the bind)
     box = []
 
     def fb(xs):

@@ -970,10 +970,16 @@ def _bcast_raw(v, size):
     return np.broadcast_to(v, shape)
 
 
+class _FlagMismatch(Exception):
+    """A batched function batched an output that a trial run (on zeros) had
+    found unbatched (its batching depends on the values): the batching rule
+    that made the guess binds again with every output batched."""
+
+
 def _batched_fn(fn, size, in_flags, force_out=None):
     """``fn(list) -> list`` run on raw batched values (batch at axis 0 where
     ``in_flags``); outputs all batched (``force_out`` None) or batched where
-    ``force_out`` says (an output must then not be batched elsewhere)."""
+    ``force_out`` says (an output batched elsewhere raises ``_FlagMismatch``)."""
 
     def fb(vals):
         outs, oflags = run_batched(fn, size, list(vals), list(in_flags))
@@ -982,10 +988,28 @@ def _batched_fn(fn, size, in_flags, force_out=None):
             want = True if force_out is None or k >= len(force_out) else force_out[k]
             if want and not b:
                 o = _bcast_raw(_canon(o), size)
+            elif b and not want:
+                raise _FlagMismatch
             res.append(o)
         return res
 
     return fb
+
+
+def _concrete_below(vals) -> bool:
+    """Are ``vals`` concrete under their forward/reverse/batch tracers (not
+    staged by jit or recorded)?  Only then does a batching rule trust trial
+    runs to leave some outputs unbatched: the bind runs the function at once,
+    so a wrong guess is caught (``_FlagMismatch``) and not replayed later."""
+    for v in vals:
+        while isinstance(v, Tracer):
+            if isinstance(v, JVPTracer):
+                v = v.primal
+            elif isinstance(v, BatchTracer):
+                v = v.val
+            else:
+                return False
+    return True
 
 
 def _out_flags(fn, size, vals, flags, orig=None):
@@ -1076,15 +1100,22 @@ def _cond_batch(size, vals, batched, t_fn, f_fn, info):
             out.append(_where(p, x, y))
         return tuple(out)
     # outputs that neither branch batches stay unbatched (found by trial runs)
-    with np.errstate(all="ignore"):
+    flags = None
+    if _concrete_below(vals):
+        with np.errstate(all="ignore"):
+            try:
+                flags = [a or b for a, b in zip(_out_flags(t_fn, size, ops, ob),
+                                                _out_flags(f_fn, size, ops, ob))]
+            except Exception:  # a branch that cannot run on zeros: batch every output
+                flags = None
+    if flags is not None:
         try:
-            flags = [a or b for a, b in zip(_out_flags(t_fn, size, ops, ob), _out_flags(f_fn, size, ops, ob))]
-        except Exception:  # a branch that cannot run on zeros: batch every output
-            flags = None
-    tb = _batched_fn(t_fn, size, ob, force_out=flags)
-    fb = _batched_fn(f_fn, size, ob, force_out=flags)
-    outs = cond_p.bind(pred, *ops, tb, fb, info)
-    return outs if flags is None else BatchedOuts(outs, flags)
+            outs = cond_p.bind(pred, *ops, _batched_fn(t_fn, size, ob, force_out=flags),
+                               _batched_fn(f_fn, size, ob, force_out=flags), info)
+            return BatchedOuts(outs, flags)
+        except _FlagMismatch:
+            pass
+    return cond_p.bind(pred, *ops, _batched_fn(t_fn, size, ob), _batched_fn(f_fn, size, ob), info)
 
 
 def _reshape_any(x, shape):
@@ -1302,6 +1333,13 @@ def _while_batch(size, vals, batched, cond_fn1, body_fn, info):
         pflag = _out_flags(cond_fn, size, vals, flags, batched)[0]
         if pflag:
             flags = [True] * n
+    try:
+        return _while_batched(size, vals, batched, cond_fn, body_fn, info, flags, pflag)
+    except _FlagMismatch:  # the trial runs guessed wrong: every carry batched
+        return _while_batched(size, vals, batched, cond_fn, body_fn, info, [True] * n, True)
+
+
+def _while_batched(size, vals, batched, cond_fn, body_fn, info, flags, pflag):
     carry = [v if b else _bcast_raw(_canon(v), size) if f else v
              for v, b, f in zip(vals, batched, flags)]
     cb = _batched_fn(cond_fn, size, flags, force_out=[pflag])
@@ -1503,8 +1541,20 @@ def _scan_batch(size, vals, batched, body, n_c, length, reverse, ckpt, slots):
             return list(c) + list(y)
 
         cflags, yflags = _carry_fixpoint(step, size, carry, cflags, x0, xflags, n_c, with_outs=True)
+        if not _concrete_below(vals):
+            yflags = None
     else:
         yflags = None
+    try:
+        return _scan_batched(size, carry, xs_t, batched, body, n_c, length, reverse, ckpt, slots,
+                             cflags, xflags, yflags)
+    except _FlagMismatch:  # the trial runs guessed wrong: every carry and y batched
+        return _scan_batched(size, carry, xs_t, batched, body, n_c, length, reverse, ckpt, slots,
+                             [True] * n_c, xflags, None)
+
+
+def _scan_batched(size, carry, xs_t, batched, body, n_c, length, reverse, ckpt, slots,
+                  cflags, xflags, yflags):
     carry = [c if b0 else (_bcast_raw(_canon(c), size) if f else c)
              for c, b0, f in zip(carry, batched[:n_c], cflags)]
 
