@@ -163,7 +163,7 @@ def gather(p: Pat, r, neg: bool = False) -> Pat:
     if a is not None:
         if a.shape[0] == 0:
             return Pat(r.size, p.n, ell=np.empty((0, r.size), a.dtype))
-        out = a[:, r]
+        out = np.take(a, r, axis=1)  # (several times faster than a[:, r])
         if neg:
             out[:, r < 0] = -1
         return Pat(r.size, p.n, ell=out)
