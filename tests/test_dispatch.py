@@ -151,7 +151,7 @@ def test_tensor_dispatch():
     assert isinstance(np.linalg.norm(t), wg.Tensor)
     # a Tensor that records nothing: unsupported NumPy functions run on its data
     np.testing.assert_array_equal(np.unique(wg.tensor([3.0, 1.0, 3.0])), [1.0, 3.0])
-    with pytest.raises(NotImplementedError, match=r"np\.unique"):
+    with pytest.raises(NotImplementedError, match=r"np\.unique.*t\.detach\(\)"):
         np.unique(t)
 
 

@@ -77,9 +77,13 @@ def _unsupported(what: str, hint: str = "", func=None):
             # wg.Tensor that records nothing: NumPy's own function on its data, as
             # PyTorch tensors (which convert with __array__) behave
             return func._implementation(*args, **kwargs)
+        if _any_tensor(args, kwargs):
+            hint_t = "For a wg.Tensor, pass t.detach() (or t.numpy()) where no derivative is needed. "
+        else:
+            hint_t = ""
         raise UnsupportedNumPyFunction(
             f"{what} is not supported by wengert on traced values: wengert.numpy has no "
-            f"derivative rule for it. {hint or 'Apply it to constants only (values that need no derivative), '}"
+            f"derivative rule for it. {hint_t}{hint or 'Apply it to constants only (values that need no derivative), '}"
             "or open an issue.")
     f.__name__ = what
     f._wengert_unsupported = True
@@ -101,6 +105,18 @@ def _plain_tensors(args, kwargs) -> bool:
                 return False
             seen += 1
     return seen > 0
+
+
+def _any_tensor(args, kwargs) -> bool:
+    from .._tensor_core import Tensor
+    stack = list(args) + list(kwargs.values())
+    while stack:
+        a = stack.pop()
+        if isinstance(a, (list, tuple)):
+            stack.extend(a)
+        elif isinstance(a, Tensor):
+            return True
+    return False
 
 
 def _resolve_function(func):
