@@ -497,6 +497,13 @@ def test_under_jit_and_vmap():
         np.testing.assert_allclose(batched[b], jac2d(bratu, xs[b]), rtol=1e-12, atol=1e-12)
     with pytest.raises(TypeError, match="dense=True"):
         wg.jit(wg.sparse_jacfwd(bratu))(x)
+    # differentiated again: grad of a sparse Jacobian, jacfwd of a sparse Hessian
+    g = lambda v: v[1:] * wnp.sin(v[:-1])  # noqa: E731
+    np.testing.assert_allclose(wg.grad(lambda v: wnp.sum(wg.sparse_jacfwd(g, dense=True)(v) ** 2))(x6),
+                               wg.grad(lambda v: wnp.sum(wg.jacfwd(g)(v) ** 2))(x6), rtol=1e-12)
+    h = lambda v: wnp.sum(v[1:] ** 2 * v[:-1])  # noqa: E731
+    np.testing.assert_allclose(wg.jacfwd(lambda v: wg.sparse_hessian(h, dense=True)(v).ravel())(x6),
+                               wg.jacfwd(lambda v: wg.hessian(h)(v).ravel())(x6), rtol=1e-12)
 
 
 def test_python_control_flow_falls_back_to_eager():
