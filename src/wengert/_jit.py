@@ -1537,6 +1537,9 @@ class Jitted:
 
     def graph(self, *args, optimized: bool = True, **kwargs) -> Graph:
         """The (optimised, by default) Wengert list compiled for these arguments."""
+        inner, kwargs = self._static_kw(kwargs)
+        if inner is not None:
+            return inner.graph(*args, optimized=optimized, **kwargs)
         e = self._entry(args, kwargs)
         return e.opt if optimized else e.graph
 
@@ -1546,6 +1549,7 @@ class Jitted:
     def clear_cache(self) -> None:
         self._cache.clear()
         self._fast.clear()
+        self._kw_jits.clear()
 
 
 _INLINE = object()
