@@ -175,7 +175,7 @@ class _Sparse:
 
     # -- plans --------------------------------------------------------------
     def _pattern(self, args):
-        """(pattern csr, local?, in_shape, out_shape)."""
+        """(pattern csr, local?, in_shape, out_shape, out dtype)."""
         x = args[self.argnums]
         in_shape = tuple(np.shape(x)) if not isinstance(x, Tracer) else tuple(x.shape)
         if self.sparsity is not None:
@@ -185,11 +185,16 @@ class _Sparse:
             m.sum_duplicates()
             m.sort_indices()
             n = math.prod(in_shape)
+            dt = _dtype_of(x)
+            if dt.kind not in "fc":
+                raise TypeError(f"{self.name}: argument {self.argnums} has dtype {dt.name}; "
+                                "derivatives need a float or complex input (pass e.g. x.astype(float))")
             if self.kind == "hess":
                 want = (n, n)
             else:
-                d = _jac_detect(self.fun, args, self.argnums, self.name)
-                want = (math.prod(d.out_shape), n)
+                out = self.fun(*args)  # its shape and dtype (the pattern is the user's)
+                out_shape = tuple(getattr(out, "shape", np.shape(out)))
+                want = (math.prod(out_shape), n)
             if m.shape != want:
                 raise ValueError(f"{self.name}: sparsity has shape {m.shape}, but this Jacobian/"
                                  f"Hessian has shape {want} (rows: the flattened output, "
@@ -197,7 +202,7 @@ class _Sparse:
             if self.kind == "hess":
                 m = _symmetrise(m)
                 return m, False, in_shape, (), None
-            return m, False, in_shape, d.out_shape, _dtype_of(d.out)
+            return m, False, in_shape, out_shape, _dtype_of(out)
         if self.kind == "hess":
             d = _hess_detect(self.fun, args, self.argnums, self.name)
             return _symmetrise(pt.to_matrix(d.pattern)), d.local, in_shape, (), None
