@@ -71,7 +71,7 @@ def _public_path(func) -> str:
     return f"{mod}.{name}"
 
 
-def _unsupported(what: str, hint: str = "", func=None):
+def _unsupported(what: str, func=None):
     def f(*args, **kwargs):
         if func is not None and _plain_tensors(args, kwargs):
             # wg.Tensor that records nothing: NumPy's own function on its data, as
@@ -83,8 +83,8 @@ def _unsupported(what: str, hint: str = "", func=None):
             hint_t = ""
         raise UnsupportedNumPyFunction(
             f"{what} is not supported by wengert on traced values: wengert.numpy has no "
-            f"derivative rule for it. {hint_t}{hint or 'Apply it to constants only (values that need no derivative), '}"
-            "or open an issue.")
+            f"derivative rule for it. {hint_t}Apply it to constants only (values that need no "
+            "derivative), or open an issue.")
     f.__name__ = what
     f._wengert_unsupported = True
     return f
@@ -298,11 +298,10 @@ def _concrete_mask(m, what):
 
 
 _SPECIAL_FUNCS = {
-    "sum": _reduction("sum"), "nansum": None, "prod": _reduction("prod"),
+    "sum": _reduction("sum"), "prod": _reduction("prod"),
     "max": _reduction("max"), "amax": _reduction("max"), "min": _reduction("min"),
     "amin": _reduction("min"), "mean": _reduction("mean"),
 }
-_SPECIAL_FUNCS = {k: v for k, v in _SPECIAL_FUNCS.items() if v is not None}
 
 
 # ----------------------------------------------------------------------------
