@@ -319,13 +319,6 @@ def array_function(self, func, types, args, kwargs):
     return impl(*args, **kwargs)
 
 
-def array_function_untraced(self, func, types, args, kwargs):
-    """``__array_function__`` of reverse-mode tangents: NumPy's own code, as
-    if the protocol were not implemented (internal values never meet
-    NumPy functions)."""
-    return func._implementation(*args, **kwargs)
-
-
 # ``ndarray op tracer``: the tracer's reflected operator, as before NumPy's
 # dispatch existed (the tracers' own fast paths; the same result as wnp's)
 _REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul__",
