@@ -83,7 +83,7 @@ class _IndexUpdateRef:
         x = self.x
         if isinstance(x, Tracer):
             return x[self.idx]
-        return np.asarray(x)[self.idx]
+        return np.array(np.asarray(x)[self.idx], copy=True)  # a new array, not a view into x
 
     def set(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """``x`` with ``x[idx] = values`` (the last write wins for repeated indices)."""
