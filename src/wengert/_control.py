@@ -16,6 +16,15 @@ and its implementation runs the loop in Python at run time.
 * ``vmap`` binds the primitive on batched bodies; a batched predicate makes
   ``cond`` evaluate both branches and select, and ``while_loop`` run until
   every example is done, leaving finished examples unchanged.
+* Traced values a function captured in closure cells become operands
+  (:class:`Closure`).  One reached any other way (an attribute, a global, a
+  default argument ...) is caught: by a scan of the function's objects before
+  binding, or at run time, where an implementation with concrete operands
+  returning a tracer (or a rule producing one at its own level) raises
+  :class:`CaptureLeak`.  The public function then runs the construct inline,
+  as the Python loop it stands for: never a different number.
+* ``wg.Tensor`` operands run the construct inline too (each operation on the
+  Tensors' graph).
 
 >>> import wengert as wg, wengert.numpy as wnp
 >>> float(wg.fori_loop(0, 3, lambda i, x: x * 2.0, 1.0))
