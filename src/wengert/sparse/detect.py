@@ -93,7 +93,7 @@ class DetectTrace(Trace):
                 return tuple(DetectTracer(self, o, None) for o in out)
             return DetectTracer(self, out, None)
         rule = p.sparsity or dense_rule
-        if rule is dense_rule or p.name in CONSERVATIVE or (p.name == "select" and ins[0].pat is not None):
+        if rule is dense_rule or p.name in CONSERVATIVE or (p.name == "select" and ins[0].const is None):
             self.exact = False
         if multi:
             pats = rule(ins, [_shape(o) for o in out], self.n, *params)
