@@ -73,6 +73,32 @@ def test_jitted_step_with_a_pytorch_style_module():
     assert not np.array_equal(net.state_dict()["fc1.weight"], before["fc1.weight"])
 
 
+def test_jitted_step_in_the_tensor_style():
+    # tensors made inside the jitted step, loss.backward(), .grad, then the
+    # functional update: the Tensor trace runs on jit's traced values
+    net = nn.MLP([4, 8, 3], activation="tanh", seed=2)
+    opt = optim.Adam(lr=optim.cosine_decay(0.05, total_steps=20))
+
+    def step(p, s, x, y):
+        w = wg.tree_util.tree_map(lambda a: wg.tensor(a, requires_grad=True), p)
+        loss = losses.cross_entropy(nn.functional_call(net, w, wg.tensor(x)), y)
+        loss.backward()
+        g = wg.tree_util.tree_map(lambda t: t.grad.data, w)
+        p, s = opt.update(g, s, p)
+        return p, s, loss.data
+
+    js = wg.jit(step)
+    curves = []
+    for f in (step, js):
+        p, s, vals = net.params, opt.init(net.params), []
+        for _ in range(20):
+            p, s, v = f(p, s, X, Y)
+            vals.append(float(v))
+        curves.append(np.array(vals))
+    np.testing.assert_allclose(curves[1], curves[0], rtol=1e-12, atol=0)
+    assert curves[0][-1] < curves[0][0]
+
+
 def test_jitted_step_with_one_hot_targets_and_a_module_pytree():
     model = nn.Sequential(nn.Linear(4, 8, seed=0), nn.Tanh(), nn.Linear(8, 3, seed=1))
     T = np.eye(3)[Y]
