@@ -257,6 +257,10 @@ LIST_CALLS = {
     "fft": lambda v: wnp.abs(wnp.fft.fft(v)), "rfft": lambda v: wnp.real(wnp.fft.rfft(v)),
     "fftshift": wnp.fft.fftshift, "erf": lambda v: _special().erf(v),
     "logsumexp": lambda v: _special().logsumexp(v), "xlogy": lambda v: _special().xlogy(v, 2.0),
+    "multi_dot": lambda v: wnp.linalg.multi_dot([v, [[1.0, 2.0], [v[1], 3.0]], v]),
+    "select": lambda v: wnp.select([[True, False], [False, True]], [v, [v[1], 2.0 * v[0]]]),
+    "choose": lambda v: wnp.choose([1, 0], [v, [v[1], 2.0 * v[0]]]),
+    "broadcast_arrays": lambda v: wnp.broadcast_arrays(v, [[1.0], [v[0]]])[1],
     "tuple": lambda v: wnp.mean(tuple(v)), "nested": lambda v: wnp.sum([[v[0], 2.0], [v[1], v[0] * v[1]]]),
 }
 

@@ -204,7 +204,8 @@ def resize(a, new_shape):
 def choose(a, choices, out=None, mode="raise"):
     """``numpy.choose`` with concrete indices ``a``; differentiable in ``choices``."""
     a = lift(a)
-    if not any_tracer(list(choices)):
+    choices = [lift(c) for c in choices]
+    if not any_tracer(choices):
         return np.choose(a, choices, mode=mode)
     a = np.asarray(F._concrete(a, "choose"))
     shape = np.broadcast_shapes(a.shape, *[shape_of(c) for c in choices])

@@ -759,6 +759,7 @@ def broadcast_to(array, shape):
 
 
 def broadcast_arrays(*args):
+    args = [lift(a) for a in args]
     shape = np.broadcast_shapes(*[shape_of(a) for a in args])
     return [broadcast_to(as_operand(a), shape) for a in args]
 
@@ -1041,7 +1042,8 @@ def take_along_axis(arr, indices, axis):
 
 def select(condlist, choicelist, default=0):
     """``numpy.select`` as nested ``where`` (first true condition wins)."""
-    if not any_tracer(list(condlist) + list(choicelist) + [default]):
+    condlist, choicelist, default = [lift(c) for c in condlist], [lift(c) for c in choicelist], lift(default)
+    if not any_tracer(condlist + choicelist + [default]):
         return np.select(condlist, choicelist, default)
     r = default
     for c, v in reversed(list(zip(condlist, choicelist))):

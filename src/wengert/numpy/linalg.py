@@ -357,6 +357,7 @@ def matrix_power(a, n):
 
 def multi_dot(arrays, *, out=None):
     """``a @ b @ c ...`` with NumPy's rule for 1-D first/last arguments."""
+    arrays = [lift(x) for x in arrays]
     if not any(_isT(x, Tracer) for x in arrays):
         return _np.linalg.multi_dot(arrays)
     r = arrays[0]
