@@ -584,7 +584,8 @@ cumulative_prod = cumprod
 def _primal_array(x):
     """The concrete array under a traced value, if there is one (eager modes)."""
     while _isT(x, Tracer):
-        x = getattr(x, "primal", None)
+        p = getattr(x, "primal", None)
+        x = p if p is not None else getattr(x, "_data", None)  # a Tensor holds its array
     return x if isinstance(x, np.ndarray) else None
 
 
