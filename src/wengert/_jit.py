@@ -905,17 +905,20 @@ def interpret(graph: Graph, in_types: Sequence[type] | None = None) -> Callable:
     for e in eqns:
         for v in e.outputs:
             v._tmp = -1
+    n_consts = 0
     for k, e in enumerate(eqns):
         for a in e.inputs:
             if type(a) is Var:
                 a._tmp = k
+            else:
+                n_consts += 1
     for o in graph.outputs:
         if type(o) is Var:
             o._tmp = n
+    # registers: the constants first (filled once), then the values
     free: list = []
-    n_regs = 0
+    n_regs = n_consts
     consts: list = []
-    const_regs: list = []
 
     def take():
         nonlocal n_regs
@@ -939,29 +942,41 @@ def interpret(graph: Graph, in_types: Sequence[type] | None = None) -> Callable:
         if isinstance(p, str):
             p = P.REGISTRY[p]
         ins = []
+        dies = False
         for a in e.inputs:
             if type(a) is Var:
                 ins.append(reg[a])
-            else:  # a constant: a register of its own, filled once (below)
+                if a._tmp == k:
+                    dies = True
+            else:  # a constant: a register of its own
+                ins.append(len(consts))
                 consts.append(a)
-                const_regs.append(len(consts) - 1)
-                ins.append(-len(consts))
-        # registers whose value dies here are free for this equation's results
-        for a in e.inputs:
-            if type(a) is Var and a._tmp == k and a in reg:
-                free.append(reg.pop(a))
-        outs = []
-        for v in e.outputs:
-            r = take()
+        if dies:  # registers whose value dies here are free for this equation's results
+            for a in e.inputs:
+                if type(a) is Var and a._tmp == k and a in reg:
+                    free.append(reg.pop(a))
+        outs = e.outputs
+        if len(outs) == 1 and not e.multiple_results:
+            v = outs[0]
+            r = free.pop() if free else take()
             if v._tmp >= 0:
                 reg[v] = r
             else:
                 free.append(r)  # a result nothing uses
-            outs.append(r)
+            outss.append(r)
+        else:
+            rs = []
+            for v in outs:
+                r = take()
+                if v._tmp >= 0:
+                    reg[v] = r
+                else:
+                    free.append(r)
+                rs.append(r)
+            outss.append(tuple(rs))
         impls.append(p.impl)
         inss.append(tuple(ins))
         paramss.append(e.params)
-        outss.append(tuple(outs) if e.multiple_results else outs[0])
     out_spec = []
     copies = getattr(graph, "copy_outputs", ())
     for k, o in enumerate(graph.outputs):
@@ -978,15 +993,13 @@ def interpret(graph: Graph, in_types: Sequence[type] | None = None) -> Callable:
     for e in eqns:
         for v in e.outputs:
             v._tmp = None
-    # constants live after the registers: index -j is register n_regs + j - 1
-    inss = [t if min(t, default=0) >= 0 else tuple(i if i >= 0 else n_regs - i - 1 for i in t) for t in inss]
     convs = [None] * len(in_regs)
     for i, v in enumerate(graph.inputs):
         t = in_types[i] if in_types is not None else None
         if t in (float, int, bool, complex):
             convs[i] = v.dtype.type
     out_tree = graph.out_tree
-    template = [None] * n_regs + consts
+    template = consts + [None] * (n_regs - n_consts)
     tuple_types = (tuple, list)
 
     def run(*leaves):
