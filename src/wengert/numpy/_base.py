@@ -49,6 +49,9 @@ def as_operand(x):
     return np.asarray(x)
 
 
+SEQ = (list, tuple)  # ``if type(x) in SEQ: x = lift(x)``: the cheap guard before lift
+
+
 def lift(x):
     """A (nested) list or tuple holding traced values as one traced array
     (``wnp.array``, a stack), as NumPy would make an array of it; anything

@@ -22,7 +22,7 @@ import numpy as np
 
 from .._core import Tracer
 from . import _funcs as F
-from ._base import _flat_seq, any_tracer, as_operand, dtype_of, index_gather, lift, norm_axes, norm_axis, shape_of
+from ._base import SEQ, _flat_seq, any_tracer, as_operand, dtype_of, index_gather, lift, norm_axes, norm_axis, shape_of
 from ._dtypes import as_numpy_dtype, cast_inputs, numpy_dtype
 
 _isT = isinstance
@@ -60,7 +60,8 @@ def _traced(*xs):
 
 def matrix_transpose(x, /):
     """Swap the last two axes."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     return F.swapaxes(x, -1, -2) if _isT(x, Tracer) else np.matrix_transpose(x)
 
 
@@ -203,7 +204,8 @@ def resize(a, new_shape):
 
 def choose(a, choices, out=None, mode="raise"):
     """``numpy.choose`` with concrete indices ``a``; differentiable in ``choices``."""
-    a = lift(a)
+    if type(a) in SEQ:
+        a = lift(a)
     choices = [lift(c) for c in choices]
     if not any_tracer(choices):
         return np.choose(a, choices, mode=mode)
@@ -510,7 +512,10 @@ def signbit(x, /):
 
 def copysign(x1, x2, /):
     """``|x1|`` with the sign of ``x2``; derivative in ``x1`` is ±sign(x1), 0 in ``x2``."""
-    x1, x2 = lift(x1), lift(x2)
+    if type(x1) in SEQ:
+        x1 = lift(x1)
+    if type(x2) in SEQ:
+        x2 = lift(x2)
     if not _traced(x1, x2):
         return np.copysign(x1, x2)
     dt = numpy_dtype(np.copysign, x1, x2)  # NumPy's dtype (issue 10)
@@ -522,7 +527,10 @@ def copysign(x1, x2, /):
 
 def heaviside(x1, x2, /):
     """Step function: 0 below 0, 1 above, ``x2`` at 0 (differentiable in ``x2``)."""
-    x1, x2 = lift(x1), lift(x2)
+    if type(x1) in SEQ:
+        x1 = lift(x1)
+    if type(x2) in SEQ:
+        x2 = lift(x2)
     if not _traced(x1, x2):
         return np.heaviside(x1, x2)
     dt = numpy_dtype(np.heaviside, x1, x2)  # NumPy's dtype (issue 10)
@@ -546,31 +554,38 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 def isposinf(x, /):
     """``isinf(x) & (x > 0)``."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     return F.logical_and(F.isinf(x), F.greater(x, 0)) if _isT(x, Tracer) else np.isposinf(x)
 
 
 def isneginf(x, /):
     """``isinf(x) & (x < 0)``."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     return F.logical_and(F.isinf(x), F.less(x, 0)) if _isT(x, Tracer) else np.isneginf(x)
 
 
 def isreal(x, /):
     """``imag(x) == 0``."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     return F.equal(F.imag(x), 0) if _isT(x, Tracer) else np.isreal(x)
 
 
 def iscomplex(x, /):
     """``imag(x) != 0``."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     return F.not_equal(F.imag(x), 0) if _isT(x, Tracer) else np.iscomplex(x)
 
 
 def ldexp(x1, x2, /):
     """``x1 * 2**x2`` (``x2`` integer)."""
-    x1, x2 = lift(x1), lift(x2)
+    if type(x1) in SEQ:
+        x1 = lift(x1)
+    if type(x2) in SEQ:
+        x2 = lift(x2)
     if not _traced(x1, x2):
         return np.ldexp(x1, x2)
     dt = numpy_dtype(np.ldexp, x1, x2) or (dtype_of(x1) if dtype_of(x1).kind == "f" else np.float64)
@@ -588,7 +603,10 @@ def modf(x, /):
 
 def divmod(x1, x2, /):  # noqa: A001
     """``(floor_divide(x1, x2), mod(x1, x2))``."""
-    x1, x2 = lift(x1), lift(x2)
+    if type(x1) in SEQ:
+        x1 = lift(x1)
+    if type(x2) in SEQ:
+        x2 = lift(x2)
     if not _traced(x1, x2):
         return np.divmod(x1, x2)
     return F.floor_divide(x1, x2), F.mod(x1, x2)
@@ -660,13 +678,15 @@ def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
 
 def nancumsum(a, axis=None, dtype=None, out=None):
     """Cumulative sum with NaNs as 0."""
-    a = lift(a)
+    if type(a) in SEQ:
+        a = lift(a)
     return F.cumsum(_nanfill(a, 0.0), axis=axis) if _isT(a, Tracer) else np.nancumsum(a, axis=axis)
 
 
 def nancumprod(a, axis=None, dtype=None, out=None):
     """Cumulative product with NaNs as 1."""
-    a = lift(a)
+    if type(a) in SEQ:
+        a = lift(a)
     return F.cumprod(_nanfill(a, 1.0), axis=axis) if _isT(a, Tracer) else np.nancumprod(a, axis=axis)
 
 
@@ -839,7 +859,8 @@ def _concrete_fn(name):
 def argpartition(a, kth, axis=-1, kind="introselect", order=None):
     """``numpy.argpartition`` (``kth`` an int or a sequence) of the concrete
     value: indices, not differentiable; under vmap each example's own."""
-    a = lift(a)
+    if type(a) in SEQ:
+        a = lift(a)
     if not _isT(a, Tracer):
         return np.argpartition(a, kth, axis=axis, kind=kind, order=order)
     if axis is None:
@@ -905,7 +926,13 @@ def take_along_axis_traced(arr, indices, axis):
     n = shape_of(a)[-1]
     idx = F.where(F.less(idx, 0), idx + n, idx)
     onehot = F.equal(F.expand_dims(idx, -1), np.arange(n))
-    out = F.sum(F.where(onehot, F.expand_dims(a, -2), 0.0), axis=-1)
+    # the fill is a zero of a's dtype (-0.0, which adds exactly): the gather keeps
+    # the dtype and integers stay exact (issue 10: sort of ints under jit was float64)
+    dt = np.dtype(dtype_of(a))
+    fill = np.array(-0.0 if dt.kind in "fc" else 0, dt if dt.kind != "b" else np.int64)
+    out = F.sum(F.where(onehot, F.expand_dims(a, -2), fill), axis=-1)
+    if np.dtype(dtype_of(out)) != dt:
+        out = F.astype(out, dt)
     return F.moveaxis(out, -1, ax)
 
 

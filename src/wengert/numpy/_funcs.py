@@ -17,6 +17,7 @@ import numpy as np
 from .. import _prims as P
 from .._core import Tracer
 from ._base import (
+    SEQ,
     WEAK,
     any_tracer,
     as_operand,
@@ -122,7 +123,8 @@ def _is_real(x):
 
 def real(x, /):
     """Real part (linear); of a real array, the array itself."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     if _isT(x, Tracer):
         return x if _is_real(x) else P.real_p.bind(x)
     return np.real(x)
@@ -130,7 +132,8 @@ def real(x, /):
 
 def imag(x, /):
     """Imaginary part (linear); of a real array, zeros with no derivative."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     if _isT(x, Tracer):
         return P.imag_p.bind(x) if not _is_real(x) else np.zeros(tuple(x.shape), dtype=dtype_of(x))
     return np.imag(x)
@@ -138,7 +141,8 @@ def imag(x, /):
 
 def conj(x, /):
     """Complex conjugate (linear); of a real array, the array itself."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     if _isT(x, Tracer):
         return x if _is_real(x) else P.conj_p.bind(x)
     return np.conjugate(x)
@@ -153,25 +157,31 @@ fabs = abs  # noqa: F821
 
 def positive(x, /):
     """Identity (``+x``)."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     return x if _isT(x, Tracer) else np.positive(x)
 
 
 def square(x, /):
     """``x * x``."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     return multiply(x, x) if _isT(x, Tracer) else np.square(x)  # noqa: F821
 
 
 def reciprocal(x, /):
     """``1 / x``."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     return divide(1.0, x) if _isT(x, Tracer) else np.reciprocal(x)  # noqa: F821
 
 
 def float_power(x, y, /):
     """``x ** y`` computed in float64 (or complex128); derivatives as ``power``."""
-    x, y = lift(x), lift(y)
+    if type(x) in SEQ:
+        x = lift(x)
+    if type(y) in SEQ:
+        y = lift(y)
     if not (_isT(x, Tracer) or _isT(y, Tracer)):
         return np.float_power(x, y)
     x = astype(x, np.complex128 if np.issubdtype(dtype_of(x), np.complexfloating) else np.float64)
@@ -179,12 +189,14 @@ def float_power(x, y, /):
 
 
 def deg2rad(x, /):
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     return multiply(x, np.pi / 180.0) if _isT(x, Tracer) else np.deg2rad(x)  # noqa: F821
 
 
 def rad2deg(x, /):
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     return multiply(x, 180.0 / np.pi) if _isT(x, Tracer) else np.rad2deg(x)  # noqa: F821
 
 
@@ -236,7 +248,8 @@ def round(a, decimals=0):  # noqa: A001
     """Not differentiable (zero derivative).  With ``decimals`` it is NumPy's
     own arithmetic, ``rint(a * 10**d) / 10**d`` (``d < 0``: ``rint(a / 10**-d)
     * 10**-d``), so it runs under jit and vmap with the same bits."""
-    a = lift(a)
+    if type(a) in SEQ:
+        a = lift(a)
     if _isT(a, Tracer):
         rnd = P.NONDIFF["round"].bind
         if decimals == 0:
@@ -270,7 +283,10 @@ def _concrete(x, fname):
 
 def fmax(x, y, /):
     """Maximum ignoring NaNs; ties split the derivative evenly."""
-    x, y = lift(x), lift(y)
+    if type(x) in SEQ:
+        x = lift(x)
+    if type(y) in SEQ:
+        y = lift(y)
     if not (_isT(x, Tracer) or _isT(y, Tracer)):
         return np.fmax(x, y)
     m = maximum(x, y)  # noqa: F821
@@ -279,7 +295,10 @@ def fmax(x, y, /):
 
 def fmin(x, y, /):
     """Minimum ignoring NaNs; ties split the derivative evenly."""
-    x, y = lift(x), lift(y)
+    if type(x) in SEQ:
+        x = lift(x)
+    if type(y) in SEQ:
+        y = lift(y)
     if not (_isT(x, Tracer) or _isT(y, Tracer)):
         return np.fmin(x, y)
     m = minimum(x, y)  # noqa: F821
@@ -299,7 +318,12 @@ def where(condition, x=None, y=None, /):
     autograd: ``where(x > 0, sqrt(x), 0)`` at 0 has gradient nan. Make the
     untaken branch safe instead: ``sqrt(where(x > 0, x, 1))``.
     """
-    condition, x, y = lift(condition), lift(x), lift(y)
+    if type(condition) in SEQ:
+        condition = lift(condition)
+    if type(x) in SEQ:
+        x = lift(x)
+    if type(y) in SEQ:
+        y = lift(y)
     if x is None and y is None:
         return nonzero(condition)
     if not (_isT(condition, Tracer) or _isT(x, Tracer) or _isT(y, Tracer)):
@@ -322,7 +346,12 @@ def where(condition, x=None, y=None, /):
 def clip(a, a_min=None, a_max=None, out=None, **kw):
     """``numpy.clip`` as ``minimum(maximum(a, a_min), a_max)``: at a bound the
     derivative is split ½/½ between ``a`` and the bound."""
-    a, a_min, a_max = lift(a), lift(a_min), lift(a_max)
+    if type(a) in SEQ:
+        a = lift(a)
+    if type(a_min) in SEQ:
+        a_min = lift(a_min)
+    if type(a_max) in SEQ:
+        a_max = lift(a_max)
     if "min" in kw:
         a_min = kw.pop("min")
     if "max" in kw:
@@ -479,7 +508,10 @@ def ptp(a, axis=None, keepdims=False):
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
     """Weighted average; differentiable in ``a`` and ``weights``."""
-    a, weights = lift(a), lift(weights)
+    if type(a) in SEQ:
+        a = lift(a)
+    if type(weights) in SEQ:
+        weights = lift(weights)
     if not any_tracer((a, weights)):
         return np.average(a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
     if weights is None:
@@ -928,7 +960,8 @@ diagonal = _gather_or_np("diagonal")
 def pad(array, pad_width, mode="constant", **kwargs):
     """``numpy.pad``; every mode differentiable in the array (constant mode
     with a traced ``constant_values`` too)."""
-    array = lift(array)
+    if type(array) in SEQ:
+        array = lift(array)
     if not _isT(array, Tracer) and not _isT(kwargs.get("constant_values"), Tracer):
         return np.pad(array, pad_width, mode=mode, **kwargs)
     array = as_operand(array)
@@ -1015,7 +1048,8 @@ def _norm_index(idx, shape):
 def getitem(x, idx):
     """``x[idx]`` for basic, slice, Ellipsis, None, integer-array and boolean-mask
     indices; the gradient scatters back (repeated indices accumulate)."""
-    x = lift(x)
+    if type(x) in SEQ:
+        x = lift(x)
     shape = tuple(x.shape)
     idx = _norm_index(idx, shape)
     np.empty(shape, dtype=np.bool_)[idx]  # validate the index with NumPy's own message
@@ -1030,7 +1064,8 @@ def take(a, indices, axis=None, mode=None):
 
 
 def take_along_axis(arr, indices, axis):
-    arr = lift(arr)
+    if type(arr) in SEQ:
+        arr = lift(arr)
     try:
         indices = np.asarray(_concrete(indices, "take_along_axis"))
     except TypeError:  # indices traced inside vmap/jit (e.g. sort): a one-hot selection
@@ -1189,7 +1224,10 @@ def all(a, axis=None, keepdims=False):  # noqa: A001
 
 def matmul(x1, x2, /):
     """``x1 @ x2`` with NumPy's rules for 1-D operands and batch broadcasting."""
-    x1, x2 = lift(x1), lift(x2)
+    if type(x1) in SEQ:
+        x1 = lift(x1)
+    if type(x2) in SEQ:
+        x2 = lift(x2)
     if not (_isT(x1, Tracer) or _isT(x2, Tracer)):
         return np.matmul(x1, x2)
     x1 = as_operand(x1)
@@ -1228,7 +1266,10 @@ def matmul(x1, x2, /):
 def dot(a, b, out=None):
     """``numpy.dot``: scalars multiply, 2-D is matmul, N-D sums over the last
     axis of ``a`` and the second-to-last of ``b``."""
-    a, b = lift(a), lift(b)
+    if type(a) in SEQ:
+        a = lift(a)
+    if type(b) in SEQ:
+        b = lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.dot(a, b)
     # np.dot makes Python scalars arrays (float64), unlike a ufunc (issue 10)
@@ -1243,7 +1284,10 @@ def dot(a, b, out=None):
 
 def vdot(a, b, /):
     """``sum(conj(a) * b)`` over the flattened inputs."""
-    a, b = lift(a), lift(b)
+    if type(a) in SEQ:
+        a = lift(a)
+    if type(b) in SEQ:
+        b = lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.vdot(a, b)
     a, b = ravel(as_operand(a)), ravel(as_operand(b))
@@ -1253,7 +1297,10 @@ def vdot(a, b, /):
 
 
 def inner(a, b, /):
-    a, b = lift(a), lift(b)
+    if type(a) in SEQ:
+        a = lift(a)
+    if type(b) in SEQ:
+        b = lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.inner(a, b)
     a, b = (np.asarray(v) if type(v) in WEAK else as_operand(v) for v in (a, b))  # as np.inner (issue 10)
@@ -1263,7 +1310,10 @@ def inner(a, b, /):
 
 
 def outer(a, b, out=None):
-    a, b = lift(a), lift(b)
+    if type(a) in SEQ:
+        a = lift(a)
+    if type(b) in SEQ:
+        b = lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.outer(a, b)
     a, b = ravel(as_operand(a)), ravel(as_operand(b))
@@ -1272,7 +1322,10 @@ def outer(a, b, out=None):
 
 def tensordot(a, b, axes=2):
     """``numpy.tensordot`` by transposes, reshapes and one matmul (BLAS)."""
-    a, b = lift(a), lift(b)
+    if type(a) in SEQ:
+        a = lift(a)
+    if type(b) in SEQ:
+        b = lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.tensordot(a, b, axes)
     a, b = as_operand(a), as_operand(b)
@@ -1295,7 +1348,10 @@ def tensordot(a, b, axes=2):
 
 
 def kron(a, b):
-    a, b = lift(a), lift(b)
+    if type(a) in SEQ:
+        a = lift(a)
+    if type(b) in SEQ:
+        b = lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.kron(a, b)
     a, b = as_operand(a), as_operand(b)
@@ -1316,7 +1372,10 @@ def sum_shapes_interleave(sa, sb):
 
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """Cross product of 3-vectors (or 2-vectors, giving the z component)."""
-    a, b = lift(a), lift(b)
+    if type(a) in SEQ:
+        a = lift(a)
+    if type(b) in SEQ:
+        b = lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return np.cross(a, b, axisa, axisb, axisc, axis)
     if axis is not None:
@@ -1416,22 +1475,26 @@ ascontiguousarray = asarray
 
 
 def copy(a, order="K", subok=False):
-    a = lift(a)
+    if type(a) in SEQ:
+        a = lift(a)
     return a if _isT(a, Tracer) else np.copy(a, order=order, subok=subok)
 
 
 def zeros_like(a, dtype=None, shape=None, **kw):
-    a = lift(a)
+    if type(a) in SEQ:
+        a = lift(a)
     return np.zeros(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
 
 
 def ones_like(a, dtype=None, shape=None, **kw):
-    a = lift(a)
+    if type(a) in SEQ:
+        a = lift(a)
     return np.ones(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
 
 
 def empty_like(a, dtype=None, shape=None, **kw):
-    a = lift(a)
+    if type(a) in SEQ:
+        a = lift(a)
     return np.empty(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
 
 
@@ -1453,13 +1516,19 @@ def full(shape, fill_value, dtype=None, order="C"):
 
 
 def full_like(a, fill_value, dtype=None, shape=None, **kw):
-    a, fill_value = lift(a), lift(fill_value)
+    if type(a) in SEQ:
+        a = lift(a)
+    if type(fill_value) in SEQ:
+        fill_value = lift(fill_value)
     return full(shape_of(a) if shape is None else shape, fill_value, dtype=dtype or dtype_of(a))
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """``numpy.linspace``; differentiable in ``start`` and ``stop``."""
-    start, stop = lift(start), lift(stop)
+    if type(start) in SEQ:
+        start = lift(start)
+    if type(stop) in SEQ:
+        stop = lift(stop)
     if not (_isT(start, Tracer) or _isT(stop, Tracer)):
         return np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
     div = (num - 1) if endpoint else num
@@ -1486,7 +1555,10 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
-    start, stop = lift(start), lift(stop)
+    if type(start) in SEQ:
+        start = lift(start)
+    if type(stop) in SEQ:
+        stop = lift(stop)
     if not any_tracer((start, stop, base)):
         return np.logspace(start, stop, num, endpoint, base, dtype, axis)
     y = linspace(start, stop, num, endpoint, axis=axis)
@@ -1497,7 +1569,10 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
-    start, stop = lift(start), lift(stop)
+    if type(start) in SEQ:
+        start = lift(start)
+    if type(stop) in SEQ:
+        stop = lift(stop)
     if not any_tracer((start, stop)):
         return np.geomspace(start, stop, num, endpoint, dtype, axis)
     return exp(linspace(log(start), log(stop), num, endpoint, axis=axis))  # noqa: F821

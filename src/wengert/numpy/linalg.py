@@ -40,7 +40,7 @@ import numpy as _np
 from .. import _prims_linalg as L
 from .._core import Tracer
 from . import _funcs as F
-from ._base import as_operand, dtype_of, lift, norm_axes, shape_of
+from ._base import SEQ, as_operand, dtype_of, lift, norm_axes, shape_of
 
 LinAlgError = _np.linalg.LinAlgError
 
@@ -155,7 +155,8 @@ def solve(a, b):
     array([0.5 , 0.25])
     """
     a = _prep(a, "solve")
-    b = lift(b)
+    if type(b) in SEQ:
+        b = lift(b)
     if not (_isT(a, Tracer) or _isT(b, Tracer)):
         return _np.linalg.solve(a, b)
     b = as_operand(b)
