@@ -113,3 +113,13 @@ def test_issue_examples():
         assert np.result_type(f(x32)) == np.result_type(j(x32)) == np.result_type(j(x32)) == np.float32
     np.testing.assert_array_equal(wg.jit(lambda x: wnp.copysign(1.0, x))(np.float32([-2, 3])),
                                   np.float32([-1, 1]))
+
+
+def test_sort_under_jit_keeps_integer_dtypes_exactly():
+    # sort under jit gathers with a one-hot selection: it must not go through float64
+    for x in (np.array([3, 1, 2**60 + 1, -5]), np.array([3, 1, 2], np.int32), np.array([True, False, True]),
+              np.array([1.5, -1.0, 2.0], np.float32)):
+        j = wg.jit(wnp.sort)
+        for _ in range(2):
+            r = j(x)
+            assert r.dtype == x.dtype and np.array_equal(r, np.sort(x))
