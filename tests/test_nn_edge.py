@@ -193,14 +193,26 @@ def _labels(dot):
     return out
 
 
-def test_to_dot_after_backward_shows_every_value_and_gradient():
+@pytest.fixture
+def drawing(monkeypatch):
+    """Control whether backward() records graphs for drawing (on once any
+    Tensor graph has been drawn in the process)."""
+    from wengert import _tensor_drawing
+    monkeypatch.setattr(_tensor_drawing.STATE, "enabled", False)
+    return _tensor_drawing
+
+
+@pytest.mark.parametrize("how", ["recorded", "retained"])
+def test_to_dot_after_backward_shows_every_value_and_gradient(drawing, how):
+    drawing.STATE.enabled = how == "recorded"
     xv = np.array([0.5, -1.25])
     x = wg.tensor(xv, requires_grad=True)
     c = wg.tensor([2.0, 3.0])  # a constant input
     sq = x * x
     s = sq.sin()
     y = (s * c).sum()
-    y.backward(retain_graph=True)
+    del sq, s  # the drawing must not need them
+    y.backward(retain_graph=how == "retained")
     labels = _labels(y.to_dot())
     assert len(labels) == 6  # x, c and the four operations
     fmt = lambda a: np.array2string(np.asarray(a), precision=5, separator=" ")  # noqa: E731
@@ -219,27 +231,49 @@ def test_to_dot_after_backward_shows_every_value_and_gradient():
     assert seen == set(expect)
     leaf = [lab for lab in labels.values() if "leaf, requires_grad" in lab]
     assert leaf == [f"v1 (leaf, requires_grad)|f64[2]|value {fmt(xv)}|grad {fmt(2 * xv * np.cos(xv * xv) * [2, 3])}"]
-    # drawing changed nothing: .grad as after the backward, graph still usable
+    assert any(lab.startswith("v2 (input)|f64[2]|value [2. 3.]|grad -") for lab in labels.values())
     np.testing.assert_allclose(x.grad.numpy(), 2 * xv * np.cos(xv * xv) * [2, 3])
-    y.backward()
-    np.testing.assert_allclose(x.grad.numpy(), 4 * xv * np.cos(xv * xv) * [2, 3])
+    if how == "retained":  # drawing changed nothing: the graph is still usable
+        y.backward()
+        np.testing.assert_allclose(x.grad.numpy(), 4 * xv * np.cos(xv * xv) * [2, 3])
+    assert "v5 = mul v4 v2" in y.to_wengert()
 
 
-def test_to_dot_after_a_freeing_backward_is_a_clear_error():
+def test_drawing_after_a_freeing_backward_before_any_drawing(drawing):
     x = wg.tensor([1.0, 2.0], requires_grad=True)
     y = (x * x).sum()
-    before = y.to_dot()  # before backward: values, no gradients yet
-    assert "grad -" in before and "value 5." in before
     y.backward()
     for draw in (y.to_dot, y.graph, y.to_wengert):
-        with pytest.raises(RuntimeError, match=r"backward\(\) has freed this graph.*retain_graph=True"):
+        with pytest.raises(RuntimeError, match=r"(?s)backward\(\) has freed this graph.*no Tensor graph had "
+                                               r"been drawn.*retain_graph=True"):
             draw()
+    assert drawing.STATE.enabled  # from now on graphs are recorded
+    y = (x * x).sum()
+    y.backward()
+    assert "value 5.|grad 1." in y.to_dot()
 
 
-def test_to_dot_big_values_print_as_shapes_and_non_scalar_outputs():
-    w = wg.tensor(np.ones((3, 4)), requires_grad=True)
+def test_recording_skips_big_graphs_and_keeps_no_big_buffers(drawing, monkeypatch):
+    import weakref
+    drawing.STATE.enabled = True
+    x = wg.tensor(np.ones(1000), requires_grad=True)
+    y = (x.sin() * x).sum()
+    probe = weakref.ref(y._node[2][0])  # the 1000-element product
+    y.backward()
+    assert probe() is None  # freed by backward, recording or not
+    assert "value f64[1000]|grad f64[1000]" in y.to_dot()  # large values print as shapes
+    monkeypatch.setattr(drawing, "LIMIT", 3)
+    y = ((x * 2.0).sin() * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="more than 3 tensors, too many to record"):
+        y.to_dot()
+
+
+def test_recorded_drawing_of_a_non_scalar_output_uses_its_seed(drawing):
+    drawing.STATE.enabled = True
+    w = wg.tensor(np.ones((2, 3)), requires_grad=True)
     y = (w * 2.0).sum(axis=0)
-    y.backward(np.ones(4), retain_graph=True)
+    y.backward(np.array([1.0, 2.0, 3.0]))
     dot = y.to_dot()
-    assert "value f64[3,4]|grad f64[3,4]" in dot  # large arrays: their shape, not their numbers
-    assert "value [6. 6. 6. 6.]|grad [1. 1. 1. 1.]" in dot
+    assert "value [4. 4. 4.]|grad [1. 2. 3.]" in dot
+    assert "value f64[2,3]|grad f64[2,3]" in dot

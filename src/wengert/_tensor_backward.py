@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from . import _tensor_drawing as _drawing
 from ._core import _P, LinVar, TapeTrace, Tracer, backward_pass
 from ._tensor_core import (
     FREED_P,
@@ -501,6 +502,8 @@ def tensor_backward(self, gradient=None, retain_graph: bool | None = None,
         s = seed_for(self, gradient, "Tensor.backward()")
         if isinstance(s, Tensor):
             s = s._data
+    if _drawing.STATE.enabled:  # a Tensor graph has been drawn: record this one too
+        return _backward_recorded(self, tan, s, retain_graph)
     if retain_graph:
         sweep([tan], [s], True, retain=True)
         return
@@ -512,6 +515,16 @@ def tensor_backward(self, gradient=None, retain_graph: bool | None = None,
 
 tensor_backward.__name__ = "backward"
 tensor_backward.__qualname__ = "Tensor.backward"
+
+
+def _backward_recorded(t, tan, s, retain_graph):
+    """The common case with a record for drawing (``_tensor_drawing``)."""
+    rec = _drawing.record((t,))
+    sweep([tan], [s], True, None if rec is None else rec.want, retain=bool(retain_graph))
+    if rec is not None:
+        rec.finish((t,))
+    if not retain_graph:
+        _release([t])
 
 
 def _backward_other(t, gradient, retain_graph, create_graph, inputs):
@@ -557,7 +570,10 @@ def backward(outputs, grads, retain_graph, create_graph, caller="Tensor.backward
         else:
             _zero_leaves(t)  # a derivative that is identically zero
     if roots:
-        sweep(roots, rs, True, retain=retain_graph)
+        rec = _drawing.record(outputs)  # None unless a Tensor graph has been drawn
+        sweep(roots, rs, True, None if rec is None else rec.want, retain=retain_graph)
+        if rec is not None:
+            rec.finish(outputs)
     if not retain_graph:
         _release(outputs)
 
