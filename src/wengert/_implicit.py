@@ -723,7 +723,8 @@ def argmin(f: Callable, x0: Any, *params: Any, method: str = "newton", tol: floa
     a step along the gradient where the Hessian is not positive definite, and
     backtracking on ``f``), or a ``scipy.optimize.minimize`` method
     (``"BFGS"``, ``"L-BFGS-B"``, ``"trust-exact"``, ..., SciPy required) fed
-    wengert's gradient.  Converged when ``‖∇ₓf‖₂ ≤ tol (1 + |f|)``, else
+    wengert's gradient.  Converged when ``‖∇ₓf‖₂ ≤ tol (1 + |f|)`` (``1000 tol`` for
+    SciPy's methods), else
     ``RuntimeError`` (a solution the derivative formula does not hold at would
     give wrong derivatives).  The Hessian must be invertible at ``x*``.
 
@@ -779,8 +780,9 @@ def argmin(f: Callable, x0: Any, *params: Any, method: str = "newton", tol: floa
             raise RuntimeError(f"{caller}: no convergence in max_iter={max_iter} Newton steps "
                                f"(‖∇f‖ = {np.linalg.norm(gr):.3g}); start closer or raise max_iter")
         sp = _scipy(caller, f"method={method!r}")
-        res = sp.optimize.minimize(lambda w: float(fv(w)), v, jac=lambda w: np.asarray(grad(fv)(w)),
-                                   method=method, tol=tol * 1e-2)
+        uses_jac = method.lower() not in ("nelder-mead", "powell", "cobyla", "cobyqa")
+        jac = (lambda w: np.asarray(grad(fv)(w))) if uses_jac else None
+        res = sp.optimize.minimize(lambda w: float(fv(w)), v, jac=jac, method=method, tol=tol * 1e-2)
         gn = np.linalg.norm(np.asarray(grad(fv)(res.x)))
         if not gn <= 1e3 * tol * (1.0 + abs(float(res.fun))):
             raise RuntimeError(f"{caller}: scipy.optimize.minimize(method={method!r}) stopped with "
