@@ -100,6 +100,8 @@ def test_fixed_point_vmap_and_jit():
     assert np.allclose(wg.jacfwd(lambda a: wg.vmap(sqrt_fp)(a))(a), np.diag(0.5 / np.sqrt(a)))
     assert np.isclose(wg.jit(sqrt_fp)(4.0), 2.0)
     assert np.isclose(wg.jit(wg.grad(sqrt_fp))(4.0), 0.25)
+    assert np.isclose(wg.jit(wg.hessian(sqrt_fp))(2.0), -0.25 * 2.0 ** -1.5)
+    assert np.allclose(wg.jit(wg.vmap(wg.grad(sqrt_fp)))(a), 0.5 / np.sqrt(a))
 
 
 def test_float32_stays_float32():
