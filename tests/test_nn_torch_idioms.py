@@ -409,3 +409,31 @@ def test_functional_module_with_submodule_attributes_keeps_its_own_params():
     np.testing.assert_allclose(g["weight"], np.full((2, 2), 3.0))
     assert [n for n, _ in r.named_parameters()] == ["bias", "weight"]
     assert "fc1" in repr(Net()) and "blocks.1" in repr(Net()) and "scale" in repr(Net())
+
+
+def test_tensor_idioms_match_torch():
+    torch = pytest.importorskip("torch")
+    a = np.arange(6.0).reshape(2, 3)
+    for ours, theirs in ((wg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)),):
+        assert ours.T.shape == tuple(theirs.T.shape)
+        np.testing.assert_array_equal(ours.T.numpy(), theirs.T.detach().numpy())
+        # detach: no grad, same storage
+        d, dt = ours.detach(), theirs.detach()
+        assert d.requires_grad == dt.requires_grad is False
+        assert np.shares_memory(d.numpy(), ours.numpy()) and dt.data_ptr() == theirs.data_ptr()
+        # requires_grad_ on a non-leaf: both refuse
+        with pytest.raises(RuntimeError):
+            (theirs * 2).requires_grad_(False)
+        with pytest.raises(RuntimeError):
+            (ours * 2).requires_grad_(False)
+
+    # no_grad as a bare decorator and with parentheses, enable_grad inside
+    def twice(t):
+        return t * 2
+
+    for deco, tdeco in ((wg.no_grad, torch.no_grad), (wg.no_grad(), torch.no_grad())):
+        assert deco(twice)(wg.tensor(1.0, requires_grad=True)).requires_grad == \
+            tdeco(twice)(torch.tensor(1.0, requires_grad=True)).requires_grad == False  # noqa: E712
+    with wg.no_grad(), torch.no_grad():
+        assert wg.enable_grad()(twice)(wg.tensor(1.0, requires_grad=True)).requires_grad == \
+            torch.enable_grad()(twice)(torch.tensor(1.0, requires_grad=True)).requires_grad == True  # noqa: E712
