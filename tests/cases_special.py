@@ -29,6 +29,9 @@ _UNARY = {
     "erf": (-2, 2), "erfc": (-2, 2), "erfinv": (-0.9, 0.9), "gammaln": (0.5, 3),
     "digamma": (0.5, 3), "psi": (0.5, 3), "expit": (-3, 3), "logit": (0.1, 0.9),
     "ndtr": (-3, 3), "log_ndtr": (-3, 3), "ndtri": (0.1, 0.9),
+    "erfcx": (-2, 2), "erfcinv": (0.1, 1.9), "gamma": (0.5, 3), "rgamma": (0.5, 3),
+    "j0": (0.5, 3), "j1": (0.5, 3), "y0": (0.5, 3), "y1": (0.5, 3), "i0": (-2, 2), "i1": (-2, 2),
+    "i0e": (0.3, 2), "i1e": (0.3, 2),
 }
 for _n, (_lo, _hi) in _UNARY.items():
     for _s in ((), (2, 3)):
@@ -63,3 +66,38 @@ for _n in ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf"):
 add("norm.ppf", norm.ppf, U(0.1, 0.9, (3,)), st.norm.ppf)
 add("norm.logcdf-tail", lambda x: norm.logcdf(x - 30.0), U(-2, 2, (3,)), lambda x: st.norm.logcdf(x - 30.0),
     tol=1e-5)
+
+# functions of (parameter, x): the parameter held constant, x differentiated
+_PX = {
+    "jv": (1.5, (0.5, 3)), "yv": (1.5, (0.5, 3)), "iv": (1.5, (0.5, 3)), "ive": (1.5, (0.3, 2)),
+    "jn": (2, (0.5, 3)), "yn": (2, (0.5, 3)), "gammainc": (2.5, (0.5, 3)), "gammaincc": (2.5, (0.5, 3)),
+}
+for _n, (_v, (_lo, _hi)) in _PX.items():
+    add(f"{_n}", (lambda n, v: lambda x: getattr(S, n)(v, x))(_n, _v), U(_lo, _hi, (2, 3)),
+        (lambda n, v: lambda x: getattr(sp, n)(v, x))(_n, _v))
+add("ive-neg", lambda x: S.ive(1.0, -x), U(0.3, 2, (3,)), lambda x: sp.ive(1.0, -x))
+add("i0e-neg", lambda x: S.i0e(-x), U(0.3, 2, (3,)), lambda x: sp.i0e(-x))
+add("jn-array-order", lambda x: S.jn(np.array([0, 1, 3]), x), U(0.5, 3, (2, 3)),
+    lambda x: sp.jn(np.array([0, 1, 3]), x))
+add("gammainc-array-a", lambda x: S.gammainc(np.array([0.7, 1.0, 4.0]), x), U(0.5, 3, (3,)),
+    lambda x: sp.gammainc(np.array([0.7, 1.0, 4.0]), x))
+add("betainc", lambda x: S.betainc(np.array([0.8, 2.0, 3.5]), 1.5, x), U(0.1, 0.9, (2, 3)),
+    lambda x: sp.betainc(np.array([0.8, 2.0, 3.5]), 1.5, x))
+for _d in (1, 3):
+    add(f"multigammaln{_d}", (lambda d: lambda a: S.multigammaln(a, d))(_d), U(2.0, 4.0, (3,)),
+        (lambda d: lambda a: sp.multigammaln(a, d))(_d))
+add("multigammaln-scalar", lambda a: S.multigammaln(a, 2), U(2.0, 4.0, ()), lambda a: sp.multigammaln(a, 2))
+add("logsumexp-b-all", lambda x, b: S.logsumexp(x, b=b), U(0.5, 2, (2, 3), (2, 3)),
+    lambda x, b: sp.logsumexp(x, b=b))
+
+
+def _C(lo, hi, *shapes):
+    def build(rng):
+        return tuple(rng.uniform(lo, hi, s) + 1j * rng.uniform(lo, hi, s) for s in shapes)
+    return build
+
+
+# complex erf/erfc/erfcx: holomorphic (derivative 2/sqrt(pi) e^{-z^2})
+for _n in ("erf", "erfc", "erfcx"):
+    CASES.append(Case(f"special.{_n}-complex", getattr(S, _n), _C(-1, 1, (3,)), getattr(sp, _n),
+                      complex=True, tags=("scipy", "complex")))
