@@ -350,6 +350,7 @@ def _simplify(graph: Graph, blame: dict | None = None) -> Graph:
     new: list = []
     rules = _rules()
     registry = P.REGISTRY
+    commutative = frozenset(registry[n] for n in _COMMUTATIVE if n in registry)
 
     def fix_atom(out0, a, rule, e):
         if blame is not None:
@@ -367,18 +368,16 @@ def _simplify(graph: Graph, blame: dict | None = None) -> Graph:
         if isinstance(p, str):
             p = registry[p]
         ins = e.inputs
-        if sub:
-            for a in ins:
-                if type(a) is Var and a in sub:
-                    ins = [sub.get(b, b) if type(b) is Var else b for b in ins]
-                    break
-        params = e.params
-        outputs = e.outputs
         has_var = False
         for a in ins:
             if type(a) is Var:
+                if a in sub:
+                    ins = [sub.get(b, b) if type(b) is Var else b for b in ins]
+                    has_var = any(type(b) is Var for b in ins)
+                    break
                 has_var = True
-                break
+        params = e.params
+        outputs = e.outputs
         # constant folding
         if not has_var and ins and not any(isinstance(a, Tracer) for a in ins):
             try:
@@ -415,12 +414,17 @@ def _simplify(graph: Graph, blame: dict | None = None) -> Graph:
                 continue
         # common subexpressions
         try:
-            kins = [a if type(a) is Var else _const_key(a) for a in ins]
-            if len(ins) == 2 and p.name in _COMMUTATIVE and type(ins[0]) is Var and type(ins[1]) is Var \
-                    and ins[0].dtype == ins[1].dtype and ins[0].dtype.kind in "fiu" \
-                    and id(ins[0]) > id(ins[1]):
-                kins.reverse()  # one key for a + b and b + a
-            kins.append(p)
+            if len(ins) == 2:
+                a, b = ins
+                ta, tb = type(a) is Var, type(b) is Var
+                if ta and tb and p in commutative and id(a) > id(b) and a.dtype == b.dtype \
+                        and a.dtype.kind in "fiu":
+                    kins = [b, a, p]  # one key for a + b and b + a
+                else:
+                    kins = [a if ta else _const_key(a), b if tb else _const_key(b), p]
+            else:
+                kins = [a if type(a) is Var else _const_key(a) for a in ins]
+                kins.append(p)
             if params:
                 kins.append(_param_key(params))
             key = tuple(kins)
