@@ -35,7 +35,7 @@ from ._prims import defprim
 __all__ = ["gammaln_p", "digamma_p", "polygamma_p", "erf_p", "erfc_p", "erfinv_p", "expit_p",
            "log_ndtr_p", "ndtri_p", "scipy_special", "gamma_p", "rgamma_p", "erfcx_p", "erfcinv_p",
            "j0_p", "j1_p", "y0_p", "y1_p", "i0_p", "i1_p", "i0e_p", "i1e_p", "jv_p", "yv_p", "iv_p",
-           "ive_p", "yn_p", "gammainc_p", "gammaincc_p", "betainc_p"]
+           "ive_p", "yn_p", "gammainc_p", "gammaincc_p", "betainc_p", "stdtr_p"]
 
 MISSING = ("wengert.scipy needs SciPy, an optional dependency: install it with "
            "`pip install wengert[scipy]` (or `pip install scipy`).")
@@ -159,12 +159,22 @@ def _betainc_dx(t, ans, a, b, x):
 betainc_p = _px("betainc", _betainc_dx, ("a", "b"), (0.1, 0.9))
 
 
+def _stdtr_dt(t, ans, df, x):
+    # Student's t density: Γ((ν+1)/2) / (Γ(ν/2) √(νπ)) (1 + x²/ν)^{−(ν+1)/2}
+    h = (df + 1.0) * 0.5
+    logc = gammaln_p.bind(h) - gammaln_p.bind(df * 0.5) - P.log(df * math.pi) * 0.5
+    return t * P.exp(logc - P.log1p_p.bind(x * x / df) * h)
+
+
+stdtr_p = _px("stdtr", _stdtr_dt, ("df",), (-2.0, 2.0))
+
+
 def _register():
     from ._vmap import _elementwise, register_batch_rule
 
     for p in (gammaln_p, digamma_p, polygamma_p, erf_p, erfc_p, erfinv_p, expit_p, log_ndtr_p,
               ndtri_p, gamma_p, rgamma_p, erfcx_p, erfcinv_p, j0_p, j1_p, y0_p, y1_p, i0_p, i1_p,
-              i0e_p, i1e_p, jv_p, yv_p, iv_p, ive_p, yn_p, gammainc_p, gammaincc_p, betainc_p):
+              i0e_p, i1e_p, jv_p, yv_p, iv_p, ive_p, yn_p, gammainc_p, gammaincc_p, betainc_p, stdtr_p):
         register_batch_rule(p, _elementwise(p))
 
 

@@ -3,7 +3,7 @@
 Outside transformations each function is SciPy's own.  Under them,
 ``erf erfc erfcx erfinv erfcinv gamma rgamma gammaln digamma polygamma expit
 ndtri log_ndtr``, the Bessel functions ``j0 j1 y0 y1 i0 i1 i0e i1e jv yv iv
-ive jn yn`` and the incomplete functions ``gammainc gammaincc betainc`` are
+ive jn yn`` and the incomplete functions ``gammainc gammaincc betainc`` and ``stdtr`` are
 primitives (``wengert._prims_special``) and the rest are compositions:
 
 * ``erf``, ``erfc`` and ``erfcx`` take complex inputs too (holomorphic:
@@ -48,7 +48,7 @@ __all__ = ["logsumexp", "softmax", "log_softmax", "expit", "logit", "erf", "erfc
            "gammaln", "digamma", "psi", "polygamma", "xlogy", "xlog1py", "ndtr", "log_ndtr",
            "ndtri", "erfcx", "erfcinv", "gamma", "rgamma", "multigammaln", "j0", "j1", "y0", "y1",
            "i0", "i1", "i0e", "i1e", "jv", "yv", "iv", "ive", "jn", "yn", "gammainc", "gammaincc",
-           "betainc"]
+           "betainc", "stdtr"]
 
 _isT = isinstance
 
@@ -189,6 +189,11 @@ def betainc(a, b, x):
     """Regularized incomplete beta ``I_x(a, b)``; derivative in ``x``:
     ``x^{a−1}(1−x)^{b−1}/B(a, b)`` (``a`` and ``b`` have none)."""
     return _params_and_x("betainc", SP.betainc_p, (a, b, x), ("a", "b"))
+
+
+def stdtr(df, t):
+    """Student's t CDF with ``df`` degrees of freedom; differentiable in ``t`` (the density)."""
+    return _params_and_x("stdtr", SP.stdtr_p, (df, t), ("df",))
 
 
 def multigammaln(a, d):
