@@ -407,8 +407,9 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):  # noqa: A001
         a = astype(a, dtype)
     shape = tuple(a.shape)
     axes = norm_axes(axis, len(shape), "sum")
-    if not axes:
-        return a
+    if not axes:  # a 0-d sum: NumPy still promotes bool and small integers (issue 10)
+        dt = np.dtype(dtype_of(a))
+        return astype(a, np.add.reduce(np.zeros(1, dt)).dtype) if dt.kind in "biu" else a
     r = P.reduce_sum(a, axes, shape)
     return _keep(r, shape, axes) if keepdims else r
 
