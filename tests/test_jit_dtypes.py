@@ -123,3 +123,9 @@ def test_sort_under_jit_keeps_integer_dtypes_exactly():
         for _ in range(2):
             r = j(x)
             assert r.dtype == x.dtype and np.array_equal(r, np.sort(x))
+
+
+def test_sum_of_a_zero_d_bool_or_small_int_promotes_as_numpy():
+    for x in (np.bool_(True), np.int32(3), np.uint8(4), np.float32(2.0)):
+        j = wg.jit(wnp.sum)
+        assert np.sum(x).dtype == j(x).dtype == j(x).dtype
