@@ -132,10 +132,12 @@ def construct(prim, body, x):
         return wnp.sum(wg.fori_loop(0, 2, lambda i, c: _sin_times(c, body(c) - 0.5 * c) + 0.5 * c, x))
     if prim == "fori":
         return wnp.sum(wg.fori_loop(0, 3, lambda i, c: body(c), x))
-    if prim in ("scan", "scan_rev", "scan_ckpt"):
+    if prim in ("scan", "scan_rev", "scan_ckpt", "scan_binomial"):
         kw = {"reverse": prim == "scan_rev"}
         if prim == "scan_ckpt":
             kw["checkpoint"] = "sqrt"
+        if prim == "scan_binomial":
+            kw.update(checkpoint="binomial", checkpoint_slots=1, reverse=True)
         c, ys = wg.scan(lambda c, a: (body(c) * a, c * a), x, XS, **kw)
         return wnp.sum(c) + wnp.sum(ys)
     if prim == "while":
@@ -163,10 +165,10 @@ def reference(prim, x, w):
         for _ in range(3):
             c = body(c)
         return wnp.sum(c)
-    if prim in ("scan", "scan_rev", "scan_ckpt"):
+    if prim in ("scan", "scan_rev", "scan_ckpt", "scan_binomial"):
         c = x
         ys = [None] * 3
-        order = range(2, -1, -1) if prim == "scan_rev" else range(3)
+        order = range(2, -1, -1) if prim in ("scan_rev", "scan_binomial") else range(3)
         for i in order:
             c, ys[i] = body(c) * XS[i], c * XS[i]
         return wnp.sum(c) + wnp.sum(wnp.stack(ys))
@@ -187,7 +189,7 @@ def reference(prim, x, w):
     raise AssertionError(prim)
 
 
-PRIMS = ["fori", "scan", "scan_rev", "scan_ckpt", "while", "cond", "checkpoint", "nested", "custom"]
+PRIMS = ["fori", "scan", "scan_rev", "scan_ckpt", "scan_binomial", "while", "cond", "checkpoint", "nested", "custom"]
 
 
 def _f(prim, mode):
