@@ -56,6 +56,8 @@ _LAZY = {
     "argmin": "._implicit",
     "odeint": "._ode",
     "relax": ".relax",
+    "random": ".random",
+    "expectation_grad": ".random._expectation",
     "Tensor": ".tensor",
     "tensor": ".tensor",
     "autograd_grad": ".tensor",

@@ -8,8 +8,8 @@ draws: the same key gives the same numbers wherever the primitive runs
 key is an ordinary operand, never a constant of the trace, so a jitted
 function called with another key draws other numbers.  ``split`` and
 ``fold_in`` are primitives too: child keys are Philox outputs of the parent
-key at counters reserved for them (top counter word ``2**63`` for ``split``,
-``2**62`` for ``fold_in``), far from the counters that drawing uses, so a
+key at counters reserved for them (top counter word ``2**63`` and ``n`` for
+``split(key, n)``, ``2**62`` and the data for ``fold_in``), far from the counters that drawing uses, so a
 child's stream never repeats its parent's.
 
 Batching rules loop over the examples (one generator per key); the keys carry
@@ -55,7 +55,7 @@ def _draw_impl(key, kind, shape, dtype):
 
 
 def _split_impl(key, n):
-    bits = _philox(key, counter=np.array([0, 0, 0, _SPLIT_WORD], dtype=np.uint64)).random_raw(2 * n)
+    bits = _philox(key, counter=np.array([0, n, 0, _SPLIT_WORD], dtype=np.uint64)).random_raw(2 * n)
     return np.ascontiguousarray(bits, dtype=np.uint64).view(np.uint32).reshape(n, 4)
 
 
