@@ -132,6 +132,8 @@ def construct(prim, body, x):
         return wnp.sum(wg.fori_loop(0, 2, lambda i, c: _sin_times(c, body(c) - 0.5 * c) + 0.5 * c, x))
     if prim == "fori":
         return wnp.sum(wg.fori_loop(0, 3, lambda i, c: body(c), x))
+    if prim == "fori_traced":  # traced bounds: a while_loop
+        return wnp.sum(wg.fori_loop(0, wnp.argmax(x) * 0 + 3, lambda i, c: body(c), x))
     if prim in ("scan", "scan_rev", "scan_ckpt", "scan_binomial"):
         kw = {"reverse": prim == "scan_rev"}
         if prim == "scan_ckpt":
@@ -160,7 +162,7 @@ def reference(prim, x, w):
         for _ in range(2):
             c = wnp.sin(c) * (body(c) - 0.5 * c) + 0.5 * c
         return wnp.sum(c)
-    if prim == "fori":
+    if prim in ("fori", "fori_traced"):
         c = x
         for _ in range(3):
             c = body(c)
@@ -189,7 +191,8 @@ def reference(prim, x, w):
     raise AssertionError(prim)
 
 
-PRIMS = ["fori", "scan", "scan_rev", "scan_ckpt", "scan_binomial", "while", "cond", "checkpoint", "nested", "custom"]
+PRIMS = ["fori", "fori_traced", "scan", "scan_rev", "scan_ckpt", "scan_binomial", "while", "cond", "checkpoint",
+         "nested", "custom"]
 
 
 def _f(prim, mode):

@@ -1256,9 +1256,10 @@ def _while_impl(*args):
 
 
 _STAGED_WHILE_MSG = (
-    "while_loop: the loop condition depends on a value being staged by jit, and the loop "
-    "has to run as Python here, which needs a concrete condition. This happens when "
-    "cond_fun or body_fun uses a traced value that is not part of init_val, reached in a "
+    "while_loop (or fori_loop with traced bounds): the loop condition depends on a value "
+    "being staged by jit, and the loop has to run as Python here, which needs a concrete "
+    "condition. This happens when the loop's functions use a traced value that is not part "
+    "of init_val, reached in a "
     "way that closure conversion cannot turn into an operand (an object attribute, a "
     "global, a default argument, a functools.partial): pass that value in init_val "
     "(carry it through the loop unchanged) instead. It also happens for a reverse-mode "
