@@ -1108,22 +1108,23 @@ def _cond_batch(size, vals, batched, t_fn, f_fn, info):
                 p = _reshape_any(pred, (size,) + (1,) * nd)
             out.append(_where(p, x, y))
         return tuple(out)
-    # outputs that neither branch batches stay unbatched (found by trial runs)
-    flags = None
     if _concrete_below(vals):
-        with np.errstate(all="ignore"):
-            try:
-                flags = [a or b for a, b in zip(_out_flags(t_fn, size, ops, ob),
-                                                _out_flags(f_fn, size, ops, ob))]
-            except Exception:  # a branch that cannot run on zeros: batch every output
-                flags = None
-    if flags is not None:
-        try:
-            outs = cond_p.bind(pred, *ops, _batched_fn(t_fn, size, ob, force_out=flags),
-                               _batched_fn(f_fn, size, ob, force_out=flags), info)
-            return BatchedOuts(outs, flags)
-        except _FlagMismatch:
-            pass
+        # the bind runs the branch taken at once: its outputs that do not
+        # depend on the batch stay unbatched (as the branch made them)
+        box = []
+
+        def recording(fn):
+            def fb(xs):
+                outs, flags = run_batched(fn, size, list(xs), list(ob))
+                if not box:
+                    box.append(flags)
+                return outs
+            return fb
+
+        outs = cond_p.bind(pred, *ops, recording(t_fn), recording(f_fn), info)
+        if not box:  # pragma: no cover - the branch taken runs during the bind
+            raise RuntimeError("cond: the batched branch did not run during the bind")
+        return BatchedOuts(outs, box[0])
     return cond_p.bind(pred, *ops, _batched_fn(t_fn, size, ob), _batched_fn(f_fn, size, ob), info)
 
 
