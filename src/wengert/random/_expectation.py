@@ -118,8 +118,8 @@ def expectation_grad(f: Callable, sampler: Any, params: Any, estimator: str = "r
     >>> import wengert as wg
     >>> from wengert import random
     >>> g = wg.expectation_grad(lambda z: z ** 2, random.Normal, (1.0, 2.0), key=random.key(0), n=20000)
-    >>> [round(float(v), 1) for v in g]   # d/dμ (μ² + σ²) = 2μ, d/dσ = 2σ
-    [2.0, 4.0]
+    >>> bool(abs(g[0] - 2.0) < 0.1), bool(abs(g[1] - 4.0) < 0.1)  # d/dμ (μ² + σ²) = 2μ, d/dσ = 2σ
+    (True, True)
     """
     if estimator not in _ESTIMATORS:
         raise ValueError(f"expectation_grad: estimator must be one of {', '.join(map(repr, _ESTIMATORS))}, "
