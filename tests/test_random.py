@@ -293,3 +293,22 @@ def test_distribution_sample_shapes():
     assert random.Bernoulli(probs=0.5).sample(k, (3,)).dtype == np.float64
     with pytest.raises(ValueError, match="exactly one"):
         random.Bernoulli()
+
+
+def test_gumbel_softmax_with_a_key():
+    from wengert import relax
+    pytest.importorskip("scipy")
+    logits = np.log(np.array([0.2, 0.3, 0.5]))
+    k = random.key(30)
+    u = random.uniform(k, (3,), minval=np.finfo(np.float64).tiny)
+    want = relax.gumbel_softmax(logits, 0.5, noise=-np.log(-np.log(u)))
+    np.testing.assert_allclose(relax.gumbel_softmax(logits, 0.5, key=k), want, rtol=1e-14)
+    np.testing.assert_allclose(wg.jit(lambda lg, k: relax.gumbel_softmax(lg, 0.5, key=k))(logits, k), want,
+                               rtol=1e-14)
+    ks = random.split(k, 3)
+    np.testing.assert_allclose(wg.vmap(lambda k: relax.gumbel_softmax(logits, 0.5, key=k))(ks),
+                               np.stack([relax.gumbel_softmax(logits, 0.5, key=kk) for kk in ks]), rtol=1e-14)
+    draws = wg.vmap(lambda k: wnp.argmax(relax.gumbel_softmax(logits, 0.01, key=k)))(random.split(k, 4000))
+    np.testing.assert_allclose(np.bincount(draws, minlength=3) / 4000, [0.2, 0.3, 0.5], atol=0.03)
+    with pytest.raises(ValueError, match="not rng= and key="):
+        relax.gumbel_softmax(logits, key=k, rng=0)

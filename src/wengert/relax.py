@@ -179,12 +179,13 @@ def soft_rank(x: Any, regularization_strength: float = 1.0, direction: str = "as
 
 def gumbel_softmax(logits: Any, temperature: float = 1.0, *, noise: Any = None,
                    rng: np.random.Generator | int | None = None, hard: bool = False,
-                   axis: int = -1) -> Any:
+                   axis: int = -1, key: Any = None) -> Any:
     """A relaxed sample of the categorical distribution ``softmax(logits)``:
     ``softmax((logits + g) / temperature)`` with Gumbel(0, 1) noise ``g``.
 
     The noise is ``noise`` (an array shaped like ``logits``) or drawn from
-    ``rng`` (a ``numpy.random.Generator`` or an int seed): the result is a
+    ``rng`` (a ``numpy.random.Generator`` or an int seed) or from ``key`` (a
+    :mod:`wengert.random` key; works under ``jit`` and ``vmap``): the result is a
     deterministic, differentiable function of ``logits`` given the noise.
     ``hard=True`` returns the one-hot ``argmax`` in the forward pass with the
     relaxed sample's derivative (straight-through estimator).  As
@@ -203,14 +204,20 @@ def gumbel_softmax(logits: Any, temperature: float = 1.0, *, noise: Any = None,
         raise ValueError(f"gumbel_softmax: temperature must be a positive number, got {temperature!r}")
     logits = logits if isinstance(logits, Tracer) else wnp.asarray(logits, dtype=np.float64)
     shape = tuple(logits.shape)
-    if noise is None:
+    given = [n for n, v in (("noise=", noise), ("rng=", rng), ("key=", key)) if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"gumbel_softmax: pass one of noise=, rng= and key=, not {' and '.join(given)}")
+    if key is not None:
+        from .random import uniform
+        u = uniform(key, shape, minval=np.finfo(np.float64).tiny)  # u > 0: finite Gumbel noise
+        noise = -wnp.log(-wnp.log(u))
+    elif noise is None:
         if rng is None:
             raise ValueError("gumbel_softmax: pass noise= (Gumbel samples shaped like logits) or rng= "
-                             "(a numpy.random.Generator or an int seed); the result is then reproducible")
+                             "(a numpy.random.Generator or an int seed), or key= (a wengert.random key); "
+                             "the result is then reproducible")
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         noise = gen.gumbel(size=shape)
-    elif rng is not None:
-        raise ValueError("gumbel_softmax: pass noise= or rng=, not both")
     if tuple(np.shape(noise)) != shape:
         raise ValueError(f"gumbel_softmax: noise has shape {np.shape(noise)}, logits {shape}")
     y = softmax((logits + noise) / temperature, axis=axis)
