@@ -143,8 +143,14 @@ yn_p = _px("yn", lambda t, ans, n, x: t * ((yn_p.bind(n - 1, x) - yn_p.bind(n + 
            ("n",), (0.5, 3.0))
 
 
+def _lgamma(a):
+    """gammaln of a parameter: a Python float for a Python number (a weak
+    scalar: float32 x stays float32), else the primitive."""
+    return math.lgamma(a) if type(a) in (int, float) else gammaln_p.bind(a)
+
+
 def _gammainc_dx(t, ans, a, x):
-    return t * P.exp((a - 1.0) * P.log(x) - x - gammaln_p.bind(a))
+    return t * P.exp((a - 1.0) * P.log(x) - x - _lgamma(a))
 
 
 gammainc_p = _px("gammainc", _gammainc_dx, ("a",), (0.5, 3.0))
@@ -152,7 +158,7 @@ gammaincc_p = _px("gammaincc", lambda t, ans, a, x: -_gammainc_dx(t, ans, a, x),
 
 
 def _betainc_dx(t, ans, a, b, x):
-    lb = gammaln_p.bind(a) + gammaln_p.bind(b) - gammaln_p.bind(a + b)
+    lb = _lgamma(a) + _lgamma(b) - _lgamma(a + b)
     return t * P.exp((a - 1.0) * P.log(x) + (b - 1.0) * P.log1p_p.bind(-x) - lb)
 
 
@@ -162,7 +168,10 @@ betainc_p = _px("betainc", _betainc_dx, ("a", "b"), (0.1, 0.9))
 def _stdtr_dt(t, ans, df, x):
     # Student's t density: Γ((ν+1)/2) / (Γ(ν/2) √(νπ)) (1 + x²/ν)^{−(ν+1)/2}
     h = (df + 1.0) * 0.5
-    logc = gammaln_p.bind(h) - gammaln_p.bind(df * 0.5) - P.log(df * math.pi) * 0.5
+    if type(df) in (int, float):
+        logc = math.lgamma(h) - math.lgamma(df * 0.5) - math.log(df * math.pi) * 0.5
+    else:
+        logc = gammaln_p.bind(h) - gammaln_p.bind(df * 0.5) - P.log(df * math.pi) * 0.5
     return t * P.exp(logc - P.log1p_p.bind(x * x / df) * h)
 
 

@@ -41,9 +41,15 @@ _PASSTHROUGH = (
 for _name in _PASSTHROUGH:
     if hasattr(_np, _name):
         _g[_name] = getattr(_np, _name)
+# every NumPy scalar type is a dtype name here too (clongdouble, single, intc, ...)
+for _name in dir(_np):
+    _obj = getattr(_np, _name)
+    if not _name.startswith("_") and _name not in _g and isinstance(_obj, type) and issubclass(_obj, _np.generic):
+        _g[_name] = _obj
 
 from . import fft, linalg  # noqa: E402,F401
 from ._extra import *  # noqa: E402,F401,F403
+from ._index_tricks import c_, r_, real_if_close  # noqa: E402,F401
 
 _install()
 

@@ -1,7 +1,7 @@
-"""``wengert.scipy``: differentiable parts of SciPy (``special``, ``stats.norm``).
+"""``wengert.scipy``: differentiable parts of SciPy (``special``, ``stats``, ``linalg``).
 
 SciPy is an optional dependency (``pip install wengert[scipy]``); it is
-imported when ``wengert.scipy.special`` or ``wengert.scipy.stats`` is first
+imported when ``wengert.scipy.special``, ``.stats`` or ``.linalg`` is first
 used, never by ``import wengert``.
 
 >>> import wengert as wg
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["special", "stats"]
+__all__ = ["special", "stats", "linalg"]
 
 
 def __getattr__(name: str):
