@@ -138,9 +138,6 @@ def _resolve_function(func):
         # its own clear error on a traced value): NumPy's code, undispatched
         impl = getattr(func, "_implementation", None)
         return impl if impl is not None else _unsupported(_public_path(func))
-    special = _SPECIAL_FUNCS.get(name) if sub == "" else None
-    if special is not None:
-        return special(target, name)
     return _checked(target, _public_path(func))
 
 
@@ -200,108 +197,17 @@ def _check_out(kwargs, what):
 
 
 def _checked(target, what):
-    """``target`` wrapped to refuse ``out=`` and ``where=``/``initial=`` that
-    wnp would otherwise ignore (silently wrong)."""
+    """``target`` refusing ``out=`` with a message that names the NumPy
+    function; every other keyword (``where=``, ``initial=``, ``correction=``,
+    ``mean=``, ``dtype=``...) is the wnp function's to honour exactly or to
+    refuse (its signature is NumPy's: no ``**kwargs`` that could swallow one)."""
     def f(*args, **kwargs):
-        if kwargs:
+        if kwargs and "out" in kwargs:
             _check_out(kwargs, what)
-            w = kwargs.get("where", True)
-            if w is not True:
-                raise UnsupportedNumPyFunction(
-                    f"{what}(..., where=...) is not supported on traced values; mask the input "
-                    "instead, e.g. wnp.where(mask, x, 0)")
-            kwargs.pop("where", None)
-            if "initial" in kwargs and kwargs["initial"] is not np._NoValue:
-                raise UnsupportedNumPyFunction(
-                    f"{what}(..., initial=...) is not supported on traced values; combine the "
-                    "initial value with the result instead")
-            kwargs.pop("initial", None)
-            if kwargs:
-                _numpy2_keywords(what, kwargs)
         return target(*args, **kwargs)
     f.__name__ = getattr(target, "__name__", what)
     f.__wrapped__ = target
     return f
-
-
-def _numpy2_keywords(what, kwargs):
-    """NumPy 2's keywords that the wnp functions would otherwise take in
-    ``**kwargs`` and ignore: ``correction=`` (``ddof``'s Array-API name) of
-    var/std, ``mean=`` of var/std, ``weights=`` of quantile/percentile."""
-    if "correction" in kwargs:
-        c = kwargs.pop("correction")
-        if c is not np._NoValue:
-            if kwargs.get("ddof", 0) != 0:
-                raise ValueError(f"{what}: ddof and correction can't be provided simultaneously.")
-            kwargs["ddof"] = c
-    if kwargs.get("mean", np._NoValue) is not np._NoValue:
-        raise UnsupportedNumPyFunction(
-            f"{what}(..., mean=...) is not supported on traced values; leave it out (the mean "
-            "is computed, and differentiated, from the data)")
-    kwargs.pop("mean", None)
-    if kwargs.get("weights") is not None and ("quantile" in what or "percentile" in what):
-        raise UnsupportedNumPyFunction(f"{what}(..., weights=...) is not supported on traced values")
-
-
-def _reduction(kind):
-    """``sum``/``prod``/``max``/``min``/``mean`` with NumPy's ``where=`` and
-    ``initial=`` (which the wnp functions do not take)."""
-    def make(target, name):
-        what = f"np.{name}"
-
-        def f(a, *args, **kwargs):
-            if not kwargs:
-                return target(a, *args)
-            _check_out(kwargs, what)
-            where = kwargs.pop("where", True)
-            initial = kwargs.pop("initial", np._NoValue)
-            if where is True and initial is np._NoValue:
-                return target(a, *args, **kwargs)
-            return _masked_reduction(kind, target, what, a, args, kwargs, where, initial)
-        f.__name__ = name
-        f.__wrapped__ = target
-        return f
-    return make
-
-
-def _masked_reduction(kind, target, what, a, args, kwargs, where, initial):
-    wnp = _wnp()
-    if args:
-        raise TypeError(f"{what}: pass axis=, keepdims= by keyword together with where=/initial=")
-    if kind == "mean":
-        if initial is not np._NoValue:
-            raise TypeError(f"{what}() got an unexpected keyword argument 'initial'")
-        axis = kwargs.get("axis")
-        keepdims = kwargs.get("keepdims", False)
-        m = wnp.broadcast_to(wnp.asarray(where), wnp.shape(a))
-        s = wnp.sum(wnp.where(m, a, 0), axis=axis, keepdims=keepdims)
-        n = np.sum(np.asarray(_concrete_mask(m, what)), axis=axis, keepdims=keepdims)
-        return s / n
-    fill = {"sum": 0, "prod": 1}.get(kind)
-    if where is not True:
-        if fill is None:
-            if initial is np._NoValue:
-                raise ValueError(f"reduction operation '{kind}' does not have an identity, so "
-                                 "to use a where mask one has to specify 'initial'")
-            fill = initial
-        a = wnp.where(where, a, fill)
-    r = target(a, **kwargs)
-    if initial is np._NoValue:
-        return r
-    op = {"sum": wnp.add, "prod": wnp.multiply, "max": wnp.maximum, "min": wnp.minimum}[kind]
-    return op(r, initial)
-
-
-def _concrete_mask(m, what):
-    from ._funcs import _concrete
-    return _concrete(m, what)
-
-
-_SPECIAL_FUNCS = {
-    "sum": _reduction("sum"), "prod": _reduction("prod"),
-    "max": _reduction("max"), "amax": _reduction("max"), "min": _reduction("min"),
-    "amin": _reduction("min"), "mean": _reduction("mean"),
-}
 
 
 # ----------------------------------------------------------------------------

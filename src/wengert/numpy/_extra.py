@@ -622,12 +622,17 @@ def _nanfill(a, value):
 def _nan_red(name, fill, red):
     npf = getattr(np, name)
 
-    def f(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    def f(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue, where=True):
         if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-            return npf(a, axis=axis, keepdims=keepdims, **({"dtype": dtype} if dtype is not None else {}))
-        return red(_nanfill(a, fill), axis=axis, keepdims=keepdims)
+            return npf(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial, where=where)
+        if out is not None:
+            F._traced_out(name, out)
+        if dtype is not None:
+            a = F.astype(a, dtype)
+        return red(_nanfill(a, fill), axis=axis, keepdims=keepdims, initial=initial, where=where)
     f.__name__ = f.__qualname__ = name
-    f.__doc__ = f"``numpy.{name}``: NaNs count as {fill}; their gradient is 0."
+    f.__doc__ = (f"``numpy.{name}``: NaNs count as {fill}; their gradient is 0 (``initial=``, "
+                 "``where=`` as in NumPy).")
     return f
 
 
@@ -635,72 +640,110 @@ nansum = _nan_red("nansum", 0.0, F.sum)
 nanprod = _nan_red("nanprod", 1.0, F.prod)
 
 
-def nanmax(a, axis=None, out=None, keepdims=False, **kw):
-    """Maximum ignoring NaNs (ties split the gradient)."""
+def nanmax(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=True):
+    """Maximum ignoring NaNs (ties split the gradient; ``initial=``, ``where=`` as in NumPy)."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.nanmax(a, axis=axis, keepdims=keepdims)
-    return F.max(_nanfill(a, -np.inf), axis=axis, keepdims=keepdims)
+        return np.nanmax(a, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
+    if out is not None:
+        F._traced_out("nanmax", out)
+    return F.max(_nanfill(a, -np.inf), axis=axis, keepdims=keepdims, initial=initial, where=where)
 
 
-def nanmin(a, axis=None, out=None, keepdims=False, **kw):
-    """Minimum ignoring NaNs (ties split the gradient)."""
+def nanmin(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=True):
+    """Minimum ignoring NaNs (ties split the gradient; ``initial=``, ``where=`` as in NumPy)."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.nanmin(a, axis=axis, keepdims=keepdims)
-    return F.min(_nanfill(a, np.inf), axis=axis, keepdims=keepdims)
+        return np.nanmin(a, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
+    if out is not None:
+        F._traced_out("nanmin", out)
+    return F.min(_nanfill(a, np.inf), axis=axis, keepdims=keepdims, initial=initial, where=where)
 
 
-def _nancount(a, axis, keepdims):
-    return F.sum(F.astype(F.logical_not(F.isnan(a)), dtype_of(a)), axis=axis, keepdims=keepdims)
+def _nancount(a, axis, keepdims, where=True):
+    ok = F.logical_not(F.isnan(a))
+    if where is not True:
+        ok = F.logical_and(ok, F._mask(where, a, "nanmean"))
+    return F.sum(F.astype(ok, np.finfo(dtype_of(a)).dtype if np.dtype(dtype_of(a)).kind in "fc" else float),
+                 axis=axis, keepdims=keepdims)
 
 
-def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    """Mean of the non-NaN elements."""
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    """Mean of the non-NaN elements (``where=`` as in NumPy)."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.nanmean(a, axis=axis, keepdims=keepdims)
-    return nansum(a, axis=axis, keepdims=keepdims) / _nancount(a, axis, keepdims)
+        return np.nanmean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, where=where)
+    if out is not None:
+        F._traced_out("nanmean", out)
+    if dtype is not None:
+        a = F.astype(a, dtype)
+    return nansum(a, axis=axis, keepdims=keepdims, where=where) / _nancount(a, axis, keepdims, where)
 
 
-def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    """Variance of the non-NaN elements."""
-    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.nanvar(a, axis=axis, ddof=ddof, keepdims=keepdims)
+def _nan_traced_kw(name, where, mean):
+    if where is not True or mean is not np._NoValue:
+        raise TypeError(f"wnp.{name}: where= and mean= are not supported on traced values; mask the input "
+                        "instead (e.g. wnp.where(mask, x, wnp.nan)), or use wnp.var/wnp.std, which take them")
+
+
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=np._NoValue,
+           correction=np._NoValue):
+    """Variance of the non-NaN elements (``correction=`` is ``ddof``)."""
+    ddof = F._ddof("nanvar", ddof, correction)
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer) and not _isT(mean, Tracer):
+        return np.nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where, mean=mean)
+    if out is not None:
+        F._traced_out("nanvar", out)
+    _nan_traced_kw("nanvar", where, mean)
+    if dtype is not None:
+        a = F.astype(a, dtype)
     d = _nanfill(a - nanmean(a, axis=axis, keepdims=True), 0.0)
     sq = F.real(d * F.conj(d)) if np.issubdtype(dtype_of(a), np.complexfloating) else d * d
     return F.sum(sq, axis=axis, keepdims=keepdims) / (_nancount(a, axis, keepdims) - ddof)
 
 
-def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    """Standard deviation of the non-NaN elements."""
-    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.nanstd(a, axis=axis, ddof=ddof, keepdims=keepdims)
-    return F._safe_sqrt(nanvar(a, axis=axis, ddof=ddof, keepdims=keepdims))  # 0 where it is 0, as std
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=np._NoValue,
+           correction=np._NoValue):
+    """Standard deviation of the non-NaN elements (``correction=`` is ``ddof``)."""
+    ddof = F._ddof("nanstd", ddof, correction)
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer) and not _isT(mean, Tracer):
+        return np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where, mean=mean)
+    if out is not None:
+        F._traced_out("nanstd", out)
+    _nan_traced_kw("nanstd", where, mean)
+    return F._safe_sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))  # 0 where it is 0, as std
 
 
 def nancumsum(a, axis=None, dtype=None, out=None):
     """Cumulative sum with NaNs as 0."""
     if type(a) in SEQ:
         a = lift(a)
-    return F.cumsum(_nanfill(a, 0.0), axis=axis) if _isT(a, Tracer) else np.nancumsum(a, axis=axis)
+    if not _isT(a, Tracer):
+        return np.nancumsum(a, axis=axis, dtype=dtype, out=out)
+    F._traced_out("nancumsum", out)
+    return F.cumsum(_nanfill(a, 0.0), axis=axis, dtype=dtype)
 
 
 def nancumprod(a, axis=None, dtype=None, out=None):
     """Cumulative product with NaNs as 1."""
     if type(a) in SEQ:
         a = lift(a)
-    return F.cumprod(_nanfill(a, 1.0), axis=axis) if _isT(a, Tracer) else np.nancumprod(a, axis=axis)
+    if not _isT(a, Tracer):
+        return np.nancumprod(a, axis=axis, dtype=dtype, out=out)
+    F._traced_out("nancumprod", out)
+    return F.cumprod(_nanfill(a, 1.0), axis=axis, dtype=dtype)
 
 
 def nanargmax(a, axis=None, out=None, keepdims=False):
     """Index of the maximum ignoring NaNs (not differentiable)."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.nanargmax(a, axis=axis, keepdims=keepdims)
+        return np.nanargmax(a, axis=axis, out=out, keepdims=keepdims)
+    F._traced_out("nanargmax", out)
     return F.argmax(_nanfill(a, -np.inf), axis=axis, keepdims=keepdims)
 
 
 def nanargmin(a, axis=None, out=None, keepdims=False):
     """Index of the minimum ignoring NaNs (not differentiable)."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.nanargmin(a, axis=axis, keepdims=keepdims)
+        return np.nanargmin(a, axis=axis, out=out, keepdims=keepdims)
+    F._traced_out("nanargmin", out)
     return F.argmin(_nanfill(a, np.inf), axis=axis, keepdims=keepdims)
 
 
@@ -710,11 +753,17 @@ def nanargmin(a, axis=None, out=None, keepdims=False):
 _METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
 
 
-def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, **kw):
+def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *, weights=None):
     """``numpy.quantile`` by sorting; the gradient goes to the (one or two)
-    order statistics the quantile interpolates, with their weights."""
-    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.quantile(a, q, axis=axis, method=method, keepdims=keepdims)
+    order statistics the quantile interpolates, with their weights.
+    (``overwrite_input=`` is a memory hint: the input is never modified.)"""
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer) and not _isT(weights, Tracer):
+        return np.quantile(a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
+                           keepdims=keepdims, weights=weights)
+    F._traced_out("quantile", out)
+    if weights is not None:
+        raise TypeError("wnp.quantile(..., weights=...) is not supported on traced values; "
+                        "pass the weights only with concrete (untraced) arrays")
     if method not in _METHODS:
         raise ValueError(f"quantile: method must be one of {_METHODS} under a transformation, got {method!r}")
     qv = np.asarray(F._concrete(q, "quantile"), dtype=float)
@@ -759,10 +808,15 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
     return r
 
 
-def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, **kw):
+def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *, weights=None):
     """``quantile(a, q / 100)``."""
-    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.percentile(a, q, axis=axis, method=method, keepdims=keepdims)
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer) and not _isT(weights, Tracer):
+        return np.percentile(a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
+                             keepdims=keepdims, weights=weights)
+    F._traced_out("percentile", out)
+    if weights is not None:
+        raise TypeError("wnp.percentile(..., weights=...) is not supported on traced values; "
+                        "pass the weights only with concrete (untraced) arrays")
     return quantile(a, np.asarray(F._concrete(q, "percentile"), dtype=float) / 100.0, axis=axis,
                     method=method, keepdims=keepdims)
 
@@ -770,7 +824,8 @@ def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear"
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """Median by sorting: for an even count the two middle elements get ½ of the gradient each."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.median(a, axis=axis, keepdims=keepdims)
+        return np.median(a, axis=axis, out=out, overwrite_input=overwrite_input, keepdims=keepdims)
+    F._traced_out("median", out)
     return quantile(a, 0.5, axis=axis, keepdims=keepdims)
 
 
@@ -977,3 +1032,6 @@ def pad_values(array, widths, mode, kwargs):
         pieces = [p for p in (parts[0], x, parts[1]) if p is not None]
         x = F.concatenate(pieces, axis=i)
     return x
+
+
+choose = F.with_out(choose)

@@ -343,9 +343,15 @@ def where(condition, x=None, y=None, /):
     return P.select_p.bind(condition, x, y)
 
 
+where_ = where  # for functions whose where= parameter shadows it
+
+
 def clip(a, a_min=None, a_max=None, out=None, **kw):
     """``numpy.clip`` as ``minimum(maximum(a, a_min), a_max)``: at a bound the
-    derivative is split ½/½ between ``a`` and the bound."""
+    derivative is split ½/½ between ``a`` and the bound.  ``min=``/``max=``
+    are NumPy 2's names of the bounds; NumPy's other ufunc keywords
+    (``where=``, ``casting=``, ``dtype=``...) are passed to NumPy on concrete
+    values and refused on traced ones."""
     if type(a) in SEQ:
         a = lift(a)
     if type(a_min) in SEQ:
@@ -357,7 +363,11 @@ def clip(a, a_min=None, a_max=None, out=None, **kw):
     if "max" in kw:
         a_max = kw.pop("max")
     if not any_tracer((a, a_min, a_max)):
-        return np.clip(a, a_min, a_max)
+        return np.clip(a, a_min, a_max, out=out, **kw)
+    _traced_out("clip", out)
+    if kw:
+        raise TypeError(f"wnp.clip: the keyword argument(s) {', '.join(map(repr, kw))} are not supported on "
+                        "traced values; leave them out (mask with wnp.where, cast with .astype)")
     from ._dtypes import as_numpy_dtype, cast_inputs, numpy_dtype
     dt = numpy_dtype(np.clip, a, a_min, a_max)  # NumPy's dtype (issue 10)
     (a,) = cast_inputs(dt, a)
@@ -399,19 +409,70 @@ def _keep(r, in_shape, axes):
     return P.reshape(r, P.keepdims_shape(in_shape, axes), tuple(r.shape))
 
 
-def sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):  # noqa: A001
-    """Sum over ``axis``; its gradient broadcasts the cotangent back."""
+def _traced_out(name, out):
+    """NumPy's ``out=`` on a traced value: refused (an array cannot hold a
+    derivative); on concrete values the functions pass it to NumPy."""
+    if out is not None and not (isinstance(out, tuple) and builtins.all(o is None for o in out)):
+        raise TypeError(
+            f"wnp.{name}(..., out=...) writes into an existing array in place, which a traced value "
+            f"cannot be: its derivative would be lost. Use the functional form, `y = wnp.{name}(...)` "
+            "(and `x.at[idx].set(y)` to place it into part of an array).")
+
+
+_NoValue = np._NoValue
+
+
+def _mask(where, a, name):
+    """``where=`` broadcast to ``a``'s shape (a boolean mask; traced masks are
+    read as their concrete value, as a mask carries no derivative)."""
+    if _isT(where, Tracer):
+        where = _concrete(where, name)
+    m = np.asarray(where)
+    if m.dtype != np.bool_:
+        raise TypeError(f"wnp.{name}: where= must be a boolean mask, got dtype {m.dtype}; "
+                        "pass e.g. where=(x > 0)")
+    return np.broadcast_to(m, shape_of(a))
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue, where=True):  # noqa: A001
+    """Sum over ``axis``; its gradient broadcasts the cotangent back.
+
+    ``where=`` (a boolean mask) sums ``where(mask, a, 0)`` and ``initial=`` is
+    added to the result, as in NumPy, differentiably:
+
+    >>> import numpy as np, wengert as wg, wengert.numpy as wnp
+    >>> wg.grad(lambda x: wnp.sum(x, where=x > 1.0, initial=2.0))(np.array([0.5, 3.0]))
+    array([0., 1.])
+    """
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.sum(a, axis=axis, dtype=dtype, keepdims=keepdims, **kw)
+        return np.sum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial, where=where)
+    if out is not None:
+        _traced_out("sum", out)
+    if where is not True:
+        a = where_(_mask(where, a, "sum"), a, 0)
     if dtype is not None:
         a = astype(a, dtype)
     shape = tuple(a.shape)
     axes = norm_axes(axis, len(shape), "sum")
     if not axes:  # a 0-d sum: NumPy still promotes bool and small integers (issue 10)
         dt = np.dtype(dtype_of(a))
-        return astype(a, np.add.reduce(np.zeros(1, dt)).dtype) if dt.kind in "biu" else a
-    r = P.reduce_sum(a, axes, shape)
-    return _keep(r, shape, axes) if keepdims else r
+        r = astype(a, np.add.reduce(np.zeros(1, dt)).dtype) if dt.kind in "biu" else a
+    else:
+        r = P.reduce_sum(a, axes, shape)
+        r = _keep(r, shape, axes) if keepdims else r
+    if initial is not _NoValue:
+        r = r + _initial(initial, r, "sum")
+    return r
+
+
+def _initial(initial, r, name):
+    if _isT(initial, Tracer) or np.ndim(initial) != 0:
+        if _isT(initial, Tracer) and tuple(initial.shape) == ():
+            return initial
+        raise TypeError(f"wnp.{name}: initial= must be a scalar (got {type(initial).__name__} of "
+                        f"shape {shape_of(initial)}), as in NumPy")
+    # NumPy casts initial to the result's dtype
+    return np.asarray(initial).astype(dtype_of(r), copy=False)[()]
 
 
 def _count(shape, axes):
@@ -421,57 +482,116 @@ def _count(shape, axes):
     return n
 
 
-def mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    """Arithmetic mean, ``sum / n``."""
+def _masked_count(m, axis, keepdims, r):
+    """The number of selected elements per result element, in a dtype that
+    keeps the quotient's dtype NumPy's."""
+    n = np.sum(m, axis=axis, keepdims=keepdims)
+    dt = np.dtype(dtype_of(r))
+    if dt.kind in "fc":
+        n = n.astype(np.finfo(dt).dtype)
+    return n
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    """Arithmetic mean, ``sum / n``; with ``where=`` the mean of the selected
+    elements (``n`` counts them), as in NumPy."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.mean(a, axis=axis, dtype=dtype, keepdims=keepdims, **kw)
+        return np.mean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, where=where)
+    if out is not None:
+        _traced_out("mean", out)
     shape = tuple(a.shape)
+    if where is not True:
+        m = _mask(where, a, "mean")
+        s = sum(a, axis=axis, dtype=dtype, keepdims=keepdims, where=m)
+        return divide(s, _masked_count(m, axis, keepdims, s))  # noqa: F821
     n = _count(shape, norm_axes(axis, len(shape), "mean"))
     return divide(sum(a, axis=axis, dtype=dtype, keepdims=keepdims), n)  # noqa: F821
 
 
-def _extreme(p, npf, name):
-    def f(a, axis=None, out=None, keepdims=False, **kw):
+_mean = mean
+
+
+def _extreme(p, npf, name, combine):
+    def f(a, axis=None, out=None, keepdims=False, initial=_NoValue, where=True):
         if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-            return npf(a, axis=axis, keepdims=keepdims, **kw)
+            return npf(a, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
+        if out is not None:
+            _traced_out(name, out)
+        if where is not True:
+            if initial is _NoValue:
+                raise ValueError(f"wnp.{name}: reduction operation '{name}' does not have an identity, "
+                                 "so to use a where mask one has to specify 'initial' (as in NumPy)")
+            a = where_(_mask(where, a, name), a, _initial(initial, a, name))
         shape = tuple(a.shape)
         axes = norm_axes(axis, len(shape), name)
         if not axes:
-            return a
-        r = p.bind(a, axes, shape)
-        return _keep(r, shape, axes) if keepdims else r
+            r = a
+        else:
+            r = p.bind(a, axes, shape)
+            r = _keep(r, shape, axes) if keepdims else r
+        if initial is not _NoValue:
+            r = combine()(r, _initial(initial, r, name))
+        return r
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"``numpy.{name}``; ties split the derivative evenly among the "
-                 "tied elements (½ each for two), as autograd, JAX and PyTorch do.")
+                 "tied elements (½ each for two), as autograd, JAX and PyTorch do. "
+                 "``initial=`` and ``where=`` (which needs ``initial=``) as in NumPy.")
     return f
 
 
-max = _extreme(P.reduce_max_p, np.max, "max")  # noqa: A001
-min = _extreme(P.reduce_min_p, np.min, "min")  # noqa: A001
+max = _extreme(P.reduce_max_p, np.max, "max", lambda: maximum)  # noqa: A001, F821
+min = _extreme(P.reduce_min_p, np.min, "min", lambda: minimum)  # noqa: A001, F821
 amax = max
 amin = min
 
 
-def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+def _ddof(name, ddof, correction):
+    if correction is _NoValue:
+        return ddof
+    if ddof != 0:
+        raise ValueError(f"wnp.{name}: ddof and correction can't be provided simultaneously.")
+    return correction
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_NoValue,
+        correction=_NoValue):
     """Variance with ``ddof``: ``sum(|x - mean|²) / (n - ddof)``.
 
-    Of one element (or along an axis of length 1) it is constantly 0, and so
-    are its derivatives of every order.
+    ``correction=`` is ``ddof``'s Array-API name; ``where=`` selects the
+    elements (``n`` counts them); ``mean=`` gives the mean instead of
+    computing it (it must have ``keepdims=True``'s shape), as in NumPy — all
+    differentiable.  Of one element (or along an axis of length 1) it is
+    constantly 0, and so are its derivatives of every order.
     """
-    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
+    ddof = _ddof("var", ddof, correction)
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer) and not _isT(mean, Tracer):
+        return np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where, mean=mean)
+    if out is not None:
+        _traced_out("var", out)
+    a = as_operand(a)
     if dtype is not None:
         a = astype(a, dtype)
     shape = tuple(a.shape)
-    n = _count(shape, norm_axes(axis, len(shape), "var"))
-    d = a - mean(a, axis=axis, keepdims=True)
+    m = None if where is True else _mask(where, a, "var")
+    if mean is _NoValue:
+        mu = _mean(a, axis=axis, keepdims=True, where=True if m is None else m)
+    else:
+        mu = mean
+    d = a - mu
+    if m is not None:
+        d = where_(m, d, 0)
     sq = real(d * conj(d)) if np.issubdtype(dtype_of(a), np.complexfloating) else d * d  # noqa: F821
-    return divide(sum(sq, axis=axis, keepdims=keepdims), n - ddof)  # noqa: F821
+    s = sum(sq, axis=axis, keepdims=keepdims)
+    if m is None:
+        n = _count(shape, norm_axes(axis, len(shape), "var"))
+        return divide(s, n - ddof)  # noqa: F821
+    return divide(s, _masked_count(m, axis, keepdims, s) - ddof)  # noqa: F821
 
 
-def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    """Standard deviation, ``sqrt(var)``.
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_NoValue,
+        correction=_NoValue):
+    """Standard deviation, ``sqrt(var)`` (``correction=``, ``where=``, ``mean=`` as for var).
 
     Where the variance is 0 (one element, an axis of length 1, or all the
     reduced values equal) std is at its minimum, the tip of a cone: its
@@ -486,11 +606,14 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
     >>> wg.grad(wnp.std)(np.array([2.0, 2.0]))
     array([0., 0.])
     """
-    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, **kw)
+    ddof = _ddof("std", ddof, correction)
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer) and not _isT(mean, Tracer):
+        return np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where, mean=mean)
+    if out is not None:
+        _traced_out("std", out)
     if dtype is not None:
         a = astype(a, dtype)
-    return _safe_sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))
+    return _safe_sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims, where=where, mean=mean))
 
 
 def _safe_sqrt(v):
@@ -546,11 +669,24 @@ def _move_axes_last(a, axes):
     return a, [a.shape[i] for i in range(len(rest))]
 
 
-def prod(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue, where=True):
     """Product over ``axis``, as a balanced tree of multiplications: exact
-    derivatives of every order, also where elements are zero."""
+    derivatives of every order, also where elements are zero.  ``where=``
+    multiplies ``where(mask, a, 1)`` and ``initial=`` multiplies the result,
+    as in NumPy."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.prod(a, axis=axis, dtype=dtype, keepdims=keepdims, **kw)
+        return np.prod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial, where=where)
+    if out is not None:
+        _traced_out("prod", out)
+    if where is not True:
+        a = where_(_mask(where, a, "prod"), a, 1)
+    r = _prod(a, axis, dtype, keepdims)
+    if initial is not _NoValue:
+        r = r * _initial(initial, r, "prod")
+    return r
+
+
+def _prod(a, axis, dtype, keepdims):
     if dtype is not None:
         a = astype(a, dtype)
     shape = tuple(a.shape)
@@ -647,7 +783,7 @@ def _reversed_axes(a):
     return P.transpose(a, tuple(range(nd))[::-1]) if nd > 1 else a
 
 
-def reshape(a, shape=None, order="C", **kw):
+def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     """``numpy.reshape`` in 'C', 'F' or 'A' order.
 
     'F' reads and writes the elements with the first index fastest (the
@@ -664,9 +800,14 @@ def reshape(a, shape=None, order="C", **kw):
            [1., 5.]])
     """
     if shape is None:
-        shape = kw.pop("newshape")
+        if newshape is None:
+            raise TypeError("wnp.reshape() missing required argument 'shape'")
+        shape = newshape
+    elif newshape is not None:
+        raise TypeError("wnp.reshape: give shape= or newshape= (its deprecated name), not both")
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.reshape(a, shape, order=order)
+        return np.reshape(a, shape, order=order, copy=copy)
+    # copy=: traced values are immutable, so a copy and a view are the same value
     order = _layout_order(a, order, "reshape", allow_k=False)
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
@@ -829,11 +970,16 @@ def atleast_3d(*arys):
     return res[0] if len(res) == 1 else res
 
 
-def concatenate(arrays, axis=0, out=None, dtype=None, **kw):
+def concatenate(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     """Join arrays along an existing axis (``axis=None`` flattens first)."""
     arrays = [as_operand(a) for a in arrays]
     if not any_tracer(arrays):
-        return np.concatenate(arrays, axis=axis, dtype=dtype)
+        return np.concatenate(arrays, axis=axis, dtype=dtype, casting=casting)
+    if dtype is not None:
+        for a in arrays:
+            if type(a) not in WEAK and not np.can_cast(dtype_of(a), dtype, casting):
+                raise TypeError(f"wnp.concatenate: cannot cast array data from {np.dtype(dtype_of(a))} to "
+                                f"{np.dtype(dtype)} according to the rule {casting!r}")
     if axis is None:
         arrays = [ravel(a) for a in arrays]
         axis = 0
@@ -968,6 +1114,19 @@ def pad(array, pad_width, mode="constant", **kwargs):
     array = as_operand(array)
     nd = len(shape_of(array))
     widths = tuple(tuple(int(v) for v in w) for w in np.broadcast_to(np.asarray(pad_width), (nd, 2)).tolist())
+    # NumPy checks the keywords of the mode (a misspelt or foreign one raises, never ignored)
+    np.pad(np.zeros(shape_of(array)), widths, mode=mode,
+           **{k: (0 if _isT(v, Tracer) else v) for k, v in kwargs.items()})
+    if kwargs.get("reflect_type", "even") == "odd" and mode in ("reflect", "symmetric"):
+        # odd reflection: 2 * edge - (even reflection), for pads that reflect once
+        n_min = builtins.min(shape_of(array)[i] for i in range(nd) if builtins.any(widths[i])) if nd else 0
+        if builtins.max((builtins.max(w) for w in widths), default=0) > n_min - (mode == "reflect"):
+            raise NotImplementedError(
+                f"wnp.pad(mode={mode!r}, reflect_type='odd') with a pad wider than the array is not supported "
+                "on traced values; pad in steps of at most the array's length")
+        even = pad(array, widths, mode=mode)
+        edge = pad(array, widths, mode="edge")
+        return 2 * edge - even
     if mode == "constant":
         cv = kwargs.get("constant_values", 0)
         r = P.pad_p.bind(array, widths) if _isT(array, Tracer) else np.pad(array, widths)
@@ -1102,10 +1261,12 @@ def extract(condition, arr):
 # Sorting
 
 
-def sort(a, axis=-1, kind=None, order=None, **kw):
+def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     """Sorted copy; the gradient follows the sorting permutation."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.sort(a, axis=axis, kind=kind, order=order)
+        return np.sort(a, axis=axis, kind=kind, order=order, stable=stable)
+    if stable:
+        kind = "stable"
     if axis is None:
         a = ravel(a)
         axis = -1
@@ -1156,9 +1317,11 @@ def _index_from_concrete(a, fn, fname):
     return r
 
 
-def argsort(a, axis=-1, kind=None, order=None, **kw):
+def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
-        return np.argsort(a, axis=axis, kind=kind, order=order)
+        return np.argsort(a, axis=axis, kind=kind, order=order, stable=stable)
+    if stable:
+        kind = "stable"
     k = () if kind is None else (kind,)
     if axis is None:
         return P.argsort_p.bind(ravel(a), 0, *k)
@@ -1395,7 +1558,7 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     return moveaxis(c, -1, axisc)
 
 
-def einsum(subscripts, *operands, optimize=True, dtype=None, **kw):
+def einsum(subscripts, *operands, out=None, optimize=True, dtype=None, order="K", casting="safe"):
     """``numpy.einsum`` in every form NumPy accepts: explicit (``'ij,jk->ik'``)
     or implicit output (``'ij,jk'``), ``'...'`` broadcasting, repeated indices
     (``'ii->i'``, ``'ii'``), indices summed in one operand only, size-1 axes
@@ -1415,9 +1578,14 @@ def einsum(subscripts, *operands, optimize=True, dtype=None, **kw):
         subscripts, operands = interleaved_to_str((subscripts,) + operands)
     operands = [lift(o) for o in operands]
     if not any_tracer(operands):
-        return np.einsum(subscripts, *operands, optimize=optimize, dtype=dtype, **kw)
-    if kw.get("out") is not None:
-        raise TypeError("wnp.einsum: out= is not supported for traced operands; use the returned array")
+        return np.einsum(subscripts, *operands, out=out, optimize=optimize, dtype=dtype, order=order,
+                         casting=casting)
+    _traced_out("einsum", out)
+    if dtype is not None:
+        for o in operands:
+            if type(o) not in WEAK and not np.can_cast(dtype_of(o), dtype, casting):
+                raise TypeError(f"wnp.einsum: cannot cast array data from {np.dtype(dtype_of(o))} to "
+                                f"{np.dtype(dtype)} according to the rule {casting!r} (pass casting=)")
     from ._einsum import traced_einsum
     ops = [as_operand(o) for o in operands]
     if dtype is not None:
@@ -1432,8 +1600,15 @@ def einsum(subscripts, *operands, optimize=True, dtype=None, **kw):
 # Constructors
 
 
-def array(object, dtype=None, copy=True, ndmin=0, **kw):  # noqa: A002
-    """``numpy.array``; lists holding traced values become a traced stack."""
+def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, ndmax=0, like=None):  # noqa: A002
+    """``numpy.array``; lists holding traced values become a traced stack.
+
+    ``order=``/``subok=``/``copy=`` only concern memory (traced values are
+    immutable); ``ndmax=`` and ``like=`` are NumPy's on concrete values and
+    refused with traced ones."""
+    traced = _isT(object, Tracer) or (isinstance(object, (list, tuple)) and any_tracer(_leaves(object)))
+    if traced and (ndmax or like is not None):
+        raise TypeError("wnp.array: ndmax= and like= are not supported with traced values; leave them out")
     if _isT(object, Tracer):
         r = object if dtype is None else astype(object, dtype)
     elif isinstance(object, (list, tuple)) and any_tracer(_leaves(object)):
@@ -1447,7 +1622,8 @@ def array(object, dtype=None, copy=True, ndmin=0, **kw):  # noqa: A002
                  for i in items]
         r = stack(items)
     else:
-        return np.array(object, dtype=dtype, copy=copy, ndmin=ndmin, **kw)
+        kw = {"ndmax": ndmax} if ndmax else {}
+        return np.array(object, dtype=dtype, copy=copy, order=order, subok=subok, ndmin=ndmin, like=like, **kw)
     while ndmin and len(r.shape) < ndmin:
         r = expand_dims(r, 0)
     return r
@@ -1465,14 +1641,33 @@ def _leaves(x):
     return out
 
 
-def asarray(a, dtype=None, order=None, **kw):
+def asarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
+    """``numpy.asarray``; lists holding traced values become a traced stack."""
     if _isT(a, Tracer) or (isinstance(a, (list, tuple)) and any_tracer(_leaves(a))):
+        _device(device, "asarray")
+        if like is not None:
+            raise TypeError("wnp.asarray: like= is not supported with traced values; leave it out")
         return array(a, dtype=dtype)
-    return np.asarray(a, dtype=dtype, order=order, **kw)
+    return np.asarray(a, dtype=dtype, order=order, device=device, copy=copy, like=like)
 
 
-asanyarray = asarray
-ascontiguousarray = asarray
+def _device(device, name):
+    if device not in (None, "cpu"):
+        raise ValueError(f"wnp.{name}: device= must be 'cpu' or None, got {device!r}")
+
+
+def asanyarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
+    """``numpy.asanyarray``; as ``asarray`` for traced values."""
+    if _isT(a, Tracer) or (isinstance(a, (list, tuple)) and any_tracer(_leaves(a))):
+        return asarray(a, dtype=dtype, device=device, like=like)
+    return np.asanyarray(a, dtype=dtype, order=order, device=device, copy=copy, like=like)
+
+
+def ascontiguousarray(a, dtype=None, *, like=None):
+    """``numpy.ascontiguousarray``; as ``asarray`` for traced values."""
+    if _isT(a, Tracer) or (isinstance(a, (list, tuple)) and any_tracer(_leaves(a))):
+        return asarray(a, dtype=dtype, like=like)
+    return np.ascontiguousarray(a, dtype=dtype, like=like)
 
 
 def copy(a, order="K", subok=False):
@@ -1481,22 +1676,37 @@ def copy(a, order="K", subok=False):
     return a if _isT(a, Tracer) else np.copy(a, order=order, subok=subok)
 
 
-def zeros_like(a, dtype=None, shape=None, **kw):
+def zeros_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    """``numpy.zeros_like``: a constant array (no derivative flows through it)."""
     if type(a) in SEQ:
         a = lift(a)
-    return np.zeros(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
+    if not _isT(a, Tracer):
+        return np.zeros_like(a, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
+    _device(device, "zeros_like")
+    return np.zeros(shape_of(a) if shape is None else shape, dtype=dtype_of(a) if dtype is None else dtype,
+                  order="F" if order == "F" else "C")
 
 
-def ones_like(a, dtype=None, shape=None, **kw):
+def ones_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    """``numpy.ones_like``: a constant array (no derivative flows through it)."""
     if type(a) in SEQ:
         a = lift(a)
-    return np.ones(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
+    if not _isT(a, Tracer):
+        return np.ones_like(a, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
+    _device(device, "ones_like")
+    return np.ones(shape_of(a) if shape is None else shape, dtype=dtype_of(a) if dtype is None else dtype,
+                  order="F" if order == "F" else "C")
 
 
-def empty_like(a, dtype=None, shape=None, **kw):
+def empty_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    """``numpy.empty_like``: a constant array (no derivative flows through it)."""
     if type(a) in SEQ:
         a = lift(a)
-    return np.empty(shape_of(a) if shape is None else shape, dtype=dtype or dtype_of(a))
+    if not _isT(a, Tracer):
+        return np.empty_like(a, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
+    _device(device, "empty_like")
+    return np.empty(shape_of(a) if shape is None else shape, dtype=dtype_of(a) if dtype is None else dtype,
+                  order="F" if order == "F" else "C")
 
 
 def full(shape, fill_value, dtype=None, order="C"):
@@ -1516,12 +1726,16 @@ def full(shape, fill_value, dtype=None, order="C"):
     return broadcast_to(v, shape) + np.zeros(shape, dtype=dtype_of(v))
 
 
-def full_like(a, fill_value, dtype=None, shape=None, **kw):
+def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    """``numpy.full_like``; differentiable in a traced ``fill_value``."""
     if type(a) in SEQ:
         a = lift(a)
     if type(fill_value) in SEQ:
         fill_value = lift(fill_value)
-    return full(shape_of(a) if shape is None else shape, fill_value, dtype=dtype or dtype_of(a))
+    if not _isT(a, Tracer) and not _isT(fill_value, Tracer):
+        return np.full_like(a, fill_value, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
+    _device(device, "full_like")
+    return full(shape_of(a) if shape is None else shape, fill_value, dtype=dtype_of(a) if dtype is None else dtype)
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
@@ -1663,3 +1877,56 @@ def stop_gradient(x):
     if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return x
     return P.stop_gradient_p.bind(x)
+
+
+# ----------------------------------------------------------------------------
+# NumPy's ``out=`` for the functions that do not pass it on themselves
+
+
+def with_out(f, name=None):
+    """``f`` honouring NumPy's ``out=``: on concrete values the result is
+    written into ``out`` (NumPy's ``same_kind`` casting) and ``out`` returned;
+    on a traced value ``out=`` raises (an array cannot hold a derivative).
+    Never accepted and ignored."""
+    import functools
+    import inspect
+
+    name = name or f.__name__
+    params = list(inspect.signature(f).parameters.values())
+    pos = next((i for i, p in enumerate(params) if p.name == "out" and p.kind == p.POSITIONAL_OR_KEYWORD), None)
+
+    @functools.wraps(f)
+    def g(*args, **kwargs):
+        if pos is not None and len(args) > pos:
+            out = args[pos]
+            args = args[:pos] + (None,) + args[pos + 1:]
+        else:
+            out = kwargs.pop("out", None)
+        if out is None:
+            return f(*args, **kwargs)
+        r = f(*args, **kwargs)
+        if _isT(r, Tracer) or _isT(out, Tracer):
+            _traced_out(name, out)
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"wnp.{name}: out= must be a NumPy array, got {type(out).__name__}")
+        if np.shape(r) != out.shape:
+            raise ValueError(f"wnp.{name}: out= has shape {out.shape}, the result has shape {np.shape(r)}")
+        np.copyto(out, r, casting="same_kind")
+        return out
+
+    g._wengert_with_out = True
+    return g
+
+
+cumsum = with_out(cumsum)
+cumprod = with_out(cumprod)
+cumulative_sum = with_out(cumulative_sum, "cumulative_sum")
+cumulative_prod = with_out(cumulative_prod, "cumulative_prod")
+stack = with_out(stack)
+concatenate = with_out(concatenate)
+concat = concatenate
+trace = with_out(trace)
+argmax = with_out(argmax)
+argmin = with_out(argmin)
+dot = with_out(dot)
+outer = with_out(outer)

@@ -242,3 +242,9 @@ def __getattr__(name: str):
         raise NotSupportedError(f"wengert.numpy.fft.{name} is not supported yet: it has no derivative rule. "
             f"Use numpy.fft.{name} on constants, or open an issue.", name=name, obj=None)
     raise AttributeError(f"module 'wengert.numpy.fft' has no attribute '{name}'")
+
+
+# NumPy's out= (written into on concrete values; refused on traced ones)
+fft, ifft, fftn, ifftn, fft2, ifft2 = (F.with_out(f) for f in (fft, ifft, fftn, ifftn, fft2, ifft2))
+rfft, irfft, rfftn, irfftn, rfft2, irfft2, hfft, ihfft = (
+    F.with_out(f) for f in (rfft, irfft, rfftn, irfftn, rfft2, irfft2, hfft, ihfft))

@@ -360,7 +360,8 @@ def multi_dot(arrays, *, out=None):
     """``a @ b @ c ...`` with NumPy's rule for 1-D first/last arguments."""
     arrays = [lift(x) for x in arrays]
     if not any(_isT(x, Tracer) for x in arrays):
-        return _np.linalg.multi_dot(arrays)
+        return _np.linalg.multi_dot(arrays, out=out)
+    F._traced_out("linalg.multi_dot", out)
     r = arrays[0]
     for x in arrays[1:]:
         r = F.matmul(r, x)
