@@ -2,7 +2,7 @@
 how each function is tested.
 
 For every public function of ``wengert.numpy`` (and its ``linalg``/``fft``),
-``wengert.scipy.special`` and ``wengert.scipy.stats.norm``, the sweep cases
+``wengert.scipy.special``, ``wengert.scipy.stats.*`` and ``wengert.scipy.linalg``, the sweep cases
 (``tests/cases*.py``, checked by ``tests/test_rules.py`` against finite
 differences) that call it are found by instrumenting the namespaces and
 running every case once; the table lists their number, the modes and the
@@ -32,12 +32,15 @@ def _namespaces():
     import wengert.numpy as wnp
     out = [("wnp", wnp, np), ("wnp.linalg", wnp.linalg, np.linalg), ("wnp.fft", wnp.fft, np.fft)]
     try:
+        import scipy.linalg
         import scipy.special
         import scipy.stats
 
-        from wengert.scipy import special
-        from wengert.scipy.stats import norm
-        out += [("special", special, scipy.special), ("stats.norm", norm, scipy.stats.norm)]
+        from wengert.scipy import linalg, special, stats
+        out += [("special", special, scipy.special)]
+        for name in stats.__all__:
+            out.append((f"stats.{name}", getattr(stats, name), getattr(scipy.stats, name)))
+        out.append(("scipy.linalg", linalg, scipy.linalg))
     except ImportError:  # pragma: no cover - SciPy is a test dependency
         pass
     return out
