@@ -21,7 +21,7 @@ da = pytest.importorskip("dask.array")
 import wengert as wg
 import wengert.numpy as wnp
 from wengert import tree_util
-from wengert.distributed import ShardError, _combine, value_and_grad_map
+from wengert.distributed import _FANIN, ShardError, _combine, value_and_grad_map
 
 LOOPBACK = {"dashboard_address": "127.0.0.1:0", "worker_dashboard_address": "127.0.0.1:0"}
 
@@ -61,7 +61,7 @@ def assert_close(a, b, rtol=1e-12):
 
 
 def tree_reduced(fun, params, shards, weighted=False):
-    """The same per-shard values and the same binary tree of additions, in this process."""
+    """The same per-shard values and the same tree of additions, in this process."""
     vg = wg.jit(wg.value_and_grad(fun))
     level = []
     for s in shards:
@@ -69,7 +69,8 @@ def tree_reduced(fun, params, shards, weighted=False):
         n = len(s[0])
         level.append((n, v * n, tree_util.tree_map(lambda x: x * n, g)) if weighted else (None, v, g))
     while len(level) > 1:
-        level = [_combine(*level[j:j + 2]) if j + 1 < len(level) else level[j] for j in range(0, len(level), 2)]
+        level = [_combine(*level[j:j + _FANIN]) if j + 1 < len(level) else level[j]
+                 for j in range(0, len(level), _FANIN)]
     n, v, g = level[0]
     return (v / n, tree_util.tree_map(lambda x: x / n, g)) if weighted else (v, g)
 
@@ -89,7 +90,7 @@ def test_sum_equals_serial_and_closed_form(client, rng):
 
 def test_bit_identical_across_runs_and_to_the_fixed_order_reduction(client, rng):
     params, X, y = make(rng, n=64)
-    shards = split(X, y, [8] * 8)
+    shards = split(X, y, [4] * 16)  # two levels of the reduction tree
     runs = [value_and_grad_map(mlp_loss, params, shards, client=client) for _ in range(3)]
     ref = tree_reduced(mlp_loss, params, shards)
     for v, g in runs:

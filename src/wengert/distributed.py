@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sys
 import threading
 import traceback
 import uuid
@@ -47,7 +48,7 @@ __all__ = ["value_and_grad_map", "ShardError"]
 
 _HINT = "install it with pip install 'wengert[distributed]' (or pip install 'dask[array]' distributed)"
 _NAME = "value_and_grad_map"
-_FANIN = 2  # the reduction tree is binary: shard 2k and 2k+1, then pairs of pairs, ...
+_FANIN = 4  # the reduction tree: shards 0-3, 4-7, ... summed in order, then groups of four of those, ...
 
 
 class ShardError(RuntimeError):
@@ -205,11 +206,8 @@ def _is_dask_collection(x) -> bool:
 
 
 def _is_dask_array(x) -> bool:
-    try:
-        import dask.array as da
-    except ImportError:  # dask without its array extra: no dask array can exist
-        return False
-    return isinstance(x, da.Array)
+    da = sys.modules.get("dask.array")  # not imported: no dask array can exist
+    return da is not None and isinstance(x, da.Array)
 
 
 def _dask_array_shards(client, arrays: tuple, distributed) -> tuple[list, list]:
@@ -340,9 +338,9 @@ def value_and_grad_map(fun: Callable, params: Any, shards: Any, *, client: Any =
     (``jit=False``: without ``wg.jit``), made once per worker and function and traced
     once per input signature.  ``params`` and ``fun`` are sent to every worker once per call
     (``fun`` once per client while it lives); per-shard results are reduced
-    on the workers by a binary tree in shard order (shard 0 + shard 1, 2 + 3,
-    then the pairs, ...), so the result is the same to the bit on every run
-    with the same sharding.  Only the final ``(value, grads)`` comes to the
+    on the workers by a tree in shard order (shards 0-3 summed left to right,
+    4-7, ..., then groups of four of those sums, ...), so the result is the
+    same to the bit on every run with the same sharding.  Only the final ``(value, grads)`` comes to the
     client.
 
     ``shards`` is one of:
