@@ -401,8 +401,22 @@ class _TensorAPI:
         return np.asarray(self._data).tolist()
 
     def __array__(self, dtype=None, copy=None):
-        d = np.asarray(self.data)
-        return d if dtype is None else d.astype(dtype)
+        """``np.asarray(t)``/``np.array([t, ...])``: the values of a Tensor that
+        records nothing; refused (as in PyTorch) for one that requires grad or
+        is traced, whose graph NumPy would drop silently."""
+        if self._rg or isinstance(self._data, Tracer):
+            what = "requires grad" if self._rg else "is traced by a transformation"
+            raise TypeError(
+                f"can't convert a wg.Tensor that {what} to a NumPy array (np.asarray / np.array / "
+                "np.stack of Tensors): its graph, and so its gradient, would be lost. Use t.detach() "
+                "(or t.numpy(), t.data) for the values without a gradient, or combine Tensors "
+                "differentiably with wg.stack([...]) / wnp.stack([...]) / wnp.array([...]).")
+        d = np.asarray(self._data)
+        if dtype is not None:
+            d = d.astype(dtype, copy=bool(copy))
+        elif copy:
+            d = d.copy()
+        return d
 
     @property
     def shape(self):
