@@ -89,6 +89,10 @@ for _d in (1, 3):
     add(f"multigammaln{_d}", (lambda d: lambda a: S.multigammaln(a, d))(_d), U(2.0, 4.0, (3,)),
         (lambda d: lambda a: sp.multigammaln(a, d))(_d))
 add("multigammaln-scalar", lambda a: S.multigammaln(a, 2), U(2.0, 4.0, ()), lambda a: sp.multigammaln(a, 2))
+add("betaln", S.betaln, U(0.5, 3, (2, 3), (3,)), sp.betaln)
+add("beta", S.beta, U(0.5, 3, (2, 3), (3,)), sp.beta)
+add("beta-negative", lambda a, b: S.beta(a - 2.0, b), U(0.2, 0.8, (3,), (3,)), lambda a, b: sp.beta(a - 2.0, b))
+add("gammasgn", lambda x: S.gammasgn(x * 3.0) * x, U(-1.9, 1.9, (6,)), lambda x: sp.gammasgn(x * 3.0) * x)
 add("logsumexp-b-all", lambda x, b: S.logsumexp(x, b=b), U(0.5, 2, (2, 3), (2, 3)),
     lambda x, b: sp.logsumexp(x, b=b))
 
