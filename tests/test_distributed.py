@@ -273,6 +273,20 @@ def test_timeout_cancels_the_step(client, rng):
         value_and_grad_map(slow, params, split(X, y, [2, 2]), client=client, timeout=-1)
 
 
+def test_digits_example_loss_curves_match(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "digits_distributed.py"
+    spec = importlib.util.spec_from_file_location("digits_distributed", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = example.main(steps=6, n_shards=3, examples=600, processes=False)
+    assert out["serial"][-1] < out["serial"][0]  # it trains
+    np.testing.assert_allclose(out["parallel"], out["serial"], rtol=1e-12, atol=0)
+    assert "one process" in capsys.readouterr().out
+
+
 def _dask_children():
     import psutil
 
