@@ -424,7 +424,11 @@ CONSERVATIVE = frozenset({
     "maximum", "minimum", "reduce_max", "reduce_min", "fft", "rfft", "irfft", "linalg_inv",
     "linalg_cofactor", "linalg_det", "linalg_slogdet", "linalg_cholesky", "linalg_eigh", "linalg_eig",
     "linalg_svd", "linalg_qr", "linalg_pinv", "linalg_solve",
+    "scipy_solve_triangular", "scipy_solve_sylvester", "scipy_sqrtm", "scipy_expm", "scipy_expm_frechet",
+    "scipy_lu_factor",
 })
+_SCIPY_LINALG = ("scipy_solve_triangular", "scipy_solve_sylvester", "scipy_sqrtm", "scipy_expm",
+                 "scipy_expm_frechet", "scipy_lu_factor")
 
 
 def register(name, rule):
@@ -438,6 +442,8 @@ ELEMENTWISE = (
     "log2", "log10", "log1p", "sqrt", "cbrt", "abs", "pow", "maximum", "minimum", "arctan2",
     "hypot", "logaddexp", "logaddexp2", "mod", "fmod", "gammaln", "digamma", "polygamma", "erf",
     "erfc", "erfinv", "expit", "log_ndtr", "ndtri",
+    "gamma", "rgamma", "erfcx", "erfcinv", "j0", "j1", "y0", "y1", "i0", "i1", "i0e", "i1e", "jv", "yv",
+    "iv", "ive", "yn", "gammainc", "gammaincc", "betainc", "stdtr",
 )
 _STRUCTURAL = ("reshape", "broadcast_to", "transpose", "getitem")
 
@@ -476,7 +482,8 @@ def _install():
     register("rfft", _along_axes(lambda shape, axis, nn, norm: (axis,)))
     register("irfft", _along_axes(lambda shape, axis, nn, norm: (axis,)))
     for name in ("linalg_inv", "linalg_cofactor", "linalg_det", "linalg_slogdet", "linalg_cholesky",
-                 "linalg_eigh", "linalg_eig", "linalg_svd", "linalg_qr", "linalg_pinv", "linalg_solve"):
+                 "linalg_eigh", "linalg_eig", "linalg_svd", "linalg_qr", "linalg_pinv", "linalg_solve",
+                 *_SCIPY_LINALG):
         register(name, _batch_blocks(2))
     for name, rule in RULES.items():
         p = P.REGISTRY.get(name)
@@ -485,7 +492,7 @@ def _install():
 
 
 def _load_all_prims():
-    from .. import _prims_fft, _prims_linalg, _prims_special  # noqa: F401  (register their rows)
+    from .. import _prims_fft, _prims_linalg, _prims_scipy_linalg, _prims_special  # noqa: F401  (their rows)
 
 
 _load_all_prims()
