@@ -49,8 +49,6 @@ def _draw_impl(key, kind, shape, dtype):
         return g.standard_normal(shape, dtype=dtype)
     if kind == "uniform":
         return g.random(shape, dtype=dtype)
-    if kind == "bits":
-        return g.integers(0, 1 << 32, size=shape, dtype=np.uint32, endpoint=False)
     raise ValueError(f"random_draw: unknown kind {kind!r}")
 
 
@@ -81,7 +79,7 @@ def _no_second_order(t, ans, a, z):
 
 
 draw_p = Primitive("random_draw", _draw_impl, 1, nparams=3, nondiff=True,
-                   doc="standard normal/uniform numbers or random bits from Philox(key)")
+                   doc="standard normal or uniform numbers from Philox(key)")
 split_p = Primitive("random_split", _split_impl, 1, nparams=1, nondiff=True,
                     doc="n child keys of a key (Philox at reserved counters)")
 fold_in_p = Primitive("random_fold_in", _fold_in_impl, 2, nondiff=True,
