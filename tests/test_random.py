@@ -312,3 +312,34 @@ def test_gumbel_softmax_with_a_key():
     np.testing.assert_allclose(np.bincount(draws, minlength=3) / 4000, [0.2, 0.3, 0.5], atol=0.03)
     with pytest.raises(ValueError, match="not rng= and key="):
         relax.gumbel_softmax(logits, key=k, rng=0)
+
+
+def test_beta_dirichlet_derivatives_against_fd_at_fixed_cdf_levels():
+    """Beta and Dirichlet are normalised gammas: finite differences of the same construction with each
+    gamma moved along its own CDF level (gammaincinv) give the sampler's derivative."""
+    sp = pytest.importorskip("scipy.special")
+    k = random.key(24)
+    a, b, h = 1.7, 0.6, 1e-6
+    ka, kb = random.split(k)
+    x, y = random.gamma(ka, a, (20,)), random.gamma(kb, b, (20,))
+    np.testing.assert_allclose(random.beta(k, a, b, (20,)), x / (x + y), rtol=1e-14)
+    ux, uy = sp.gammainc(a, x), sp.gammainc(b, y)
+
+    def beta_at(a, b):
+        gx, gy = sp.gammaincinv(a, ux), sp.gammaincinv(b, uy)
+        return gx / (gx + gy)
+    ja = wg.jacfwd(lambda a: random.beta(k, a, b, (20,)))(a)
+    jb = wg.jacfwd(lambda b: random.beta(k, a, b, (20,)))(b)
+    np.testing.assert_allclose(ja, (beta_at(a + h, b) - beta_at(a - h, b)) / (2 * h), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(jb, (beta_at(a, b + h) - beta_at(a, b - h)) / (2 * h), rtol=1e-5, atol=1e-9)
+
+    alpha = np.array([0.8, 2.0, 3.5])
+    g = random.gamma(k, alpha, (4, 3))
+    u = sp.gammainc(alpha, g)
+
+    def dir_at(al):
+        gg = sp.gammaincinv(al, u)
+        return gg / gg.sum(-1, keepdims=True)
+    jd = wg.jacfwd(lambda al: random.dirichlet(k, al, (4,)))(alpha)
+    fd = np.stack([(dir_at(alpha + h * e) - dir_at(alpha - h * e)) / (2 * h) for e in np.eye(3)], axis=-1)
+    np.testing.assert_allclose(jd, fd, rtol=1e-5, atol=1e-9)
