@@ -273,7 +273,15 @@ def union_all(p: Pat) -> np.ndarray:
 def _unique(v, n):
     """Sorted distinct values of ``v`` (all in ``[0, n)``)."""
     if v.size * 8 < n:
-        return np.unique(np.sort(v)) if v.size else v.astype(_INT)
+        if not v.size:
+            return v.astype(_INT)
+        # sort and drop repeats (several times faster than np.unique, which hashes;
+        # timsort: index sets come in long sorted runs)
+        s = np.sort(v, kind="stable")
+        keep = np.empty(s.size, bool)
+        keep[0] = True
+        np.not_equal(s[1:], s[:-1], out=keep[1:])
+        return s[keep]
     mark = np.zeros(n, bool)
     mark[v] = True
     return np.flatnonzero(mark)

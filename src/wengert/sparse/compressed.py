@@ -26,6 +26,7 @@ from .._core import Tracer
 from . import _pattern as pt
 from .colour import check_colouring, colour
 from .detect import detect
+from .hessian import Unsupported, hessian_pattern
 
 __all__ = ["jacobian_sparsity", "hessian_sparsity", "sparse_jacfwd", "sparse_jacrev", "sparse_hessian"]
 
@@ -58,6 +59,22 @@ def _hess_detect(fun, args, argnums, fname):
         return grad(checked)
 
     return detect(fun, args, argnums, fname, transform=transform)
+
+
+def _hess_matrix(fun, args, argnums, fname, route="auto"):
+    """``(symmetric csr, local?, exact?, route)``: the Hessian pattern by
+    direct second-order propagation (:mod:`.hessian`), or, where that cannot
+    run (``route="auto"``) or on request (``route="grad"``), as the Jacobian
+    pattern of ``wg.grad(f)``."""
+    if route != "grad":
+        try:
+            m, local, _, exact = hessian_pattern(fun, args, argnums, fname)
+            return m, local, exact, "direct"
+        except Unsupported:
+            if route == "direct":
+                raise
+    d = _hess_detect(fun, args, argnums, fname)
+    return _symmetrise(pt.to_matrix(d.pattern)), d.local, d.exact, "grad"
 
 
 def jacobian_sparsity(f: Callable, *args: Any, argnums: int = 0):
@@ -103,9 +120,7 @@ def hessian_sparsity(f: Callable, *args: Any, argnums: int = 0):
            [0, 1, 1, 1],
            [0, 0, 1, 1]])
     """
-    d = _hess_detect(f, args, argnums, "hessian_sparsity")
-    m = pt.to_matrix(d.pattern)
-    return _symmetrise(m)
+    return _hess_matrix(f, args, argnums, "hessian_sparsity")[0]
 
 
 def _symmetrise(m):
@@ -204,8 +219,8 @@ class _Sparse:
                 return m, False, in_shape, (), None
             return m, False, in_shape, out_shape, _dtype_of(out)
         if self.kind == "hess":
-            d = _hess_detect(self.fun, args, self.argnums, self.name)
-            return _symmetrise(pt.to_matrix(d.pattern)), d.local, in_shape, (), None
+            m, local, _, _ = _hess_matrix(self.fun, args, self.argnums, self.name)
+            return m, local, in_shape, (), None
         d = _jac_detect(self.fun, args, self.argnums, self.name)
         return pt.to_matrix(d.pattern), d.local, in_shape, d.out_shape, _dtype_of(d.out)
 

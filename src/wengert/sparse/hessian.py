@@ -1,0 +1,527 @@
+"""Hessian sparsity by direct second-order propagation.
+
+The style of SparseConnectivityTracer.jl: every traced value carries, per
+element, its first-order pattern ``g`` (the input indices it depends on, a
+:class:`._pattern.Pat` over ``n`` columns) and its second-order pattern
+``h`` (the index pairs ``(i, j)``, ``i <= j``, of its Hessian, a ``Pat`` over
+``n * n`` columns whose entries are the keys ``i * n + j``).  Each primitive
+maps them by
+
+* **the linear part**: ``h`` goes through the primitive's own first-order
+  rule (its row's ``sparsity``), as ``g`` does: an output element's Hessian
+  contains the Hessians of the input elements it depends on;
+* **the new second-order part**, from the primitive's class: nothing for a
+  primitive linear in its arguments (the row's ``linear`` flag) or piecewise
+  linear (``abs``, ``maximum``, ``minimum``, ``mod``, the max/min
+  reductions); ``g × g`` for a nonlinear elementwise function of one
+  argument; ``g_a × g_b`` for a product (``mul``, ``matmul``, ``einsum``:
+  term by term); ``g_x × g_y ∪ g_y × g_y`` for ``x / y``; and, for any other
+  primitive (a conservative rule, never missing a nonzero), ``g_out ×
+  g_out`` per output element.
+
+Keys are int64 numbers in NumPy arrays, so the union over a sum of
+separable terms (``Σ_e h_e``) is one sort of the concatenated keys.
+
+Constructs this propagation does not cover (an implementation that needs
+concrete values, a second-order pattern too large for per-element storage,
+a complex output) raise :class:`Unsupported`; the caller then falls back to
+the Jacobian pattern of ``wg.grad(f)`` (:func:`.compressed._hess_detect`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._core import Tracer, end_level, new_level
+from . import _pattern as pt
+from .detect import DetectTrace, DetectTracer, _as_input, _inexact, _is_array_leaf, _shape
+from .rules import CONSERVATIVE, Operand, dense_rule, elementwise
+
+__all__ = ["Unsupported", "hessian_pattern"]
+
+# most index-pair keys held per-element by one value before giving up (memory)
+MAX_KEYS = 4_000_000
+
+_PIECEWISE_LINEAR = frozenset({"abs", "maximum", "minimum", "mod", "fmod", "reduce_max", "reduce_min"})
+_PRODUCTS = frozenset({"mul", "mul_safe"})
+# nonlinear elementwise functions of two arguments whose every second partial is
+# generically nonzero: (g_a ∪ g_b)² per element is exact for them
+_BINARY_EXACT = frozenset({"arctan2", "hypot", "logaddexp", "logaddexp2", "pow"})
+
+
+class Unsupported(Exception):
+    """The direct propagation cannot handle this program (use the fallback)."""
+
+
+class KeyBag(pt.Pat):
+    """The Hessian pairs of one scalar as chunks of keys, unsorted, with
+    repeats and ``-1`` holes: a sum of separable terms (reductions to a
+    scalar, sums of scalars) only gathers its terms' keys, which are sorted
+    and made distinct once, when the pattern is read (``ell()``)."""
+
+    __slots__ = ("chunks", "size")
+
+    def __init__(self, chunks, nn):
+        super().__init__(1, nn)
+        self.chunks = chunks
+        self.size = sum(c.size for c in chunks)
+
+    @property
+    def is_empty(self) -> bool:
+        if self._empty is None:  # built from nonempty patterns only (see _bag)
+            self._empty = self.size == 0 or (self._ell is not None and self._ell.shape[0] == 0)
+        return self._empty
+
+    def ell(self):
+        if self._ell is None:
+            v = np.concatenate(self.chunks) if len(self.chunks) > 1 else self.chunks[0]
+            v = v[v >= 0]
+            self._ell = pt._unique(v, self.n).astype(pt._eldt(self.n), copy=False)[:, None]
+            self.chunks = [self._ell[:, 0]]
+        return self._ell
+
+    def csr(self):
+        if self._csr is None:
+            self._csr = pt._ell_to_csr(self.ell(), self.n)
+        return self._csr
+
+
+class LazyPat(pt.Pat):
+    """A one-element first-order pattern computed when first read: the
+    pattern of a scalar that only flows into linear operations (a sum of
+    terms) is never needed for the Hessian."""
+
+    __slots__ = ("thunk",)
+
+    def __init__(self, rows, n, thunk):
+        super().__init__(rows, n)
+        self.thunk = thunk
+
+    def _force(self):
+        if self.thunk is not None:
+            p, self.thunk = self.thunk(), None
+            if p is None:
+                p = pt.empty(self.rows, self.n)
+            self._ell, self._csr, self.subs, self._empty = p._ell, p._csr, p.subs, None
+            if self._ell is None and self._csr is None:
+                self._ell = p.ell()
+                if self._ell is None:
+                    self._csr = p.csr()
+
+    @property
+    def is_empty(self) -> bool:
+        if self.thunk is not None:
+            return False  # (operands with a dependence give one, or a harmless empty row)
+        return pt.Pat.is_empty.fget(self)
+
+    def ell(self):
+        self._force()
+        return pt.Pat.ell(self)
+
+    def csr(self):
+        self._force()
+        return pt.Pat.csr(self)
+
+
+def _raw(h):
+    """A pattern's keys as chunks (with repeats and holes)."""
+    if type(h) is KeyBag:
+        return h.chunks
+    a = h.ell()
+    return [a.ravel()] if a is not None else [h.csr().indices]
+
+
+def _bag(hs, nn):
+    if len(hs) == 1 and type(hs[0]) is KeyBag:
+        return hs[0]
+    chunks = [c for h in hs for c in _raw(h)]
+    bag = KeyBag(chunks, nn)
+    if len(chunks) > 64 or bag.size > 4 * MAX_KEYS:
+        bag.ell()  # compact
+    return bag
+
+
+_REDUCTIONS = frozenset({"reduce_sum", "reduce_max", "reduce_min"})
+_SCALAR_LINEAR = frozenset({"add", "sub", "neg", "reshape", "convert_element_type", "real", "conj",
+                            "mul", "mul_safe", "div"})
+
+
+def _mine(trace, x):
+    return type(x) is HessTracer and x._trace is trace
+
+
+class HessTracer(DetectTracer):
+    """A value being traced for Hessian sparsity: value, ``g`` and ``h``."""
+
+    __slots__ = ("hes",)
+
+    def __init__(self, trace, val, pat, hes=None):
+        self._trace = trace
+        self.val = val
+        self.pat = pat
+        self.hes = hes
+
+    def __repr__(self):
+        return f"HessTracer({self._describe()})"
+
+
+class HessTrace(DetectTrace):
+    __slots__ = ("nn", "keys")
+
+    def __init__(self, level, n):
+        super().__init__(level, n)
+        self.nn = n * n
+        self.keys = 0
+
+    def process(self, p, args, params):
+        name = p.name
+        if name == "cond" and getattr(p, "multiple_results", False):
+            return _cond(self, p, args, params)
+        if name == "while_loop" and getattr(p, "multiple_results", False):
+            return _while(self, p, args, params)
+        if p.jvp_trace is not None:
+            if name in _RUN_FUN:
+                return tuple(params[0](list(args)))
+            try:
+                return p.impl(*args, *params)
+            except TypeError:
+                raise Unsupported(f"{name} needs concrete values") from None
+        vals = []
+        gins = []
+        hins = []
+        foreign = False
+        dep = False
+        hdep = False
+        for a in args:
+            if type(a) is HessTracer and a._trace is self:
+                v = a.val
+                vals.append(v)
+                s = _shape(v)
+                gins.append(Operand(a.pat, s, None))
+                hins.append(Operand(a.hes, s, None))
+                if a.pat is not None:
+                    dep = True
+                if a.hes is not None:
+                    hdep = True
+                if isinstance(v, Tracer):
+                    foreign = True
+            else:
+                vals.append(a)
+                s = _shape(a)
+                if isinstance(a, Tracer):
+                    foreign = True
+                    gins.append(Operand(None, s, None))
+                    hins.append(Operand(None, s, None))
+                else:
+                    gins.append(Operand(None, s, a))
+                    hins.append(Operand(None, s, a))
+        out = p.bind(*vals, *params) if foreign else p.impl(*vals, *params)
+        multi = p.multiple_results
+        if not dep:
+            if multi:
+                return tuple(HessTracer(self, o, None) for o in out)
+            return HessTracer(self, out, None)
+        rule = p.sparsity or dense_rule
+        if rule is dense_rule or name in CONSERVATIVE or (name == "select" and gins[0].const is None):
+            self.exact = False
+        outs = list(out) if multi else [out]
+        shapes = [_shape(o) for o in outs]
+        scalar = not multi and shapes[0] in ((), (1,)) and (name in _REDUCTIONS or name in _SCALAR_LINEAR)
+        if scalar and _inexact(out):
+            gpats = LazyPat(1, self.n, lambda: rule(gins, shapes, self.n, *params))
+        else:
+            gpats = rule(gins, shapes, self.n, *params)
+        if not hdep:
+            hl = None
+        elif scalar:
+            hl = self._scalar_linear(name, hins)
+        else:
+            hl = rule(hins, shapes, self.nn, *params)
+        if not multi:
+            gpats = [gpats]
+            hl = [hl]
+        elif hl is None:
+            hl = [None] * len(outs)
+        new = self._second(p, gins, shapes, gpats, params, vals)
+        res = []
+        for o, g, h1, h2, s in zip(outs, gpats, hl, new, shapes):
+            if g is None or not _inexact(o):
+                res.append(HessTracer(self, o, None))
+                continue
+            rows = math.prod(s)
+            h = h1 if h2 is None else (h2 if h1 is None else pt.union([h1, h2], rows, self.nn))
+            if h is not None and h.is_empty:
+                h = None
+            res.append(HessTracer(self, o, g, h))
+        return tuple(res) if multi else res[0]
+
+    def _scalar_linear(self, name, hins):
+        """The linear part for a one-element result of a reduction or of
+        arithmetic on one-element values: the union of the kept operands'
+        pairs, gathered (:class:`KeyBag`)."""
+        if name in _REDUCTIONS:
+            return _bag([hins[0].pat], self.nn)
+        keep = []
+        for i, o in enumerate(hins):
+            if o.pat is None:
+                continue
+            if name in ("mul", "mul_safe") or (name == "div" and i == 1):
+                other = hins[1 - i]
+                if other.pat is None and other.const is not None and not np.all(np.asarray(other.const) != 0):
+                    continue  # times a constant zero
+            keep.append(o.pat)
+        return _bag(keep, self.nn) if keep else None
+
+    # -- the new second-order part --------------------------------------------
+    def _second(self, p, ins, shapes, gpats, params, vals):
+        name = p.name
+        none = [None] * len(shapes)
+        if p.nondiff:
+            return none
+        if p.linear and not name.endswith("_tangent"):
+            return none
+        if name in _PIECEWISE_LINEAR:
+            if name == "abs" and not np.isrealobj(vals[0]):  # |z| of a complex z: not piecewise linear
+                return [self._outer(gpats[0], gpats[0], True)]
+            return none
+        deps = [o.dep for o in ins]
+        if name in _PRODUCTS:
+            if not all(deps):
+                return none
+            a, b = ins
+            ga = _aligned(a, shapes[0])
+            if a.pat is b.pat and a.shape == b.shape:
+                return [self._outer(ga, ga, True)]
+            return [self._outer(ga, _aligned(b, shapes[0]), False)]
+        if name == "div":
+            x, y = ins
+            if not y.dep:
+                return none
+            gy = _aligned(y, shapes[0])
+            parts = [self._outer(gy, gy, True)]
+            if x.dep:
+                parts.append(self._outer(_aligned(x, shapes[0]), gy, False))
+            h = pt.union(parts, math.prod(shapes[0]), self.nn)
+            return [_mask_const_zero(h, x, shapes[0])]
+        if name in ("matmul", "einsum") and len(ins) == 2:
+            if not all(deps):
+                return none
+            return [self._contraction(p, ins, shapes[0], params)]
+        if p.sparsity is elementwise and len(ins) == 1:
+            return [self._outer(gpats[0], gpats[0], True)]
+        if name == "pow":
+            x, y = ins
+            if not y.dep and y.const is not None:
+                c = np.asarray(y.const)
+                if np.all((c == 0) | (c == 1)):
+                    return none
+        if name not in _BINARY_EXACT:
+            self.exact = False  # the conservative rule
+        return [None if g is None else self._outer(g, g, True) for g in gpats]
+
+    def _outer(self, ga, gb, same):
+        """Per element, the pairs of ``ga × gb ∪ gb × ga`` (``same``: ``ga``
+        is ``gb``), both orders: the keys of a symmetric pattern."""
+        a = _ell(ga)
+        b = a if same else _ell(gb)
+        ka, kb = a.shape[0], b.shape[0]
+        if ka == 0 or kb == 0:
+            return None
+        rows = ga.rows
+        n = self.n
+        if same:
+            pairs = [(a[i], a[j]) for i in range(ka) for j in range(ka)]
+        else:
+            pairs = [(a[i], b[j]) for i in range(ka) for j in range(kb)]
+            pairs += [(y, x) for x, y in pairs]
+        self.keys += len(pairs) * rows
+        if self.keys > MAX_KEYS:
+            raise Unsupported("second-order pattern too large for per-element storage")
+        dt = pt._eldt(self.nn)  # keys < n², so int32 arithmetic is exact while n² fits
+        neg = rows and (a.min() < 0 or (not same and b.min() < 0))
+        out = np.empty((len(pairs), rows), dt)
+        for t, (x, y) in enumerate(pairs):
+            o = out[t]
+            np.multiply(x, n, out=o, dtype=dt, casting="unsafe")
+            o += y
+            if neg:
+                o[(x < 0) | (y < 0)] = -1
+        if not same:  # a pair in both products
+            out = pt._dedupe_rows(out)
+        return pt.Pat(rows, self.nn, ell=out)
+
+    def _contraction(self, p, ins, out_shape, params):
+        """``out[o] = Σ a[ai] b[bi]``: per term, the pairs ``g_a[ai] × g_b[bi]``."""
+        from .rules import _matmul_subs
+        a, b = ins
+        if p.name == "matmul":
+            sa, sb, so = _matmul_subs(a.shape, b.shape)
+            if any(x != y for x, y in zip(a.shape[:-2][::-1], b.shape[:-2][::-1])):
+                raise Unsupported("matmul with broadcast batch dimensions")
+            sizes = {}
+            for sub, shape in ((sa, a.shape), (sb, b.shape)):
+                for c, s in zip(sub, shape):
+                    sizes[c] = s
+        else:
+            spec, sz = params
+            if "." in spec:
+                raise Unsupported("einsum with an ellipsis")
+            left, so = spec.split("->")
+            sa, sb = left.split(",")
+            sizes = dict(sz)
+        labels = sorted(set(sa) | set(sb) | set(so))
+        full = tuple(sizes[c] for c in labels)
+        grid = np.indices(full).reshape(len(labels), -1) if labels else np.zeros((0, 1), np.int64)
+        pos = {c: grid[i] for i, c in enumerate(labels)}
+
+        def flat(sub, shape):
+            if not sub:
+                return np.zeros(grid.shape[1], np.int64)
+            return np.ravel_multi_index(tuple(pos[c] for c in sub), shape)
+
+        ga = pt.gather(a.pat, flat(sa, a.shape))
+        gb = pt.gather(b.pat, flat(sb, b.shape))
+        terms = self._outer(ga, gb, False)
+        if terms is None:
+            return None
+        return pt.combine(terms, flat(so, out_shape), np.arange(terms.rows), math.prod(out_shape))
+
+
+def _ell(g):
+    a = g.ell()
+    if a is None:
+        raise Unsupported("first-order pattern too uneven for per-element pairs")
+    return a
+
+
+def _aligned(o, shape):
+    if o.shape == shape:
+        return o.pat
+    from .rules import bmap
+    return pt.gather(o.pat, bmap(o.shape, shape))
+
+
+def _mask_const_zero(h, x, shape):
+    """``c / y`` with a constant ``c``: nothing where ``c`` is zero."""
+    if h is None or x.dep or x.const is None:
+        return h
+    c = np.asarray(x.const)
+    nz = np.broadcast_to(c != 0, shape).ravel()
+    return pt.mask_rows(h, nz)
+
+
+# ----------------------------------------------------------------------------
+# Control flow
+
+
+_RUN_FUN = frozenset({"custom_jvp_call", "custom_vjp_call", "checkpoint"})
+
+
+def _cond(trace, p, args, params):
+    pred, *ops = args
+    t_fn, f_fn, _ = params
+    if not _mine(trace, pred):
+        return p.impl(*args, *params)
+    take = bool(pred.val)
+    trace.exact = False  # both branches count
+    a = t_fn(list(ops)) if take else f_fn(list(ops))
+    try:
+        with np.errstate(all="ignore"):
+            b = f_fn(list(ops)) if take else t_fn(list(ops))
+    except Exception:
+        trace.mark_local("wg.cond on a value computed from the input, whose other branch "
+                         "could not run at this point")
+        return tuple(a)
+    out = []
+    for x, y in zip(a, b):
+        if not _mine(trace, x) and not _mine(trace, y):
+            out.append(HessTracer(trace, x, None))
+            continue
+        val = x.val if _mine(trace, x) else x
+        rows = math.prod(_shape(val))
+        gs = [v.pat for v in (x, y) if _mine(trace, v)]
+        hs = [v.hes for v in (x, y) if _mine(trace, v)]
+        g = pt.union(gs, rows, trace.n)
+        h = pt.union(hs, rows, trace.nn)
+        out.append(HessTracer(trace, val, None if g.is_empty else g, None if h.is_empty else h))
+    return tuple(out)
+
+
+def _while(trace, p, args, params):
+    cond_fn, body_fn, _ = params
+    carry = list(args)
+    while True:
+        c = cond_fn(carry)
+        go = bool(c) if _mine(trace, c) else bool(np.asarray(c))
+        if not go:
+            return tuple(carry)
+        carry = list(body_fn(carry))
+
+
+# ----------------------------------------------------------------------------
+# The driver
+
+
+def hessian_pattern(fun, args, argnums: int, fname: str):
+    """``(csr, local, why, exact)``: the symmetric Hessian pattern of the
+    scalar ``fun`` in argument ``argnums`` by direct propagation; raises
+    :class:`Unsupported` where it cannot run (use the ``wg.grad`` route)."""
+    if not isinstance(argnums, int) or isinstance(argnums, bool):
+        raise TypeError(f"{fname}: argnums must be one int (the argument to differentiate), "
+                        f"got {argnums!r}; for several arguments concatenate them into one array")
+    if not -len(args) <= argnums < len(args):
+        raise ValueError(f"{fname}: argnums={argnums} but the function got {len(args)} "
+                         "positional argument(s)")
+    argnums %= len(args)
+    x = _as_input(args[argnums], fname, f"argument {argnums}")
+    if not np.issubdtype(np.dtype(x.dtype), np.floating):
+        raise Unsupported("a complex or integer input")  # the fallback raises the right error
+    n = math.prod(x.shape)
+    if n * n >= 2**62:
+        raise Unsupported("too many inputs for int64 pair keys")
+    level = new_level()
+    trace = HessTrace(level, n)
+    try:
+        xt = HessTracer(trace, x, pt.identity(n), None)
+        full = []
+        for i, a in enumerate(args):
+            if i == argnums:
+                full.append(xt)
+            elif _is_array_leaf(a):
+                full.append(HessTracer(trace, a if isinstance(a, Tracer) else np.asarray(a), None))
+            else:
+                full.append(a)
+        with np.errstate(all="ignore"):
+            out = fun(*full)
+        if isinstance(out, (list, tuple, dict)) or out is None:
+            raise Unsupported("not one array")
+        val = out.val if _mine(trace, out) else out
+        shape = _shape(val)
+        if shape != ():
+            raise TypeError(f"{fname}: the function must return a scalar (shape ()), "
+                            f"got shape {shape}; for a vector function use "
+                            "wg.jacobian_sparsity, or sum the components you mean")
+        if not _inexact(val) or np.dtype(getattr(val, "dtype", np.float64)).kind == "c":
+            raise Unsupported("a complex or integer output")  # grad raises the clear error
+        keys = pt.union_all(out.hes) if _mine(trace, out) and out.hes is not None else np.empty(0, np.int64)
+        return _symmetric(keys, n), trace.local, trace.why, trace.exact
+    finally:
+        end_level()
+        trace.kill()
+
+
+def _symmetric(keys, n):
+    """The boolean CSR of the sorted, distinct keys ``i * n + j`` (a
+    symmetric set: every pair was made in both orders)."""
+    sp = pt.scipy_sparse()
+    keys = np.asarray(keys)
+    i = keys // n
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(i, minlength=n), out=indptr[1:])
+    ind, ptr = pt._index_arrays(keys - i * n, indptr, keys.size, n)
+    m = sp.csr_matrix((np.ones(keys.size, bool), ind, ptr), shape=(n, n))
+    m.has_sorted_indices = True
+    m.has_canonical_format = True
+    return m
