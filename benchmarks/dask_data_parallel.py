@@ -13,7 +13,9 @@ broadcast timed alone.
 
     python benchmarks/dask_data_parallel.py [--rounds 7] [--sizes 1,16,64,256,1024]
 
-Every BLAS runs on one thread (the workers' nannies set the same).  Steps of
+Every BLAS runs on one thread (the workers' nannies set the same).  The
+workers run with glibc's adaptive malloc (Dask's default MALLOC_TRIM_THRESHOLD_
+costs about 1.4x the CPU time of this gradient; ``--malloc-default`` keeps it).  Steps of
 each kind are interleaved round by round; each kind's number is its best
 round (the least disturbed by other work on a shared machine), the median is
 shown beside it.
@@ -74,16 +76,32 @@ def _one(f, inner):
     return (time.perf_counter() - t) / inner
 
 
-def main(rounds: int = 7, sizes=(1, 16, 64, 256, 1024), n_shards: int = 8) -> list[dict]:
+def _cpu(p) -> float:
+    t = p.cpu_times()
+    return t.user + t.system
+
+
+def main(rounds: int = 7, sizes=(1, 16, 64, 256, 1024), n_shards: int = 8, malloc_default: bool = False) -> list[dict]:
     import distributed
 
     rng = np.random.default_rng(0)
     params = w2_params(rng)
     vg = wg.jit(wg.value_and_grad(loss))
     rows = []
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0") as cluster, \
+    import dask
+
+    # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap threshold: each
+    # large NumPy temporary is then mapped and faulted in afresh (about 1.4x the CPU time of this gradient).
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    if not malloc_default:
+        environ.update(MALLOC_TRIM_THRESHOLD_=str(2 ** 30), MALLOC_MMAP_THRESHOLD_=str(2 ** 30))
+    loopback = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0", "worker_dashboard_address": "127.0.0.1:0"}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, **loopback) as cluster, \
             distributed.Client(cluster) as client:
+        import psutil
+
+        procs = [psutil.Process(), *(psutil.Process(pid) for pid in client.run(os.getpid).values())]
         for size in sizes:
             X, Y, shards = make_shards(rng, n_shards, size)
             futures = client.scatter(shards)
@@ -108,15 +126,25 @@ def main(rounds: int = 7, sizes=(1, 16, 64, 256, 1024), n_shards: int = 8) -> li
             assert err < 1e-12 and abs(v - v_ref) <= 1e-12 * abs(v_ref), (err, v, v_ref)
             inner = max(1, int(0.25 / max(_one(dist, 1), 1e-4)))
             times = {"one process, shard by shard": [], "one process, whole batch": [], "2 workers": []}
+            cpu = {"one process": [], "client+scheduler": [], "worker a": [], "worker b": []}
             for _ in range(rounds):  # interleaved
+                c0 = time.process_time()
                 times["one process, shard by shard"] += timed(serial_shards, 1, inner)
+                cpu["one process"].append((time.process_time() - c0) / inner)
                 times["one process, whole batch"] += timed(serial_batch, 1, inner)
+                before = [_cpu(p) for p in procs]
                 times["2 workers"] += timed(dist, 1, inner)
+                for k, p, b in zip(("client+scheduler", "worker a", "worker b"), procs, before):
+                    cpu[k].append((_cpu(p) - b) / inner)
             best = {k: min(v) for k, v in times.items()}
             median = {k: statistics.median(v) for k, v in times.items()}
+            cpu = {k: statistics.median(v) for k, v in cpu.items()}
             base = min(best["one process, shard by shard"], best["one process, whole batch"])
+            # load-independent estimate: the cluster's CPU per step spread over two otherwise idle cores
+            bound = max((cpu["client+scheduler"] + cpu["worker a"] + cpu["worker b"]) / 2,
+                        cpu["worker a"], cpu["worker b"])
             rows.append({"size": size, "best": best, "median": median, "speedup": base / best["2 workers"],
-                         "error": err})
+                         "error": err, "cpu": cpu, "cpu_speedup": cpu["one process"] / bound})
 
         bcast = timed(lambda: distributed.wait(client.scatter([params], broadcast=True, hash=False)), rounds, 5)
         info = {"broadcast_ms": 1e3 * min(bcast), "params_mb": sum(p.nbytes for p in params) / 1e6}
@@ -130,6 +158,13 @@ def main(rounds: int = 7, sizes=(1, 16, 64, 256, 1024), n_shards: int = 8) -> li
         cells = [f"{1e3 * b[k]:8.2f} ({1e3 * m[k]:8.2f})" for k in
                  ("one process, shard by shard", "one process, whole batch", "2 workers")]
         print(f"{r['size']:>10} {cells[0]:>22} {cells[1]:>22} {cells[2]:>20} {r['speedup']:8.2f}x")
+    print("CPU time per step (median, ms), and the speed-up two idle cores would give if the cluster's CPU time")
+    print("spread evenly over them (an estimate from CPU time, not a measurement):")
+    print(f"{'shard size':>10} {'1 process':>10} {'client+sched':>13} {'worker a':>9} {'worker b':>9} {'estimate':>9}")
+    for r in rows:
+        c = r["cpu"]
+        print(f"{r['size']:>10} {1e3 * c['one process']:10.2f} {1e3 * c['client+scheduler']:13.2f} "
+              f"{1e3 * c['worker a']:9.2f} {1e3 * c['worker b']:9.2f} {r['cpu_speedup']:8.2f}x")
     print(f"parameter broadcast alone ({info['params_mb']:.2f} MB to 2 workers): {info['broadcast_ms']:.2f} ms")
     return rows
 
@@ -138,5 +173,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--sizes", default="1,16,64,256,1024")
+    ap.add_argument("--malloc-default", action="store_true",
+                    help="keep Dask's MALLOC_TRIM_THRESHOLD_=65536 in the workers")
     a = ap.parse_args()
-    main(a.rounds, tuple(int(s) for s in a.sizes.split(",")))
+    main(a.rounds, tuple(int(s) for s in a.sizes.split(",")), malloc_default=a.malloc_default)
