@@ -26,7 +26,9 @@ def chain(n):
 
 
 def _jit_entries():
-    return [k for k in linecache.cache if k.startswith("<wengert-jit")]
+    """Generated files in linecache that still hold lines (a dropped function's
+    entry is emptied at once, and removed at the next registration)."""
+    return [k for k, v in list(linecache.cache.items()) if k.startswith("<wengert-jit") and v[2]]
 
 
 def test_linecache_entries_are_freed_with_the_function():
@@ -105,7 +107,25 @@ def test_long_chain_memory(monkeypatch):
 
 
 def _generated(prefix):
-    return {k for k in linecache.cache if k.startswith(prefix)}
+    return {k for k, v in list(linecache.cache.items()) if k.startswith(prefix) and v[2]}
+
+
+def test_entries_are_removed_at_the_next_registration_and_checkcache_survives():
+    from wengert._linecache import register_source
+    gc.collect()
+    j = wg.jit(chain(20))
+    x = np.ones(2)
+    j(x)
+    j(x)
+    mine = set(_jit_entries())
+    del j
+    gc.collect()
+    linecache.checkcache()  # a finalizer never deletes keys under its loop
+    assert not mine & set(_jit_entries())
+    ns = {}
+    exec(compile("def g():\n    return 1\n", "<wengert-jit test>", "exec"), ns)
+    register_source("<wengert-jit test>", "def g():\n    return 1\n", ns["g"])
+    assert not mine & set(linecache.cache)  # the emptied entries are gone
 
 
 def _sq(x):
