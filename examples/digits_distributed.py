@@ -55,6 +55,7 @@ def make_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
 
 def main(steps: int = 40, n_shards: int = 4, examples: int = 4096, processes: bool = True,
          seed: int = 0) -> dict:
+    import dask
     import distributed
 
     rng = np.random.default_rng(seed)
@@ -83,9 +84,14 @@ def main(steps: int = 40, n_shards: int = 4, examples: int = 4096, processes: bo
 
     # Data-parallel: the shards live on the workers; each step sends the parameters.
     kw = {"host": "127.0.0.1"} if processes else {}
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
-                                  dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
-                                  **kw) as cluster, distributed.Client(cluster) as client:
+    # Workers with glibc's adaptive malloc: Dask's default MALLOC_TRIM_THRESHOLD_ makes every large
+    # NumPy temporary a fresh mapping (see docs/distributed.md, "When it pays").
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    environ.update(MALLOC_TRIM_THRESHOLD_=str(2 ** 30), MALLOC_MMAP_THRESHOLD_=str(2 ** 30))
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
+                                     dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
+                                     **kw) as cluster, distributed.Client(cluster) as client:
         on_cluster = client.scatter(shards)
         params, state = model.params, opt.init(model.params)
         parallel, parallel_times = [], []
