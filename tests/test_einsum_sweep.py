@@ -110,8 +110,11 @@ def test_einsum_interleaved_and_dtype():
     np.testing.assert_allclose(g, want, rtol=1e-12)
     y = wg.grad(lambda a: wnp.einsum(a, [Ellipsis, 1], b, [1]).sum())(a)
     np.testing.assert_allclose(y, np.broadcast_to(b, (2, 3)))
-    r = wg.jvp(lambda a: wnp.einsum("ij,j->i", a, b, dtype=np.float32), (a,), (a,))[0]
-    assert r.dtype == np.float32
+    # NumPy's default casting='safe' refuses float64 -> float32: so does wnp; same_kind casts
+    r = wg.jvp(lambda a: wnp.einsum("ij,j->i", a, b, dtype=np.float32, casting="same_kind"), (a,), (a,))[0]
+    assert r.dtype == np.float32 == np.einsum("ij,j->i", a, b, dtype=np.float32, casting="same_kind").dtype
+    with pytest.raises(TypeError, match="according to the rule 'safe'"):
+        wg.jvp(lambda a: wnp.einsum("ij,j->i", a, b, dtype=np.float32), (a,), (a,))
 
 
 @pytest.mark.parametrize("spec,shapes,msg", [
