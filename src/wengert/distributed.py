@@ -370,7 +370,8 @@ def value_and_grad_map(fun: Callable, params: Any, shards: Any, *, client: Any =
 
     >>> import numpy as np, wengert.numpy as wnp
     >>> from distributed import Client
-    >>> client = Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address="127.0.0.1:0")
+    >>> client = Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address="127.0.0.1:0",
+    ...                 worker_dashboard_address="127.0.0.1:0")
     >>> def loss(w, X, y):
     ...     return wnp.mean((X @ w - y) ** 2)
     >>> X, y = np.arange(10.0).reshape(5, 2), np.ones(5)
