@@ -63,7 +63,8 @@ class Pat:
         if e is None:
             if self._ell is not None and self._ell is not False:
                 a = self._ell
-                e = a.shape[0] == 0 or not (a >= 0).any()
+                # (a first entry that is not a hole settles it without a pass)
+                e = a.size == 0 or (a.flat[0] < 0 and not (a >= 0).any())
             else:
                 e = self._csr.nnz == 0
             self._empty = e
@@ -237,12 +238,17 @@ def union(pats, rows: int, n: int) -> Pat:
             if b.shape == a.shape and np.array_equal(a, b):
                 continue
             for col in b:
-                hit = col < 0
+                dup = None
                 for c in slots:
-                    hit |= c == col
-                if hit.all():
+                    e = c == col
+                    dup = e if dup is None else dup | e
+                if not dup.any():  # the common case: all new (holes may stay holes)
+                    slots.append(col)
                     continue
-                slots.append(np.where(hit, -1, col))
+                dup |= col < 0
+                if dup.all():
+                    continue
+                slots.append(np.where(dup, -1, col))
         if len(slots) == k0:  # nothing new: the widest contains the others
             return ps[order[0]]
         a = np.stack(slots)

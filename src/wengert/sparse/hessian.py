@@ -61,12 +61,13 @@ class KeyBag(pt.Pat):
     scalar, sums of scalars) only gathers its terms' keys, which are sorted
     and made distinct once, when the pattern is read (``ell()``)."""
 
-    __slots__ = ("chunks", "size")
+    __slots__ = ("chunks", "size", "srcs")
 
-    def __init__(self, chunks, nn):
+    def __init__(self, chunks, nn, srcs=()):
         super().__init__(1, nn)
         self.chunks = chunks
         self.size = sum(c.size for c in chunks)
+        self.srcs = srcs  # the patterns gathered (to spot the input's identity)
 
     @property
     def is_empty(self) -> bool:
@@ -76,9 +77,9 @@ class KeyBag(pt.Pat):
 
     def ell(self):
         if self._ell is None:
-            v = np.concatenate(self.chunks) if len(self.chunks) > 1 else self.chunks[0]
-            v = v[v >= 0]
-            self._ell = pt._unique(v, self.n).astype(pt._eldt(self.n), copy=False)[:, None]
+            many = len(self.chunks) > 1
+            v = np.concatenate(self.chunks) if many else self.chunks[0]
+            self._ell = _distinct(v, self.n, many).astype(pt._eldt(self.n), copy=False)[:, None]
             self.chunks = [self._ell[:, 0]]
         return self._ell
 
@@ -125,6 +126,25 @@ class LazyPat(pt.Pat):
         return pt.Pat.csr(self)
 
 
+def _distinct(v, n, fresh=False):
+    """Sorted distinct values of ``v`` in ``[0, n)``, ignoring ``-1`` holes
+    (``fresh``: ``v`` is a scratch array, sorted in place)."""
+    if v.size * 8 >= n:
+        mark = np.zeros(n + 1, bool)
+        mark[v] = True  # holes land on mark[n] (index -1)
+        return np.flatnonzero(mark[:n])
+    if not v.size:
+        return v
+    s = v if fresh else v.copy()
+    s.sort(kind="stable")  # timsort: index sets come in sorted runs
+    keep = np.empty(s.size, bool)
+    keep[0] = s[0] >= 0
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    if s[0] < 0:
+        keep[:np.searchsorted(s, 0)] = False
+    return s[keep]
+
+
 def _raw(h):
     """A pattern's keys as chunks (with repeats and holes)."""
     if type(h) is KeyBag:
@@ -137,7 +157,8 @@ def _bag(hs, nn):
     if len(hs) == 1 and type(hs[0]) is KeyBag:
         return hs[0]
     chunks = [c for h in hs for c in _raw(h)]
-    bag = KeyBag(chunks, nn)
+    srcs = tuple(q for h in hs for q in (h.srcs if type(h) is KeyBag else (h,)))[:16]
+    bag = KeyBag(chunks, nn, srcs)
     if len(chunks) > 64 or bag.size > 4 * MAX_KEYS:
         bag.ell()  # compact
     return bag
@@ -153,15 +174,20 @@ def _mine(trace, x):
 
 
 class HessTracer(DetectTracer):
-    """A value being traced for Hessian sparsity: value, ``g`` and ``h``."""
+    """A value being traced for Hessian sparsity: its value, ``g`` (``pat``)
+    and ``h``, split in the keys of its pairs (``hes``, ``n * n`` columns)
+    and, apart, per element the indices ``i`` of its diagonal pairs
+    ``(i, i)`` (``hd``, ``n`` columns: ``g × g`` has ``g`` as its diagonal,
+    shared rather than made into keys)."""
 
-    __slots__ = ("hes",)
+    __slots__ = ("hes", "hd")
 
-    def __init__(self, trace, val, pat, hes=None):
+    def __init__(self, trace, val, pat, hes=None, hd=None):
         self._trace = trace
         self.val = val
         self.pat = pat
         self.hes = hes
+        self.hd = hd
 
     def __repr__(self):
         return f"HessTracer({self._describe()})"
@@ -177,10 +203,9 @@ class HessTrace(DetectTrace):
 
     def process(self, p, args, params):
         name = p.name
-        if name == "cond" and getattr(p, "multiple_results", False):
-            return _cond(self, p, args, params)
-        if name == "while_loop" and getattr(p, "multiple_results", False):
-            return _while(self, p, args, params)
+        special = _SPECIAL_H.get(name)
+        if special is not None and p.multiple_results:
+            return special(self, p, args, params)
         if p.jvp_trace is not None:
             if name in _RUN_FUN:
                 return tuple(params[0](list(args)))
@@ -190,7 +215,7 @@ class HessTrace(DetectTrace):
                 raise Unsupported(f"{name} needs concrete values") from None
         vals = []
         gins = []
-        hins = []
+        mine = []
         foreign = False
         dep = False
         hdep = False
@@ -198,25 +223,22 @@ class HessTrace(DetectTrace):
             if type(a) is HessTracer and a._trace is self:
                 v = a.val
                 vals.append(v)
-                s = _shape(v)
-                gins.append(Operand(a.pat, s, None))
-                hins.append(Operand(a.hes, s, None))
+                gins.append(Operand(a.pat, _shape(v), None))
+                mine.append(a)
                 if a.pat is not None:
                     dep = True
-                if a.hes is not None:
-                    hdep = True
+                    if a.hes is not None or a.hd is not None:
+                        hdep = True
                 if isinstance(v, Tracer):
                     foreign = True
             else:
                 vals.append(a)
-                s = _shape(a)
                 if isinstance(a, Tracer):
                     foreign = True
-                    gins.append(Operand(None, s, None))
-                    hins.append(Operand(None, s, None))
+                    gins.append(Operand(None, _shape(a), None))
                 else:
-                    gins.append(Operand(None, s, a))
-                    hins.append(Operand(None, s, a))
+                    gins.append(Operand(None, _shape(a), a))
+                mine.append(None)
         out = p.bind(*vals, *params) if foreign else p.impl(*vals, *params)
         multi = p.multiple_results
         if not dep:
@@ -226,43 +248,57 @@ class HessTrace(DetectTrace):
         rule = p.sparsity or dense_rule
         if rule is dense_rule or name in CONSERVATIVE or (name == "select" and gins[0].const is None):
             self.exact = False
-        outs = list(out) if multi else [out]
+        n = self.n
+        outs = out if multi else (out,)
         shapes = [_shape(o) for o in outs]
-        scalar = not multi and shapes[0] in ((), (1,)) and (name in _REDUCTIONS or name in _SCALAR_LINEAR)
-        if scalar and _inexact(out):
-            gpats = LazyPat(1, self.n, lambda: rule(gins, shapes, self.n, *params))
+        scalar = not multi and (name in _REDUCTIONS or name in _SCALAR_LINEAR) and shapes[0] in ((), (1,))
+        if scalar:
+            gpats = (LazyPat(1, n, lambda: rule(gins, shapes, n, *params)),)
         else:
-            gpats = rule(gins, shapes, self.n, *params)
-        if not hdep:
-            hl = None
-        elif scalar:
-            hl = self._scalar_linear(name, hins)
+            gpats = rule(gins, shapes, n, *params)
+            if not multi:
+                gpats = (gpats,)
+        hl = dl = None
+        if hdep:
+            hins = [o if t is None else Operand(t.hes, o.shape, None) for t, o in zip(mine, gins)]
+            dins = [o if t is None else Operand(t.hd, o.shape, None) for t, o in zip(mine, gins)]
+            if scalar:
+                hl = (self._scalar_linear(name, hins, self.nn),)
+                dl = (self._scalar_linear(name, dins, n),)
+            else:
+                if any(t is not None and t.hes is not None for t in mine):
+                    hl = rule(hins, shapes, self.nn, *params)
+                    if not multi:
+                        hl = (hl,)
+                if any(t is not None and t.hd is not None for t in mine):
+                    dl = rule(dins, shapes, n, *params)
+                    if not multi:
+                        dl = (dl,)
+        if p.nondiff or (p.linear and not name.endswith("_tangent")):
+            new = None  # linear: nothing new
         else:
-            hl = rule(hins, shapes, self.nn, *params)
-        if not multi:
-            gpats = [gpats]
-            hl = [hl]
-        elif hl is None:
-            hl = [None] * len(outs)
-        new = self._second(p, gins, shapes, gpats, params, vals)
+            new = self._second(p, gins, shapes, gpats, params, vals)
         res = []
-        for o, g, h1, h2, s in zip(outs, gpats, hl, new, shapes):
+        for k, o in enumerate(outs):
+            g = gpats[k]
             if g is None or not _inexact(o):
                 res.append(HessTracer(self, o, None))
                 continue
-            rows = math.prod(s)
-            h = h1 if h2 is None else (h2 if h1 is None else pt.union([h1, h2], rows, self.nn))
-            if h is not None and h.is_empty:
-                h = None
-            res.append(HessTracer(self, o, g, h))
+            h1 = hl[k] if hl is not None else None
+            d1 = dl[k] if dl is not None else None
+            h2, d2 = new[k] if new is not None else (None, None)
+            rows = math.prod(shapes[k])
+            h1 = _join(h1, h2, rows, self.nn)
+            d1 = _join(d1, d2, rows, n)
+            res.append(HessTracer(self, o, g, h1, d1))
         return tuple(res) if multi else res[0]
 
-    def _scalar_linear(self, name, hins):
+    def _scalar_linear(self, name, hins, nn):
         """The linear part for a one-element result of a reduction or of
         arithmetic on one-element values: the union of the kept operands'
         pairs, gathered (:class:`KeyBag`)."""
         if name in _REDUCTIONS:
-            return _bag([hins[0].pat], self.nn)
+            return _bag([hins[0].pat], nn) if hins[0].pat is not None else None
         keep = []
         for i, o in enumerate(hins):
             if o.pat is None:
@@ -272,12 +308,13 @@ class HessTrace(DetectTrace):
                 if other.pat is None and other.const is not None and not np.all(np.asarray(other.const) != 0):
                     continue  # times a constant zero
             keep.append(o.pat)
-        return _bag(keep, self.nn) if keep else None
+        return _bag(keep, nn) if keep else None
 
     # -- the new second-order part --------------------------------------------
     def _second(self, p, ins, shapes, gpats, params, vals):
+        """Per output, the pairs the primitive itself adds: ``(keys, diag)``."""
         name = p.name
-        none = [None] * len(shapes)
+        none = [(None, None)] * len(shapes)
         if p.nondiff:
             return none
         if p.linear and not name.endswith("_tangent"):
@@ -300,15 +337,15 @@ class HessTrace(DetectTrace):
             if not y.dep:
                 return none
             gy = _aligned(y, shapes[0])
-            parts = [self._outer(gy, gy, True)]
+            rows = math.prod(shapes[0])
+            k, d = self._outer(gy, gy, True)
             if x.dep:
-                parts.append(self._outer(_aligned(x, shapes[0]), gy, False))
-            h = pt.union(parts, math.prod(shapes[0]), self.nn)
-            return [_mask_const_zero(h, x, shapes[0])]
+                k = _join(k, self._outer(_aligned(x, shapes[0]), gy, False)[0], rows, self.nn)
+            return [(_mask_const_zero(k, x, shapes[0]), _mask_const_zero(d, x, shapes[0]))]
         if name in ("matmul", "einsum") and len(ins) == 2:
             if not all(deps):
                 return none
-            return [self._contraction(p, ins, shapes[0], params)]
+            return [(self._contraction(p, ins, shapes[0], params), None)]
         if p.sparsity is elementwise and len(ins) == 1:
             return [self._outer(gpats[0], gpats[0], True)]
         if name == "pow":
@@ -319,23 +356,27 @@ class HessTrace(DetectTrace):
                     return none
         if name not in _BINARY_EXACT:
             self.exact = False  # the conservative rule
-        return [None if g is None else self._outer(g, g, True) for g in gpats]
+        return [(None, None) if g is None else self._outer(g, g, True) for g in gpats]
 
     def _outer(self, ga, gb, same):
         """Per element, the pairs of ``ga × gb ∪ gb × ga`` (``same``: ``ga``
-        is ``gb``), both orders: the keys of a symmetric pattern."""
+        is ``gb``) in both orders, as ``(keys, diag)``: for ``g × g`` the
+        diagonal is ``g`` itself and the keys are the off-diagonal pairs."""
         a = _ell(ga)
         b = a if same else _ell(gb)
         ka, kb = a.shape[0], b.shape[0]
         if ka == 0 or kb == 0:
-            return None
+            return None, None
         rows = ga.rows
         n = self.n
         if same:
-            pairs = [(a[i], a[j]) for i in range(ka) for j in range(ka)]
+            pairs = [(a[i], a[j]) for i in range(ka) for j in range(ka) if i != j]
         else:
             pairs = [(a[i], b[j]) for i in range(ka) for j in range(kb)]
             pairs += [(y, x) for x, y in pairs]
+        diag = ga if same else None
+        if not pairs:
+            return None, diag
         self.keys += len(pairs) * rows
         if self.keys > MAX_KEYS:
             raise Unsupported("second-order pattern too large for per-element storage")
@@ -350,7 +391,7 @@ class HessTrace(DetectTrace):
                 o[(x < 0) | (y < 0)] = -1
         if not same:  # a pair in both products
             out = pt._dedupe_rows(out)
-        return pt.Pat(rows, self.nn, ell=out)
+        return pt.Pat(rows, self.nn, ell=out), diag
 
     def _contraction(self, p, ins, out_shape, params):
         """``out[o] = Σ a[ai] b[bi]``: per term, the pairs ``g_a[ai] × g_b[bi]``."""
@@ -383,7 +424,7 @@ class HessTrace(DetectTrace):
 
         ga = pt.gather(a.pat, flat(sa, a.shape))
         gb = pt.gather(b.pat, flat(sb, b.shape))
-        terms = self._outer(ga, gb, False)
+        terms = self._outer(ga, gb, False)[0]
         if terms is None:
             return None
         return pt.combine(terms, flat(so, out_shape), np.arange(terms.rows), math.prod(out_shape))
@@ -401,6 +442,17 @@ def _aligned(o, shape):
         return o.pat
     from .rules import bmap
     return pt.gather(o.pat, bmap(o.shape, shape))
+
+
+def _join(h1, h2, rows, nn):
+    """Union of two patterns (``None``: empty), kept lazy for one element."""
+    if h1 is None or h2 is None:
+        h = h1 if h2 is None else h2
+    elif type(h1) is KeyBag or type(h2) is KeyBag:
+        h = _bag([h1, h2], nn)
+    else:
+        h = pt.union([h1, h2], rows, nn)
+    return None if h is None or h.is_empty else h
 
 
 def _mask_const_zero(h, x, shape):
@@ -443,9 +495,12 @@ def _cond(trace, p, args, params):
         rows = math.prod(_shape(val))
         gs = [v.pat for v in (x, y) if _mine(trace, v)]
         hs = [v.hes for v in (x, y) if _mine(trace, v)]
+        ds = [v.hd for v in (x, y) if _mine(trace, v)]
         g = pt.union(gs, rows, trace.n)
         h = pt.union(hs, rows, trace.nn)
-        out.append(HessTracer(trace, val, None if g.is_empty else g, None if h.is_empty else h))
+        d = pt.union(ds, rows, trace.n)
+        out.append(HessTracer(trace, val, None if g.is_empty else g, None if h.is_empty else h,
+                              None if d.is_empty else d))
     return tuple(out)
 
 
@@ -458,6 +513,9 @@ def _while(trace, p, args, params):
         if not go:
             return tuple(carry)
         carry = list(body_fn(carry))
+
+
+_SPECIAL_H = {"cond": _cond, "while_loop": _while}
 
 
 # ----------------------------------------------------------------------------
@@ -484,7 +542,8 @@ def hessian_pattern(fun, args, argnums: int, fname: str):
     level = new_level()
     trace = HessTrace(level, n)
     try:
-        xt = HessTracer(trace, x, pt.identity(n), None)
+        seed = pt.identity(n)
+        xt = HessTracer(trace, x, seed, None)
         full = []
         for i, a in enumerate(args):
             if i == argnums:
@@ -505,7 +564,24 @@ def hessian_pattern(fun, args, argnums: int, fname: str):
                             "wg.jacobian_sparsity, or sum the components you mean")
         if not _inexact(val) or np.dtype(getattr(val, "dtype", np.float64)).kind == "c":
             raise Unsupported("a complex or integer output")  # grad raises the clear error
-        keys = pt.union_all(out.hes) if _mine(trace, out) and out.hes is not None else np.empty(0, np.int64)
+        dt = pt._eldt(n * n)
+        chunks = []
+        if _mine(trace, out):
+            if out.hes is not None:
+                chunks += _raw(out.hes)
+            hd = out.hd
+            if hd is not None:
+                if hd is seed or (type(hd) is KeyBag and any(q is seed for q in hd.srcs)):
+                    d = np.arange(n, dtype=dt)  # a term g × g of the input itself: every (i, i)
+                else:
+                    diag = np.zeros(n + 1, bool)
+                    for c in _raw(hd):
+                        diag[c] = True  # holes (-1) land on diag[n]
+                    d = np.flatnonzero(diag[:n]).astype(dt)
+                chunks.append(d * (n + 1))
+        # one sort of all the keys (timsort: they come in sorted runs)
+        keys = _distinct(np.concatenate(chunks).astype(dt, copy=False), n * n, True) if chunks \
+            else np.empty(0, dt)
         return _symmetric(keys, n), trace.local, trace.why, trace.exact
     finally:
         end_level()
