@@ -343,3 +343,14 @@ def test_beta_dirichlet_derivatives_against_fd_at_fixed_cdf_levels():
     jd = wg.jacfwd(lambda al: random.dirichlet(k, al, (4,)))(alpha)
     fd = np.stack([(dir_at(alpha + h * e) - dir_at(alpha - h * e)) / (2 * h) for e in np.eye(3)], axis=-1)
     np.testing.assert_allclose(jd, fd, rtol=1e-5, atol=1e-9)
+
+
+def test_incomplete_gamma_derivative_against_high_precision():
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 30
+    rng = np.random.default_rng(1)
+    a = np.concatenate([rng.uniform(0.05, 3, 6), rng.uniform(3, 300, 6)])
+    x = rng.standard_gamma(a)
+    _, dp = gammainc_and_da(a, x)
+    ref = [float(mp.diff(lambda s, xx=xx: mp.gammainc(s, 0, xx, regularized=True), aa)) for aa, xx in zip(a, x)]
+    np.testing.assert_allclose(dp, ref, rtol=1e-11)
