@@ -347,10 +347,10 @@ def test_beta_dirichlet_derivatives_against_fd_at_fixed_cdf_levels():
 
 def test_incomplete_gamma_derivative_against_high_precision():
     mp = pytest.importorskip("mpmath")
-    mp.mp.dps = 30
     rng = np.random.default_rng(1)
     a = np.concatenate([rng.uniform(0.05, 3, 6), rng.uniform(3, 300, 6)])
     x = rng.standard_gamma(a)
     _, dp = gammainc_and_da(a, x)
-    ref = [float(mp.diff(lambda s, xx=xx: mp.gammainc(s, 0, xx, regularized=True), aa)) for aa, xx in zip(a, x)]
+    with mp.workdps(30):  # mpmath's precision is global: restored on exit
+        ref = [float(mp.diff(lambda s, xx=xx: mp.gammainc(s, 0, xx, regularized=True), aa)) for aa, xx in zip(a, x)]
     np.testing.assert_allclose(dp, ref, rtol=1e-11)
