@@ -10,8 +10,9 @@ function ``F = P(α, z)`` moves with α, at fixed ``u``, as
 evaluation of ``P`` used by Numerical Recipes / Cephes: the power series for
 ``z < α + 1`` and Lentz's continued fraction for ``Q = 1 - P`` otherwise.  Both
 converge to full double precision; the pair arithmetic differentiates each
-term exactly, so ``∂P/∂α`` is as accurate as ``P`` itself (checked against
-central differences of ``scipy.special.gammainc`` in the tests).
+term exactly, so ``∂P/∂α`` is as accurate as ``P`` itself (the tests check it
+against mpmath at 30 digits, to 1e-11 relative, and the sampler's ``dz/dα``
+against central differences of ``scipy.special.gammaincinv``).
 """
 
 from __future__ import annotations
