@@ -209,6 +209,8 @@ class HessTrace(DetectTrace):
         if p.jvp_trace is not None:
             if name in _RUN_FUN:
                 return tuple(params[0](list(args)))
+            if name == "numpy_call":  # NumPy's value, a composition's derivatives: trace that
+                return params[2](*args)
             try:
                 return p.impl(*args, *params)
             except TypeError:
