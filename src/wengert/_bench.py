@@ -39,6 +39,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -1439,10 +1440,49 @@ def machine_info() -> str:
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
 
+BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+_REGION = re.compile(r"<!-- ([\w.-]+):begin -->\n.*?<!-- \1:end -->\n?", re.S)
+
+_NEW_FILE_TOP = """# wengert benchmark results
+
+Each section between `<!-- NAME:begin -->` and `<!-- NAME:end -->` markers is written by one
+script, named at the top of the section; rerunning a script rewrites its own section only.
+`wengert bench --output` rewrites the `bench` section and keeps every other one.
+
+"""
+
+
+def _write_region(path: str, region: str) -> None:
+    """Put ``region`` between the bench markers of the report at ``path``, keeping the rest.
+
+    A new file gets a short top. An existing file with bench markers keeps everything outside
+    them; one without them (an older report) keeps its other marked sections, after the new
+    bench section. Sections other scripts paste (benchmarks/sparse.py --update, ...) survive.
+    """
+    block = f"{BENCH_BEGIN}\n{region.rstrip()}\n{BENCH_END}\n"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            old = fh.read()
+    except FileNotFoundError:
+        old = None
+    if old is None:
+        text = _NEW_FILE_TOP + block
+    elif BENCH_BEGIN in old and BENCH_END in old:
+        head, rest = old.split(BENCH_BEGIN, 1)
+        tail = rest.split(BENCH_END, 1)[1].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        kept = [m.group(0).rstrip() + "\n" for m in _REGION.finditer(old) if m.group(1) != "bench"]
+        text = _NEW_FILE_TOP + block + "".join("\n" + k for k in kept)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def write_results(results: list[dict], path: str, command: str, repeats: int, core: int,
                   budget: float = 0.5) -> None:
+    """Write the suite's report into the ``bench`` section of ``path`` (see ``_write_region``)."""
     budget_text = f"{budget:g} s"
-    text = f"""# wengert benchmark results
+    region = f"""## The `wengert bench` suite (W1–W8)
 
 Produced by:
 
@@ -1450,11 +1490,11 @@ Produced by:
 {command}
 ```
 
-## Machine
+### Machine
 
 {machine_info()}
 
-## Method
+### Method
 
 Each (workload, library) group ran in {repeats} fresh process(es) pinned to core {core}
 (`os.sched_setaffinity`), the repeats interleaved round-robin across all groups, with
@@ -1466,13 +1506,14 @@ about 2 ms for about {budget_text}; the process's number is its best batch (time
 the batch least disturbed by other work) and each table shows the **median over the
 processes** (`time_median` in the JSON keeps the median batches too). "first call" in the
 tables is the first call's time in a fresh process, Python's cold start included. The machine
-has 2 cores shared with other sessions' test runs, so read every number as ±15 %.
+has 2 cores shared with other sessions' test runs, so read every number as ±15 % within this
+run; absolute times differ 3–4× between sessions (machines differ), so compare ratios.
 
-## Targets
+### Targets
 
 {targets_table(results)}
 
-## jit's first calls
+### jit's first calls
 
 `wg.jit` compiles in tiers: the first call with a new signature traces the function (its
 results are the values computed while tracing); the second call optimises the Wengert list,
@@ -1484,18 +1525,17 @@ first call vs an eager call" uses the 1st call.
 
 {first_calls_table(results)}
 
-## wengert against its peers
+### wengert against its peers
 
 Time of wengert (eager) as a multiple of each library's (below 1: wengert is faster).
 
 {peers_summary(results)}
 
-## All results
+### All results
 
-{tables(results)}
+{re.sub(r'(?m)^### ', '#### ', tables(results))}
 """
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    _write_region(path, region)
 
 
 def _print_quick(results: list[dict], out) -> None:
