@@ -193,6 +193,18 @@ def test_scattered_futures_are_reused(client, rng):
     assert value_and_grad_map(mlp_loss, params, futures)[0] == ref[0]
 
 
+def test_a_lost_function_future_is_sent_again(client, rng):
+    from wengert.distributed import _FUN_FUTURES
+
+    params, X, y = make(rng, n=12)
+    shards = split(X, y, [6, 6])
+    ref = value_and_grad_map(mlp_loss, params, shards, client=client)
+    fut = _FUN_FUTURES[mlp_loss][client.id]
+    client.cancel(fut)  # as if its workers were gone
+    v, g = value_and_grad_map(mlp_loss, params, shards, client=client)
+    assert v == ref[0] and _FUN_FUTURES[mlp_loss][client.id] is not fut
+
+
 def test_shard_error_names_the_shard_with_the_worker_traceback(client, rng):
     params, X, y = make(rng, n=20)
 
@@ -312,6 +324,9 @@ def test_worker_killed_mid_step_gives_the_full_gradient_and_no_process_is_left(r
                                   **LOOPBACK) as cluster, distributed.Client(cluster) as c:
         pids = c.run(os.getpid)
         assert all(addr.startswith("tcp://127.0.0.1:") for addr in pids)
+        scattered = c.scatter(shards, hash=False)  # one copy each, spread over the two workers
+        distributed.wait(scattered)
+        holders = c.who_has(scattered)
         out = {}
         worker = threading.Thread(target=lambda: out.update(r=value_and_grad_map(slow, params, shards, client=c,
                                                                                   jit=False, timeout=120)))
@@ -333,6 +348,13 @@ def test_worker_killed_mid_step_gives_the_full_gradient_and_no_process_is_left(r
         value, grads = out["r"]
         assert list(c.scheduler_info()["workers"]) != list(pids)  # the step ended with the killed worker gone
         assert victim not in c.scheduler_info()["workers"]
+        # data scattered once is lost with its worker: a clear error naming the first lost shard, no gradient
+        lost = [i for i, f in enumerate(scattered) if victim in holders[f.key]]
+        assert lost
+        with pytest.raises((ValueError, RuntimeError), match=rf"shard {lost[0]}.*scatter it again"):
+            value_and_grad_map(mlp_loss, params, scattered, client=c)
+        v2, g2 = value_and_grad_map(mlp_loss, params, c.scatter(shards, hash=False), client=c)  # scattered again
+        assert_close((v2, g2), (value, grads))
     serial = wg.value_and_grad(mlp_loss)(params, X, y)
     assert_close((value, grads), serial)
     time.sleep(0.2)

@@ -34,6 +34,7 @@ import asyncio
 import collections
 import sys
 import threading
+import time
 import traceback
 import uuid
 import weakref
@@ -48,6 +49,7 @@ __all__ = ["value_and_grad_map", "ShardError"]
 
 _HINT = "install it with pip install 'wengert[distributed]' (or pip install 'dask[array]' distributed)"
 _NAME = "value_and_grad_map"
+_ATTEMPTS = 3  # runs of a step whose function or parameters were lost with a worker
 _FANIN = 4  # the reduction tree: shards 0-3, 4-7, ... summed in order, then groups of four of those, ...
 
 
@@ -265,8 +267,8 @@ def _shard_arguments(client, shards, distributed) -> tuple[list, Any]:
             if s.client is not client and s.client.scheduler.address != client.scheduler.address:
                 raise ValueError(f"{_NAME}: shard {i} is a future of another cluster's client")
             if s.status in ("error", "cancelled", "lost"):
-                raise ValueError(f"{_NAME}: shard {i} is a future whose data is {s.status}; scatter it again "
-                                 "(client.scatter(..., broadcast=True) keeps copies on every worker)")
+                raise ValueError(f"{_NAME}: shard {i} is a future whose data is {s.status} (lost with a worker?); "
+                                 "scatter it again")
             out.append(s)
         elif isinstance(s, (tuple, list)):
             for leaf in tree_util.tree_leaves(tuple(s)):
@@ -301,7 +303,7 @@ def _get_client(client, distributed):
     return client
 
 
-def _raise_from_shards(parts: list, exc: BaseException, distributed) -> None:
+def _raise_from_shards(parts: list, shard_args: list, exc: BaseException, distributed) -> None:
     """The step failed: raise the error of the lowest-numbered shard that failed, clearly."""
     try:
         distributed.wait(parts, timeout=60)
@@ -323,9 +325,37 @@ def _raise_from_shards(parts: list, exc: BaseException, distributed) -> None:
         raise RuntimeError(f"{_NAME}: shard {i} failed: {type(e).__name__}: {e}") from e
     if isinstance(exc, ShardError):
         raise exc
+    for i, s in enumerate(shard_args):  # the user's scattered data, lost with a worker, cannot be recomputed
+        for f in (s, *s) if isinstance(s, tuple) else (s,):
+            if isinstance(f, distributed.Future) and f.status in ("cancelled", "lost", "error"):
+                raise RuntimeError(
+                    f"{_NAME}: shard {i}'s data (a future) is {f.status}: it was lost with a worker and Dask "
+                    "cannot recompute scattered data; scatter it again (dask arrays built from a graph are "
+                    "recomputed instead). No gradient is returned") from exc
     if isinstance(exc, KilledWorker):
         raise RuntimeError(f"{_NAME}: the reduction's workers kept dying; no gradient is returned: {exc}") from exc
     raise RuntimeError(f"{_NAME}: the step failed ({type(exc).__name__}: {exc}); no gradient is returned") from exc
+
+
+def _submit_step(client, fun_future, params_future, shard_args: list, jit: bool, weighted: bool):
+    """Submit one task per shard and the reduction tree over them; return (root, shard tasks, all tasks)."""
+    token = uuid.uuid4().hex[:12]
+    parts = [client.submit(_shard_task, fun_future, fun_future.key, jit, params_future, s, i, weighted,
+                           key=f"wengert-shard-{i}-{token}", pure=False)
+             for i, s in enumerate(shard_args)]
+    level, depth, tasks = parts, 0, list(parts)
+    while len(level) > 1:
+        depth += 1
+        nxt = []
+        for j in range(0, len(level), _FANIN):
+            group = level[j:j + _FANIN]
+            if len(group) == 1:
+                nxt.append(group[0])
+            else:
+                nxt.append(client.submit(_combine, *group, key=f"wengert-reduce-{depth}-{j}-{token}", pure=False))
+                tasks.append(nxt[-1])
+        level = nxt
+    return level[0], parts, tasks
 
 
 def value_and_grad_map(fun: Callable, params: Any, shards: Any, *, client: Any = None, reduce: str = "sum",
@@ -361,10 +391,11 @@ def value_and_grad_map(fun: Callable, params: Any, shards: Any, *, client: Any =
     A shard on which ``fun`` raises makes the call raise :class:`ShardError`
     naming the shard (the lowest-numbered one, if several) with the worker's
     traceback.  A worker lost in the middle of a call: Dask runs its tasks
-    again elsewhere (data scattered by the user must survive it: scatter
-    with ``broadcast=True``, or use dask arrays, which Dask recomputes); if a
-    task keeps killing workers the call raises, never returning a gradient
-    that misses a shard.  ``timeout`` (seconds) bounds the wait for the result:
+    again elsewhere (list shards travel in the tasks, dask arrays are
+    recomputed; ``fun`` and ``params``, if lost, are sent again and the step
+    rerun); shard data the user scattered and lost with a worker, or a task
+    that keeps killing workers, makes the call raise: never a gradient that
+    misses a shard.  ``timeout`` (seconds) bounds the wait for the result:
     past it the call's tasks are cancelled and :class:`TimeoutError` is raised.
     ``client`` defaults to the current Dask client (``distributed.get_client()``).
 
@@ -393,34 +424,29 @@ def value_and_grad_map(fun: Callable, params: Any, shards: Any, *, client: Any =
     if not shard_args:
         raise ValueError(f"{_NAME}: shards is empty; pass at least one shard")
     weighted = reduce == "mean"
-    fun_future = _fun_future(client, fun)
-    params_future = client.scatter([params], broadcast=True, hash=False)[0]
-    token = uuid.uuid4().hex[:12]
-    parts = [client.submit(_shard_task, fun_future, fun_future.key, bool(jit), params_future, s, i, weighted,
-                           key=f"wengert-shard-{i}-{token}", pure=False)
-             for i, s in enumerate(shard_args)]
-    level, depth, tasks = parts, 0, list(parts)
-    while len(level) > 1:
-        depth += 1
-        nxt = []
-        for j in range(0, len(level), _FANIN):
-            group = level[j:j + _FANIN]
-            if len(group) == 1:
-                nxt.append(group[0])
-            else:
-                nxt.append(client.submit(_combine, *group, key=f"wengert-reduce-{depth}-{j}-{token}", pure=False))
-        tasks.extend(f for f in nxt if f not in level)
-        level = nxt
-    root = level[0]
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        n, value, grads = root.result(timeout=timeout)
-    except (TimeoutError, asyncio.TimeoutError):
-        done = sum(p.status == "finished" for p in parts)
-        client.cancel(tasks)
-        raise TimeoutError(f"{_NAME}: no result within timeout={timeout} s ({done} of {len(parts)} shards "
-                           "done); the call's tasks were cancelled") from None
-    except Exception as e:
-        _raise_from_shards(parts, e, distributed)
+        for attempt in range(_ATTEMPTS):
+            fun_future = _fun_future(client, fun)
+            params_future = client.scatter([params], broadcast=True, hash=False)[0]
+            root, parts, tasks = _submit_step(client, fun_future, params_future, shard_args, bool(jit), weighted)
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            try:
+                n, value, grads = root.result(timeout=left)
+                break
+            except (TimeoutError, asyncio.TimeoutError):
+                done = sum(p.status == "finished" for p in parts)
+                client.cancel(tasks)
+                raise TimeoutError(f"{_NAME}: no result within timeout={timeout} s ({done} of {len(parts)} shards "
+                                   "done); the call's tasks were cancelled") from None
+            except Exception as e:
+                # fun or the parameters lost with a worker (Dask keeps one copy of data no task waits for):
+                # they are ours to send again, so the step is run again, all of it
+                ours_lost = any(f.status != "finished" for f in (fun_future, params_future))
+                if ours_lost and not isinstance(e, ShardError) and attempt + 1 < _ATTEMPTS:
+                    client.cancel(tasks)
+                    continue
+                _raise_from_shards(parts, shard_args, e, distributed)
     finally:
         del keep_alive
     if weighted:
