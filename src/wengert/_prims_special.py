@@ -14,8 +14,9 @@ primitives, so every order works:
   (``yv``, ``yn`` alike; SciPy's ``jn`` is ``jv``), ``iv(v, ·)′ = (iv(v−1) + iv(v+1))/2``, and the
   scaled ``ive(v, x) = iv(v, x) e^{−|x|}``: ``ive′ = (ive(v−1) + ive(v+1))/2 − sign(x) ive``;
 * ``gammainc(a, x)`` in ``x``: ``x^{a−1} e^{−x} / Γ(a)`` (``gammaincc`` its negative),
-  ``betainc(a, b, x)`` in ``x``: ``x^{a−1} (1−x)^{b−1} / B(a, b)``.  The orders and
-  shape parameters (``v``, ``n``, ``a``, ``b``) may be traced (vmap, jit) but have
+  ``betainc(a, b, x)`` in ``x``: ``x^{a−1} (1−x)^{b−1} / B(a, b)``, ``stdtr(df, t)``
+  in ``t``: Student's t density.  The orders and shape parameters (``v``, ``n``,
+  ``a``, ``b``, ``df``) may be traced (vmap, jit) but have
   no derivative: differentiating with respect to one raises a ``TypeError`` naming it;
 * ``log_ndtr′ = φ(x)/Φ(x) = exp(−x²/2 − log_ndtr(x)) / √(2π)`` (stable far
   into the left tail, where Φ underflows).
