@@ -154,6 +154,8 @@ def _raw(h):
 
 
 def _bag(hs, nn):
+    if not hs:
+        return None
     if len(hs) == 1 and type(hs[0]) is KeyBag:
         return hs[0]
     chunks = [c for h in hs for c in _raw(h)]
@@ -180,14 +182,15 @@ class HessTracer(DetectTracer):
     ``(i, i)`` (``hd``, ``n`` columns: ``g × g`` has ``g`` as its diagonal,
     shared rather than made into keys)."""
 
-    __slots__ = ("hes", "hd")
+    __slots__ = ("hes", "hd", "shp")
 
-    def __init__(self, trace, val, pat, hes=None, hd=None):
+    def __init__(self, trace, val, pat, hes=None, hd=None, shp=None):
         self._trace = trace
         self.val = val
         self.pat = pat
         self.hes = hes
         self.hd = hd
+        self.shp = shp  # the value's shape where known (saves asking again)
 
     def __repr__(self):
         return f"HessTracer({self._describe()})"
@@ -225,7 +228,8 @@ class HessTrace(DetectTrace):
             if type(a) is HessTracer and a._trace is self:
                 v = a.val
                 vals.append(v)
-                gins.append(Operand(a.pat, _shape(v), None))
+                shp = a.shp
+                gins.append(Operand(a.pat, shp if shp is not None else _shape(v), None))
                 mine.append(a)
                 if a.pat is not None:
                     dep = True
@@ -253,29 +257,23 @@ class HessTrace(DetectTrace):
         n = self.n
         outs = out if multi else (out,)
         shapes = [_shape(o) for o in outs]
-        scalar = not multi and (name in _REDUCTIONS or name in _SCALAR_LINEAR) and shapes[0] in ((), (1,))
-        if scalar:
-            gpats = (LazyPat(1, n, lambda: rule(gins, shapes, n, *params)),)
-        else:
-            gpats = rule(gins, shapes, n, *params)
-            if not multi:
-                gpats = (gpats,)
+        if not multi and (name in _REDUCTIONS or name in _SCALAR_LINEAR) and shapes[0] in ((), (1,)):
+            return self._scalar(p, name, rule, gins, mine, vals, out, shapes, params, hdep)
+        gpats = rule(gins, shapes, n, *params)
+        if not multi:
+            gpats = (gpats,)
         hl = dl = None
         if hdep:
             hins = [o if t is None else Operand(t.hes, o.shape, None) for t, o in zip(mine, gins)]
             dins = [o if t is None else Operand(t.hd, o.shape, None) for t, o in zip(mine, gins)]
-            if scalar:
-                hl = (self._scalar_linear(name, hins, self.nn),)
-                dl = (self._scalar_linear(name, dins, n),)
-            else:
-                if any(t is not None and t.hes is not None for t in mine):
-                    hl = rule(hins, shapes, self.nn, *params)
-                    if not multi:
-                        hl = (hl,)
-                if any(t is not None and t.hd is not None for t in mine):
-                    dl = rule(dins, shapes, n, *params)
-                    if not multi:
-                        dl = (dl,)
+            if any(t is not None and t.hes is not None for t in mine):
+                hl = rule(hins, shapes, self.nn, *params)
+                if not multi:
+                    hl = (hl,)
+            if any(t is not None and t.hd is not None for t in mine):
+                dl = rule(dins, shapes, n, *params)
+                if not multi:
+                    dl = (dl,)
         if p.nondiff or (p.linear and not name.endswith("_tangent")):
             new = None  # linear: nothing new
         else:
@@ -292,25 +290,40 @@ class HessTrace(DetectTrace):
             rows = math.prod(shapes[k])
             h1 = _join(h1, h2, rows, self.nn)
             d1 = _join(d1, d2, rows, n)
-            res.append(HessTracer(self, o, g, h1, d1))
+            res.append(HessTracer(self, o, g, h1, d1, shapes[k]))
         return tuple(res) if multi else res[0]
 
-    def _scalar_linear(self, name, hins, nn):
-        """The linear part for a one-element result of a reduction or of
-        arithmetic on one-element values: the union of the kept operands'
-        pairs, gathered (:class:`KeyBag`)."""
-        if name in _REDUCTIONS:
-            return _bag([hins[0].pat], nn) if hins[0].pat is not None else None
-        keep = []
-        for i, o in enumerate(hins):
-            if o.pat is None:
-                continue
-            if name in ("mul", "mul_safe") or (name == "div" and i == 1):
-                other = hins[1 - i]
-                if other.pat is None and other.const is not None and not np.all(np.asarray(other.const) != 0):
-                    continue  # times a constant zero
-            keep.append(o.pat)
-        return _bag(keep, nn) if keep else None
+    def _scalar(self, p, name, rule, gins, mine, vals, out, shapes, params, hdep):
+        """A one-element result of a reduction or of arithmetic on one-element
+        values: its first-order pattern computed only if read (:class:`LazyPat`),
+        its pairs the union of the kept operands' ones, gathered unsorted
+        (:class:`KeyBag`), plus a product's or quotient's new pairs."""
+        if not _inexact(out):
+            return HessTracer(self, out, None)
+        n = self.n
+        g = LazyPat(1, n, lambda: rule(gins, shapes, n, *params))
+        hs = []
+        ds = []
+        if hdep:
+            product = name in ("mul", "mul_safe")
+            for i, t in enumerate(mine):
+                if t is None or (t.hes is None and t.hd is None):
+                    continue
+                if product or (name == "div" and i == 1):
+                    other = gins[1 - i]
+                    if other.pat is None and other.const is not None and not np.all(np.asarray(other.const) != 0):
+                        continue  # times a constant zero
+                if t.hes is not None:
+                    hs.append(t.hes)
+                if t.hd is not None:
+                    ds.append(t.hd)
+        if name in ("mul", "mul_safe", "div"):
+            h2, d2 = self._second(p, gins, shapes, (g,), params, vals)[0]
+            if h2 is not None:
+                hs.append(h2)
+            if d2 is not None:
+                ds.append(d2)
+        return HessTracer(self, out, g, _bag(hs, self.nn), _bag(ds, n), shapes[0])
 
     # -- the new second-order part --------------------------------------------
     def _second(self, p, ins, shapes, gpats, params, vals):
@@ -348,7 +361,9 @@ class HessTrace(DetectTrace):
             if not all(deps):
                 return none
             return [(self._contraction(p, ins, shapes[0], params), None)]
-        if p.sparsity is elementwise and len(ins) == 1:
+        if p.sparsity is elementwise and sum(deps) == 1:
+            # a nonlinear function of one varying argument (the others constants or
+            # independent of x: a Bessel order, a distribution's parameter)
             return [self._outer(gpats[0], gpats[0], True)]
         if name == "pow":
             x, y = ins
