@@ -361,16 +361,16 @@ class HessTrace(DetectTrace):
             if not all(deps):
                 return none
             return [(self._contraction(p, ins, shapes[0], params), None)]
-        if p.sparsity is elementwise and sum(deps) == 1:
-            # a nonlinear function of one varying argument (the others constants or
-            # independent of x: a Bessel order, a distribution's parameter)
-            return [self._outer(gpats[0], gpats[0], True)]
         if name == "pow":
             x, y = ins
             if not y.dep and y.const is not None:
                 c = np.asarray(y.const)
                 if np.all((c == 0) | (c == 1)):
                     return none
+        if p.sparsity is elementwise and sum(deps) == 1:
+            # a nonlinear function of one varying argument (the others constants or
+            # independent of x: a Bessel order, a distribution's parameter)
+            return [self._outer(gpats[0], gpats[0], True)]
         if name not in _BINARY_EXACT:
             self.exact = False  # the conservative rule
         return [(None, None) if g is None else self._outer(g, g, True) for g in gpats]
