@@ -106,11 +106,14 @@ def hessian_sparsity(f: Callable, *args: Any, argnums: int = 0):
     argument ``argnums`` at ``args``: a symmetric boolean
     ``scipy.sparse.csr_matrix`` of shape ``(x.size, x.size)``.
 
-    It is the Jacobian pattern of ``wg.grad(f)``: index sets pushed through
-    the forward and the reverse sweep, so every primitive's second-order
-    structure comes from its own derivative rules (``x * y`` couples ``x``
-    with ``y``; ``x / c``, sums and other linear operations couple nothing).
-    Global or local as for :func:`jacobian_sparsity`.
+    Found by propagating first-order index sets and Hessian index pairs
+    through ``f`` once (``x * y`` couples ``x`` with ``y``; ``sin(x)`` couples
+    ``x`` with itself; ``x / c``, sums and other linear operations couple
+    nothing; primitives without a precise rule couple every pair of their
+    output's inputs), falling back to the Jacobian pattern of ``wg.grad(f)``
+    for constructs the propagation does not cover. It never misses a
+    nonzero. Global or local as for :func:`jacobian_sparsity`; see
+    docs/sparse.md.
 
     >>> import numpy as np, wengert as wg, wengert.numpy as wnp
     >>> f = lambda x: wnp.sum((x[1:] - x[:-1]) ** 2) + wnp.sum(x)
