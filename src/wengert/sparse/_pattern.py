@@ -235,9 +235,9 @@ def union(pats, rows: int, n: int) -> Pat:
         k0 = len(slots)
         for i in order[1:]:
             b = ells[i]
-            if b.shape == a.shape and np.array_equal(a, b):
+            if b is a:
                 continue
-            for col in b:
+            for col in b:  # (a copy of a column already there is dropped below)
                 dup = None
                 for c in slots:
                     e = c == col

@@ -142,7 +142,7 @@ def _distinct(v, n, fresh=False):
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     if s[0] < 0:
         keep[:np.searchsorted(s, 0)] = False
-    return s[keep]
+    return s if keep.all() else s[keep]
 
 
 def _raw(h):
@@ -613,7 +613,9 @@ def _symmetric(keys, n):
     i = keys // n
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(i, minlength=n), out=indptr[1:])
-    ind, ptr = pt._index_arrays(keys - i * n, indptr, keys.size, n)
+    np.multiply(i, n, out=i)
+    np.subtract(keys, i, out=i)  # the columns, in place
+    ind, ptr = pt._index_arrays(i, indptr, keys.size, n)
     m = sp.csr_matrix((np.ones(keys.size, bool), ind, ptr), shape=(n, n))
     m.has_sorted_indices = True
     m.has_canonical_format = True
