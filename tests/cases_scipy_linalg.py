@@ -31,10 +31,9 @@ for _lower, _trans, _unit in ((False, 0, False), (True, 0, False), (False, 1, Fa
                               (True, 0, True), (False, "T", True)):
     _kw = {"lower": _lower, "trans": _trans, "unit_diagonal": _unit}
     add(f"solve_triangular{_kw}",
-        (lambda kw: lambda a, b: L.solve_triangular(a + 3.0 * np.eye(3), b, **kw))(_kw), R((3, 3), (3, 2)),
+        (lambda kw: lambda a, b: L.solve_triangular(a + 3.0 * np.eye(3), b, **kw))(_kw),
+        R((3, 3), (3, 2) if _lower else (3,)),
         (lambda kw: lambda a, b: sl.solve_triangular(a + 3.0 * np.eye(3), b, **kw))(_kw))
-add("solve_triangular-vector", lambda a, b: L.solve_triangular(a + 3.0 * np.eye(3), b, lower=True), R((3, 3), (3,)),
-    lambda a, b: sl.solve_triangular(a + 3.0 * np.eye(3), b, lower=True))
 
 
 def _spd(a):
@@ -53,20 +52,19 @@ for _lower in (False, True):
         R((3, 3)), (lambda lo: lambda a: sl.cholesky(a + 3.0 * np.eye(3), lower=lo))(_lower))
     add(f"cho_factor-lower={_lower}", (lambda lo: lambda a: L.cho_factor(_spd_w(a), lower=lo)[0])(_lower), R((3, 3)),
         (lambda lo: lambda a: sl.cho_factor(_spd(a), lower=lo)[0])(_lower))
+    # a vector b for one, a matrix for the other (both shapes of SciPy's b)
     add(f"cho_solve-lower={_lower}",
-        (lambda lo: lambda a, b: L.cho_solve(L.cho_factor(_spd_w(a), lower=lo), b))(_lower), R((3, 3), (3, 2)),
+        (lambda lo: lambda a, b: L.cho_solve(L.cho_factor(_spd_w(a), lower=lo), b))(_lower),
+        R((3, 3), (3, 2) if _lower else (3,)),
         (lambda lo: lambda a, b: sl.cho_solve(sl.cho_factor(_spd(a), lower=lo), b))(_lower))
-add("cho_solve-vector", lambda a, b: L.cho_solve(L.cho_factor(_spd_w(a)), b), R((3, 3), (3,)),
-    lambda a, b: sl.cho_solve(sl.cho_factor(_spd(a)), b))
 
 # lu: a matrix whose pivoting swaps rows (a large entry below the diagonal)
 _SWAP = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [0.0, 5.0, 0.0]])
 add("lu_factor", lambda a: L.lu_factor(a + _SWAP)[0], R((3, 3)), lambda a: sl.lu_factor(a + _SWAP)[0])
 for _t in (0, 1, 2):
     add(f"lu_solve-trans={_t}", (lambda t: lambda a, b: L.lu_solve(L.lu_factor(a + _SWAP), b, trans=t))(_t),
-        R((3, 3), (3, 2)), (lambda t: lambda a, b: sl.lu_solve(sl.lu_factor(a + _SWAP), b, trans=t))(_t))
-add("lu_solve-vector", lambda a, b: L.lu_solve(L.lu_factor(a + _SWAP), b), R((3, 3), (3,)),
-    lambda a, b: sl.lu_solve(sl.lu_factor(a + _SWAP), b))
+        R((3, 3), (3, 2) if _t == 1 else (3,)),
+        (lambda t: lambda a, b: sl.lu_solve(sl.lu_factor(a + _SWAP), b, trans=t))(_t))
 
 add("solve_sylvester", lambda a, b, q: L.solve_sylvester(a + 3.0 * np.eye(3), b + 2.0 * np.eye(2), q),
     R((3, 3), (2, 2), (3, 2)), lambda a, b, q: sl.solve_sylvester(a + 3.0 * np.eye(3), b + 2.0 * np.eye(2), q))
