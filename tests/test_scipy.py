@@ -367,6 +367,9 @@ def test_real_if_close():
     _, t = wg.jvp(f, (x,), (np.ones(2),))
     assert np.result_type(t) == np.float64
     np.testing.assert_allclose(t, np.exp(x), rtol=1e-14)
+    # NumPy's own name dispatches to it
+    _, t2 = wg.jvp(lambda x: np.real_if_close(np.exp(x * (1 + 0j))), (x,), (np.ones(2),))
+    assert np.result_type(t2) == np.float64 and np.allclose(t2, t)
     # not close: stays complex, as NumPy's
     y = wg.jvp(lambda x: wnp.real_if_close(x * (1 + 1j)), (x,), (np.ones(2),))[0]
     assert np.iscomplexobj(y)
