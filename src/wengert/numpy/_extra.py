@@ -24,6 +24,7 @@ from .._core import Tracer
 from . import _funcs as F
 from ._base import SEQ, _flat_seq, any_tracer, as_operand, dtype_of, index_gather, lift, norm_axes, norm_axis, shape_of
 from ._dtypes import as_numpy_dtype, cast_inputs, numpy_dtype
+from ._exact import exact_call, in_composite
 
 _isT = isinstance
 
@@ -285,6 +286,8 @@ def gradient(f, *varargs, axis=None, edge_order=1):
     linear in ``f``, applied as NumPy's own stencil matrix."""
     if not _isT(f, Tracer) and not _isT(f := lift(f), Tracer):
         return np.gradient(f, *varargs, axis=axis, edge_order=edge_order)
+    if not in_composite() and (len(f.shape) == 1 or isinstance(axis, (int, np.integer))):  # one output
+        return exact_call(np.gradient, gradient, (f,) + varargs, {"axis": axis, "edge_order": edge_order})
     nd = len(f.shape)
     axes = norm_axes(axis, nd, "gradient") if axis is not None else tuple(range(nd))
     if isinstance(axis, (int, np.integer)):
@@ -348,6 +351,8 @@ def convolve(a, v, mode="full"):
     """1-D discrete convolution; differentiable in both inputs."""
     if not _traced(a, v):
         return np.convolve(a, v, mode)
+    if not in_composite():  # NumPy's value bit for bit (jit equals eager), the composition's derivatives
+        return exact_call(np.convolve, convolve, (a, v, mode), {})
     a, v = F.ravel(as_operand(a)), F.ravel(as_operand(v))
     n, m = shape_of(a)[0], shape_of(v)[0]
     if n == 0 or m == 0:
@@ -359,6 +364,8 @@ def correlate(a, v, mode="valid"):
     """1-D cross-correlation ``c[k] = Σ a[n+k] conj(v[n])``."""
     if not _traced(a, v):
         return np.correlate(a, v, mode)
+    if not in_composite():  # NumPy's value bit for bit (jit equals eager), the composition's derivatives
+        return exact_call(np.correlate, correlate, (a, v, mode), {})
     a, v = F.ravel(as_operand(a)), F.ravel(as_operand(v))
     if np.issubdtype(dtype_of(v), np.complexfloating):
         v = F.conj(v)
@@ -380,6 +387,8 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     derivative in ``x`` is the slope of the segment to its right."""
     if not _traced(x, fp, left, right):
         return np.interp(x, xp, fp, left, right, period)
+    if not in_composite():  # NumPy's value bit for bit (jit equals eager), the composition's derivatives
+        return exact_call(np.interp, interp, (x, xp, fp, left, right, period), {})
     xp = np.asarray(F._concrete(xp, "interp"), dtype=float)
     fp = as_operand(fp)
     x = as_operand(x)
@@ -761,6 +770,8 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
         return np.quantile(a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
                            keepdims=keepdims, weights=weights)
     F._traced_out("quantile", out)
+    if not in_composite() and weights is None:  # NumPy's value bit for bit, the composition's derivatives
+        return exact_call(np.quantile, quantile, (a, q), {"axis": axis, "method": method, "keepdims": keepdims})
     if weights is not None:
         raise TypeError("wnp.quantile(..., weights=...) is not supported on traced values; "
                         "pass the weights only with concrete (untraced) arrays")
@@ -837,6 +848,8 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     the data and in the weights."""
     if not _traced(m, y, fweights, aweights):
         return np.cov(m, y, rowvar, bias, ddof, fweights, aweights, dtype=dtype)
+    if not in_composite():  # NumPy's value bit for bit (jit equals eager), the composition's derivatives
+        return exact_call(np.cov, cov, (m, y, rowvar, bias, ddof, fweights, aweights), {"dtype": dtype})
     X = F.atleast_2d(as_operand(m))
     if not rowvar and shape_of(X)[0] != 1:
         X = F.transpose(X)
@@ -873,6 +886,8 @@ def corrcoef(x, y=None, rowvar=True, *, dtype=None):
     """Pearson correlation coefficients, ``cov / outer(σ, σ)``."""
     if not _traced(x, y):
         return np.corrcoef(x, y, rowvar, dtype=dtype)
+    if not in_composite():  # NumPy's value bit for bit (jit equals eager), the composition's derivatives
+        return exact_call(np.corrcoef, corrcoef, (x, y, rowvar), {"dtype": dtype})
     c = cov(x, y, rowvar)
     if len(shape_of(c)) == 0:
         return c / c

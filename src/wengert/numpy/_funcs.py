@@ -31,6 +31,9 @@ from ._base import (
     reshape_t,
     shape_of,
 )
+from ._exact import exact as _exact
+from ._exact import exact_call as _exact_call
+from ._exact import in_composite as _in_composite
 
 _isT = isinstance
 
@@ -173,7 +176,11 @@ def reciprocal(x, /):
     """``1 / x``."""
     if type(x) in SEQ:
         x = lift(x)
-    return divide(1.0, x) if _isT(x, Tracer) else np.reciprocal(x)  # noqa: F821
+    if not _isT(x, Tracer):
+        return np.reciprocal(x)
+    if np.dtype(dtype_of(x)).kind == "c":  # NumPy's complex 1/x is not 1.0/x in the last bit
+        return _exact(np.reciprocal, lambda x: divide(1.0, x), (x,))  # noqa: F821
+    return divide(1.0, x)  # noqa: F821
 
 
 def float_power(x, y, /):
@@ -569,6 +576,34 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
         return np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where, mean=mean)
     if out is not None:
         _traced_out("var", out)
+    if not _isT(mean, Tracer):
+        return _exact_moment(np.var, _var_traced, a, axis, dtype, ddof, keepdims, where, mean)
+    return _var_traced(a, axis, dtype, ddof, keepdims, where, mean)
+
+
+def _exact_moment(npf, comp, a, axis, dtype, ddof, keepdims, where, mean):
+    """NumPy's var/std for the value (jit equals eager bit for bit), the composition's derivatives."""
+    a = as_operand(a)
+    axis = tuple(axis) if type(axis) is list else axis
+    ops = [a]
+    if where is not True:
+        ops.append(_mask(where, a, npf.__name__))
+    if mean is not _NoValue:
+        ops.append(np.asarray(mean))
+    nw, nm = where is not True, mean is not _NoValue
+
+    def npcall(a, *r):
+        return npf(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=r[0] if nw else True,
+                   mean=r[-1] if nm else _NoValue)
+
+    def composite(a, *r):
+        return comp(a, axis, dtype, ddof, keepdims, r[0] if nw else True, r[-1] if nm else _NoValue)
+
+    npcall.__name__ = composite.__name__ = npf.__name__
+    return _exact(npcall, composite, tuple(ops))
+
+
+def _var_traced(a, axis, dtype, ddof, keepdims, where, mean):
     a = as_operand(a)
     if dtype is not None:
         a = astype(a, dtype)
@@ -611,9 +646,15 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
         return np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where, mean=mean)
     if out is not None:
         _traced_out("std", out)
+    if not _isT(mean, Tracer):
+        return _exact_moment(np.std, _std_traced, a, axis, dtype, ddof, keepdims, where, mean)
+    return _std_traced(a, axis, dtype, ddof, keepdims, where, mean)
+
+
+def _std_traced(a, axis, dtype, ddof, keepdims, where, mean):
     if dtype is not None:
         a = astype(a, dtype)
-    return _safe_sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims, where=where, mean=mean))
+    return _safe_sqrt(_var_traced(a, axis, None, ddof, keepdims, where, mean))
 
 
 def _safe_sqrt(v):
@@ -678,8 +719,23 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue, w
         return np.prod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial, where=where)
     if out is not None:
         _traced_out("prod", out)
-    if where is not True:
-        a = where_(_mask(where, a, "prod"), a, 1)
+    m = None if where is True else _mask(where, a, "prod")
+    if _isT(initial, Tracer):
+        return _prod_traced(a, axis, dtype, keepdims, initial, m)
+    # NumPy's np.prod for the value (jit equals eager bit for bit), the product tree's derivatives
+    kw = {} if initial is _NoValue else {"initial": initial}
+    axis = tuple(axis) if type(axis) is list else axis
+    return _exact(_np_prod, lambda a, *mm: _prod_traced(a, axis, dtype, keepdims, initial, mm[0] if mm else None),
+                  (a,) if m is None else (a, m), axis=axis, dtype=dtype, keepdims=keepdims, **kw)
+
+
+def _np_prod(a, where=True, **kw):
+    return np.prod(a, where=where, **kw)
+
+
+def _prod_traced(a, axis, dtype, keepdims, initial, m):
+    if m is not None:
+        a = where_(m, a, 1)
     r = _prod(a, axis, dtype, keepdims)
     if initial is not _NoValue:
         r = r * _initial(initial, r, "prod")
@@ -725,6 +781,11 @@ def cumprod(a, axis=None, dtype=None, out=None):
     exact derivatives also where elements are zero."""
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.cumprod(a, axis=axis, dtype=dtype)
+    # NumPy's np.cumprod for the value (jit equals eager bit for bit), the prefix scan's derivatives
+    return _exact(np.cumprod, lambda a: _cumprod_traced(a, axis, dtype), (a,), axis=axis, dtype=dtype)
+
+
+def _cumprod_traced(a, axis, dtype):
     if dtype is not None:
         a = astype(a, dtype)
     if axis is None:
@@ -1441,9 +1502,12 @@ def dot(a, b, out=None):
     sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 0 or len(sb) == 0:
         return multiply(a, b)  # noqa: F821
-    if len(sb) <= 2:
+    if len(sb) <= 2 and len(sa) <= 2:
         return matmul(a, b)
-    return tensordot(a, b, axes=([len(sa) - 1], [len(sb) - 2]))
+    # NumPy's np.dot for the value (its N-D loop is not matmul's or tensordot's in the last bit)
+    if len(sb) <= 2:
+        return _exact(np.dot, matmul, (a, b))
+    return _exact(np.dot, lambda a, b: tensordot(a, b, axes=([len(sa) - 1], [len(sb) - 2])), (a, b))
 
 
 def vdot(a, b, /):
@@ -1586,8 +1650,21 @@ def einsum(subscripts, *operands, out=None, optimize=True, dtype=None, order="K"
             if type(o) not in WEAK and not np.can_cast(dtype_of(o), dtype, casting):
                 raise TypeError(f"wnp.einsum: cannot cast array data from {np.dtype(dtype_of(o))} to "
                                 f"{np.dtype(dtype)} according to the rule {casting!r} (pass casting=)")
-    from ._einsum import traced_einsum
     ops = [as_operand(o) for o in operands]
+
+    def np_einsum(*ops):
+        return np.einsum(subscripts, *ops, optimize=optimize, dtype=dtype, order=order, casting=casting)
+
+    # NumPy's np.einsum for the value (jit equals eager bit for bit), the contractions' derivatives
+    try:
+        return _exact(np_einsum, lambda *ops: _einsum_traced(subscripts, list(ops), dtype), tuple(ops))
+    except ValueError:
+        _einsum_traced(subscripts, ops, dtype)  # wnp's own message for a bad subscript string
+        raise
+
+
+def _einsum_traced(subscripts, ops, dtype):
+    from ._einsum import traced_einsum
     if dtype is not None:
         ops = [astype(o, dtype) if _isT(o, Tracer) else np.asarray(o, dtype=dtype) for o in ops]
     else:
@@ -1790,6 +1867,8 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
         stop = lift(stop)
     if not any_tracer((start, stop)):
         return np.geomspace(start, stop, num, endpoint, dtype, axis)
+    if not _in_composite():  # NumPy's value bit for bit (jit equals eager), the composition's derivatives
+        return _exact_call(np.geomspace, geomspace, (start, stop, num, endpoint, dtype, axis), {})
     return exp(linspace(log(start), log(stop), num, endpoint, axis=axis))  # noqa: F821
 
 
