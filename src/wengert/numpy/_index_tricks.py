@@ -18,6 +18,8 @@ array([[1., 3.],
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .._core import Tracer
@@ -114,7 +116,7 @@ r_ = _AxisConcatenator("r_", np.r_, 0, 1, -1)
 c_ = _AxisConcatenator("c_", np.c_, -1, 2, 0)
 
 
-def real_if_close(a, tol=100):
+def real_if_close(a: Any, tol: Any = 100) -> Any:
     """``real(a)`` if every imaginary part is within ``tol`` machine epsilons of 0
     (``tol`` < 1: an absolute tolerance), else ``a`` — decided on the values, so
     under ``jit`` it needs a concrete input.

@@ -32,6 +32,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _prims_scipy_linalg as SL
@@ -94,7 +96,8 @@ def _matrix_only(a, fname):
                          f"shape {tuple(shape_of(a))}")
 
 
-def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True):
+def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False, unit_diagonal: bool = False,
+                     overwrite_b: bool = False, check_finite: bool = True) -> Any:
     """``x`` with ``op(a) x = b``, ``a`` triangular (``op``: ``trans`` 0 none, 1 or 2 transpose).
 
     >>> import numpy as np, wengert as wg
@@ -112,7 +115,7 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
                                            bool(unit_diagonal)))
 
 
-def cholesky(a, lower=False, overwrite_a=False, check_finite=True):
+def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True) -> Any:
     """The Cholesky factor: upper ``U`` with ``a = Uᵀ U`` (``lower=True``: ``L``, ``a = L Lᵀ``),
     read from that triangle of ``a``.
 
@@ -128,7 +131,7 @@ def cholesky(a, lower=False, overwrite_a=False, check_finite=True):
     return wnp.matrix_transpose(wnp.linalg.cholesky(wnp.matrix_transpose(a)))
 
 
-def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
+def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True) -> Any:
     """``(c, lower)``: the Cholesky factor in one triangle of ``c``, ``a``'s
     entries in the other (as SciPy's); for ``cho_solve``."""
     if not _traced(a):
@@ -139,7 +142,7 @@ def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
     return c + other, bool(lower)
 
 
-def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
+def cho_solve(c_and_lower: Any, b: Any, overwrite_b: bool = False, check_finite: bool = True) -> Any:
     """``x`` with ``a x = b`` from ``cho_factor(a)``; reads only the factor's triangle.
 
     >>> import numpy as np, wengert as wg
@@ -161,7 +164,7 @@ def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     return back(SL.solve_triangular_p.bind(c, y, False, 0, False))
 
 
-def lu_factor(a, overwrite_a=False, check_finite=True):
+def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Any:
     """``(lu, piv)``: ``a = P L U`` packed as SciPy's (``piv``: LAPACK's 0-based row swaps).
 
     >>> import numpy as np, wengert as wg
@@ -178,7 +181,7 @@ def lu_factor(a, overwrite_a=False, check_finite=True):
     return lu, piv
 
 
-def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
+def lu_solve(lu_and_piv: Any, b: Any, trans: Any = 0, overwrite_b: bool = False, check_finite: bool = True) -> Any:
     """``x`` with ``op(a) x = b`` from ``lu_factor(a)`` (``trans`` 0: ``a``, 1 or 2: ``aᵀ``)."""
     lu, piv = lu_and_piv
     if not _traced(lu, b):
@@ -194,7 +197,7 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     return back(wnp.matmul(pm, SL.solve_triangular_p.bind(lu, y, True, 1, True)))
 
 
-def solve_sylvester(a, b, q):
+def solve_sylvester(a: Any, b: Any, q: Any) -> Any:
     """``X`` with ``A X + X B = Q``; differentiable in ``a``, ``b`` and ``q``.
 
     >>> import numpy as np, wengert as wg
@@ -214,7 +217,7 @@ def solve_sylvester(a, b, q):
     return SL.sylvester_p.bind(a, b, q)
 
 
-def sqrtm(A, **kwargs):
+def sqrtm(A: Any, **kwargs: Any) -> Any:
     """The principal matrix square root ``S`` (``S S = A``); under transformations
     ``A`` must be real with a real square root (SciPy's deprecated ``disp=``/
     ``blocksize=`` are passed to SciPy outside transformations only).
@@ -233,7 +236,7 @@ def sqrtm(A, **kwargs):
     return SL.sqrtm_p.bind(A)
 
 
-def expm(A):
+def expm(A: Any) -> Any:
     """The matrix exponential; its derivative is the Fréchet derivative ``L(A, dA)``."""
     if not _traced(A):
         return _sl.expm(A)

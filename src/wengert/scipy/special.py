@@ -37,6 +37,7 @@ primitives (``wengert._prims_special``) and the rest are compositions:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def _unary(name, p, doc, kinds="f"):
     bind = p.bind
     what = "a real or complex floating" if "c" in kinds else "a real floating"
 
-    def f(x, /):
+    def f(x: Any, /) -> Any:
         if _isT(x, Tracer) or _isT(x := lift(x), Tracer):
             kind = np.dtype(x.dtype).kind
             if kind not in kinds:
@@ -134,7 +135,7 @@ def _params_and_x(name, p, args, names):
     return p.bind(*ops)
 
 
-def jv(v, x):
+def jv(v: Any, x: Any) -> Any:
     """Bessel function of the first kind ``J_v(x)``; differentiable in ``x``:
     ``(jv(v−1, x) − jv(v+1, x))/2`` (``v`` has no derivative).
 
@@ -147,32 +148,32 @@ def jv(v, x):
     return _params_and_x("jv", SP.jv_p, (v, x), ("v",))
 
 
-def yv(v, x):
+def yv(v: Any, x: Any) -> Any:
     """Bessel function of the second kind ``Y_v(x)``; differentiable in ``x``."""
     return _params_and_x("yv", SP.yv_p, (v, x), ("v",))
 
 
-def iv(v, x):
+def iv(v: Any, x: Any) -> Any:
     """Modified Bessel function ``I_v(x)``; derivative in ``x``: ``(iv(v−1) + iv(v+1))/2``."""
     return _params_and_x("iv", SP.iv_p, (v, x), ("v",))
 
 
-def ive(v, x):
+def ive(v: Any, x: Any) -> Any:
     """Exponentially scaled ``iv(v, x) e^{−|x|}``; differentiable in ``x``."""
     return _params_and_x("ive", SP.ive_p, (v, x), ("v",))
 
 
-def jn(n, x):
+def jn(n: Any, x: Any) -> Any:
     """Bessel ``J_n(x)`` of integer order (SciPy's ``jn`` is ``jv``); differentiable in ``x``."""
     return _params_and_x("jv", SP.jv_p, (n, x), ("n",))
 
 
-def yn(n, x):
+def yn(n: Any, x: Any) -> Any:
     """Bessel ``Y_n(x)`` of integer order; differentiable in ``x``."""
     return _params_and_x("yn", SP.yn_p, (n, x), ("n",))
 
 
-def gammainc(a, x):
+def gammainc(a: Any, x: Any) -> Any:
     """Regularized lower incomplete gamma ``P(a, x)``; derivative in ``x``:
     ``x^{a−1} e^{−x}/Γ(a)``.  A derivative in ``a`` raises a ``TypeError``.
 
@@ -183,23 +184,23 @@ def gammainc(a, x):
     return _params_and_x("gammainc", SP.gammainc_p, (a, x), ("a",))
 
 
-def gammaincc(a, x):
+def gammaincc(a: Any, x: Any) -> Any:
     """Regularized upper incomplete gamma ``Q(a, x) = 1 − P(a, x)``; differentiable in ``x``."""
     return _params_and_x("gammaincc", SP.gammaincc_p, (a, x), ("a",))
 
 
-def betainc(a, b, x):
+def betainc(a: Any, b: Any, x: Any) -> Any:
     """Regularized incomplete beta ``I_x(a, b)``; derivative in ``x``:
     ``x^{a−1}(1−x)^{b−1}/B(a, b)`` (``a`` and ``b`` have none)."""
     return _params_and_x("betainc", SP.betainc_p, (a, b, x), ("a", "b"))
 
 
-def stdtr(df, t):
+def stdtr(df: Any, t: Any) -> Any:
     """Student's t CDF with ``df`` degrees of freedom; differentiable in ``t`` (the density)."""
     return _params_and_x("stdtr", SP.stdtr_p, (df, t), ("df",))
 
 
-def gammasgn(x, /):
+def gammasgn(x: Any, /) -> Any:
     """The sign of the gamma function: 1 for ``x > 0``, ``(−1)^⌈−x⌉`` below 0;
     piecewise constant (derivative 0)."""
     if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
@@ -210,7 +211,7 @@ def gammasgn(x, /):
     return F.where(F.logical_and(neg, odd), F.negative(one), one)
 
 
-def betaln(a, b, /):
+def betaln(a: Any, b: Any, /) -> Any:
     """``log |B(a, b)| = gammaln(a) + gammaln(b) − gammaln(a + b)``; differentiable in
     ``a`` and ``b`` (digamma differences)."""
     a, b = lift(a), lift(b)
@@ -219,7 +220,7 @@ def betaln(a, b, /):
     return gammaln(a) + gammaln(b) - gammaln(F.add(a, b))
 
 
-def beta(a, b, /):
+def beta(a: Any, b: Any, /) -> Any:
     """The beta function ``Γ(a) Γ(b) / Γ(a + b)`` as ``gammasgn · exp(betaln)``
     (no overflow for large arguments); derivative ``beta · (ψ(a) − ψ(a + b))`` in ``a``.
 
@@ -234,7 +235,7 @@ def beta(a, b, /):
     return sgn * F.exp(betaln(a, b))
 
 
-def multigammaln(a, d):
+def multigammaln(a: Any, d: Any) -> Any:
     """Log of the multivariate gamma function, ``d(d−1)/4 log π + Σ_{j<d} gammaln(a − j/2)``;
     differentiable in ``a`` (``d`` is a positive Python int).
 

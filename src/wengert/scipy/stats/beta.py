@@ -14,6 +14,8 @@ SciPy.  Outside transformations each function is SciPy's own.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ... import numpy as wnp
 from .. import special as S
 from ._util import no_parameter_derivative, standardize, traced
@@ -30,7 +32,7 @@ def _betaln(a, b):
     return S.gammaln(a) + S.gammaln(b) - S.gammaln(wnp.add(a, b))
 
 
-def logpdf(x, a, b, loc=0.0, scale=1.0):
+def logpdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``(a−1) log z + (b−1) log(1−z) − log B(a, b) − log σ`` on ``0 ≤ z ≤ 1``."""
     if not traced(x, a, b, loc, scale):
         return _st().logpdf(x, a, b, loc, scale)
@@ -41,14 +43,14 @@ def logpdf(x, a, b, loc=0.0, scale=1.0):
     return wnp.where(inside, v, -wnp.inf)
 
 
-def pdf(x, a, b, loc=0.0, scale=1.0):
+def pdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``exp(logpdf)``."""
     if not traced(x, a, b, loc, scale):
         return _st().pdf(x, a, b, loc, scale)
     return wnp.exp(logpdf(x, a, b, loc, scale))
 
 
-def cdf(x, a, b, loc=0.0, scale=1.0):
+def cdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``betainc(a, b, z)`` (0 below the support, 1 above); differentiable in
     ``x``, ``loc`` and ``scale``."""
     if not traced(x, a, b, loc, scale):

@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ... import numpy as wnp
 from ._util import standardize, traced
@@ -28,7 +29,7 @@ def _st():
     return scipy.stats.chi2
 
 
-def logpdf(x, df, loc=0.0, scale=1.0):
+def logpdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """The gamma log density of ``z/2`` with shape ``df/2``, minus ``log 2σ``."""
     if not traced(x, df, loc, scale):
         return _st().logpdf(x, df, loc, scale)
@@ -36,14 +37,14 @@ def logpdf(x, df, loc=0.0, scale=1.0):
     return _logpdf_z(z * 0.5, wnp.multiply(df, 0.5), logs + math.log(2.0))
 
 
-def pdf(x, df, loc=0.0, scale=1.0):
+def pdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``exp(logpdf)``."""
     if not traced(x, df, loc, scale):
         return _st().pdf(x, df, loc, scale)
     return wnp.exp(logpdf(x, df, loc, scale))
 
 
-def cdf(x, df, loc=0.0, scale=1.0):
+def cdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``gammainc(df/2, z/2)``; differentiable in ``x``, ``loc`` and ``scale``."""
     if not traced(x, df, loc, scale):
         return _st().cdf(x, df, loc, scale)

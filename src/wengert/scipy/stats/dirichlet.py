@@ -15,6 +15,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 from ... import numpy as wnp
 from ...numpy._base import shape_of
 from .. import special as S
@@ -28,7 +30,7 @@ def _st():
     return scipy.stats.dirichlet
 
 
-def logpdf(x, alpha):
+def logpdf(x: Any, alpha: Any) -> Any:
     """``Σ (α_i − 1) log x_i + log Γ(Σ α) − Σ log Γ(α_i)``."""
     if not traced(x, alpha):
         return _st().logpdf(x, alpha)
@@ -49,7 +51,7 @@ def logpdf(x, alpha):
     return wnp.squeeze(out) if len(xs) > 1 else out
 
 
-def pdf(x, alpha):
+def pdf(x: Any, alpha: Any) -> Any:
     """``exp(logpdf)``."""
     if not traced(x, alpha):
         return _st().pdf(x, alpha)

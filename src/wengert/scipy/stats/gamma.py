@@ -14,6 +14,8 @@ transformations each function is SciPy's own.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ... import numpy as wnp
 from .. import special as S
 from ._util import no_parameter_derivative, standardize, traced
@@ -41,7 +43,7 @@ def _cdf_z(z, a, fname, argname):
     return wnp.where(inside, v, 0.0)
 
 
-def logpdf(x, a, loc=0.0, scale=1.0):
+def logpdf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``(a−1) log z − z − log Γ(a) − log σ`` for ``z ≥ 0``."""
     if not traced(x, a, loc, scale):
         return _st().logpdf(x, a, loc, scale)
@@ -49,14 +51,14 @@ def logpdf(x, a, loc=0.0, scale=1.0):
     return _logpdf_z(z, a, logs)
 
 
-def pdf(x, a, loc=0.0, scale=1.0):
+def pdf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``exp(logpdf)``."""
     if not traced(x, a, loc, scale):
         return _st().pdf(x, a, loc, scale)
     return wnp.exp(logpdf(x, a, loc, scale))
 
 
-def cdf(x, a, loc=0.0, scale=1.0):
+def cdf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``gammainc(a, z)`` (0 below the support); differentiable in ``x``, ``loc`` and ``scale``."""
     if not traced(x, a, loc, scale):
         return _st().cdf(x, a, loc, scale)

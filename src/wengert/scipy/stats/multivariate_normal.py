@@ -18,6 +18,7 @@ array([-1., -2.])
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ... import numpy as wnp
 from ...numpy._base import shape_of
@@ -60,7 +61,7 @@ def _check_singular(allow_singular, fname):
                          f"(it needs the pseudo-determinant); pass a positive-definite cov")
 
 
-def logpdf(x, mean=None, cov=1, allow_singular=False):
+def logpdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False) -> Any:
     """``−½ (d log 2π + log det Σ + (x−μ)ᵀ Σ⁻¹ (x−μ))``."""
     if not traced(x, mean, cov):
         return _st().logpdf(x, mean, cov, allow_singular=allow_singular)
@@ -82,14 +83,14 @@ def logpdf(x, mean=None, cov=1, allow_singular=False):
     return wnp.squeeze(out)
 
 
-def pdf(x, mean=None, cov=1, allow_singular=False):
+def pdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False) -> Any:
     """``exp(logpdf)``."""
     if not traced(x, mean, cov):
         return _st().pdf(x, mean, cov, allow_singular=allow_singular)
     return wnp.exp(logpdf(x, mean, cov, allow_singular))
 
 
-def entropy(mean=None, cov=1):
+def entropy(mean: Any = None, cov: Any = 1) -> Any:
     """``½ (d (1 + log 2π) + log det Σ)``; differentiable in ``cov``."""
     if not traced(mean, cov):
         return _st().entropy(mean, cov)

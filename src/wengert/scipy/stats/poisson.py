@@ -13,6 +13,8 @@ SciPy.  Outside transformations each function is SciPy's own.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ... import numpy as wnp
 from ...numpy import _funcs as F
 from .. import special as S
@@ -30,7 +32,7 @@ def _count(k, loc):
     return F.stop_gradient(wnp.subtract(k, loc))
 
 
-def logpmf(k, mu, loc=0):
+def logpmf(k: Any, mu: Any, loc: Any = 0) -> Any:
     """``k log mu − log k! − mu`` at integer ``k ≥ 0``, ``-inf`` elsewhere."""
     if not traced(k, mu, loc):
         return _st().logpmf(k, mu, loc)
@@ -41,14 +43,14 @@ def logpmf(k, mu, loc=0):
     return wnp.where(ok, v, -wnp.inf)
 
 
-def pmf(k, mu, loc=0):
+def pmf(k: Any, mu: Any, loc: Any = 0) -> Any:
     """``exp(logpmf)``."""
     if not traced(k, mu, loc):
         return _st().pmf(k, mu, loc)
     return wnp.exp(logpmf(k, mu, loc))
 
 
-def cdf(k, mu, loc=0):
+def cdf(k: Any, mu: Any, loc: Any = 0) -> Any:
     """``P(K ≤ k) = gammaincc(floor(k) + 1, mu)`` (0 for ``k < 0``); its
     derivative in ``mu`` is ``−pmf(floor(k), mu)``."""
     if not traced(k, mu, loc):

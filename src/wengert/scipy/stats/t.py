@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ... import numpy as wnp
 from .. import special as S
@@ -27,7 +28,7 @@ def _st():
     return scipy.stats.t
 
 
-def logpdf(x, df, loc=0.0, scale=1.0):
+def logpdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``log Γ((ν+1)/2) − log Γ(ν/2) − ½ log(νπ) − log σ − (ν+1)/2 · log1p(z²/ν)``."""
     if not traced(x, df, loc, scale):
         return _st().logpdf(x, df, loc, scale)
@@ -37,14 +38,14 @@ def logpdf(x, df, loc=0.0, scale=1.0):
     return c - logs - h * wnp.log1p(z * z / df)
 
 
-def pdf(x, df, loc=0.0, scale=1.0):
+def pdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``exp(logpdf)``."""
     if not traced(x, df, loc, scale):
         return _st().pdf(x, df, loc, scale)
     return wnp.exp(logpdf(x, df, loc, scale))
 
 
-def cdf(x, df, loc=0.0, scale=1.0):
+def cdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``stdtr(ν, z)``; differentiable in ``x``, ``loc`` and ``scale``."""
     if not traced(x, df, loc, scale):
         return _st().cdf(x, df, loc, scale)
@@ -53,7 +54,7 @@ def cdf(x, df, loc=0.0, scale=1.0):
         return S.stdtr(df, z)
 
 
-def logcdf(x, df, loc=0.0, scale=1.0):
+def logcdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """``log(cdf)``; differentiable in ``x``, ``loc`` and ``scale``."""
     if not traced(x, df, loc, scale):
         return _st().logcdf(x, df, loc, scale)
