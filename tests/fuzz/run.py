@@ -259,6 +259,10 @@ def main(argv=None):
     seeds = range(args.seed, args.seed + args.n)
     commit = _commit()
     t0 = time.perf_counter()
+    # import wengert once, before the workers fork, so that every worker runs the same code (a worker
+    # replaced after maxtasksperchild would otherwise import the files as they are at that moment)
+    import wengert  # noqa: F401
+    import wengert.numpy  # noqa: F401
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
 
     def new_pool():
