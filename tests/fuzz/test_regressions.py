@@ -190,8 +190,6 @@ def test_arctan2_of_constant_zeros_has_finite_derivative(case):
 # --- F8: jit(hessian) w.r.t. two arguments through a cond nested in a cond's branch -----------------------
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz finding F8: jit(hessian(f, argnums=(0, 1))) through nested cond "
-                   "raises 'cannot reshape'")
 def test_jit_hessian_two_argnums_through_nested_cond():
     def f(x0, x1):
         v1 = (wnp.tanh(x0) + 1.2).cumprod()          # shape (1,)
