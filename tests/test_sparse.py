@@ -771,3 +771,19 @@ def test_opaque_solvers_get_the_dense_rule():
     assert P.all()  # a solver's iterations are opaque: every output depends on every input
     for fn in (wg.sparse_jacfwd, wg.sparse_jacrev):
         np.testing.assert_allclose(fn(f)(x6).toarray(), jac2d(f, x6), rtol=1e-10, atol=1e-12)
+
+
+def test_unregistered_nondiff_primitive_has_no_dependence():
+    # a primitive outside the registry (defined elsewhere) marked nondiff: no
+    # dependence, and the pattern stays exact (was the conservative dense rule)
+    from wengert._core import Primitive
+    from wengert.sparse.compressed import _hess_matrix, _jac_detect
+    sign_p = Primitive("test_sign_outside_registry", np.sign, 1, nondiff=True)
+    f = lambda x: x * sign_p.bind(x) + x[::-1] ** 2  # noqa: E731
+    d = _jac_detect(f, [x6], 0, "t")
+    assert d.exact
+    assert (wg.jacobian_sparsity(f, x6).toarray() == (jac2d(f, x6) != 0)).all()
+    g = lambda x: wnp.sum(f(x) ** 2)  # noqa: E731
+    m, _, exact, route = _hess_matrix(g, [x6], 0, "t")
+    assert exact and route == "direct"
+    assert (m.toarray() == (np.asarray(wg.hessian(g)(x6)) != 0)).all()

@@ -37,7 +37,7 @@ import numpy as np
 from .._core import Tracer, end_level, new_level
 from . import _pattern as pt
 from .detect import DetectTrace, DetectTracer, _as_input, _inexact, _is_array_leaf, _shape
-from .rules import CONSERVATIVE, Operand, dense_rule, elementwise
+from .rules import CONSERVATIVE, Operand, dense_rule, elementwise, nondiff
 
 __all__ = ["Unsupported", "hessian_pattern"]
 
@@ -251,7 +251,7 @@ class HessTrace(DetectTrace):
             if multi:
                 return tuple(HessTracer(self, o, None) for o in out)
             return HessTracer(self, out, None)
-        rule = p.sparsity or dense_rule
+        rule = p.sparsity or (nondiff if p.nondiff else dense_rule)  # (rows outside the registry)
         if rule is dense_rule or name in CONSERVATIVE or (name == "select" and gins[0].const is None):
             self.exact = False
         n = self.n
