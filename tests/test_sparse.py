@@ -423,6 +423,16 @@ def test_hessian_direct_propagation_falls_back(monkeypatch):
     monkeypatch.undo()
     m, _, _, route = _hess_matrix(f, [x12], 0, "t")
     assert route == "direct" and (m != want).nnz == 0
+    # anything else the direct propagation stumbles on: the grad route serves too
+
+    def broken(*args):
+        raise RuntimeError("a bug in a second-order rule")
+    monkeypatch.setattr(hessian.HessTrace, "_outer", broken)
+    with pytest.raises(RuntimeError):
+        _hess_matrix(f, [x12], 0, "t", route="direct")
+    m, _, _, route = _hess_matrix(f, [x12], 0, "t")
+    assert route == "grad" and (m != want).nnz == 0
+    monkeypatch.undo()
     # user errors are the same on both routes
     with pytest.raises(TypeError, match="scalar"):
         wg.hessian_sparsity(lambda t: t * t, x12)

@@ -73,6 +73,11 @@ def _hess_matrix(fun, args, argnums, fname, route="auto"):
         except Unsupported:
             if route == "direct":
                 raise
+        except Exception:
+            # a user's error raises the same way on the grad route below (with its
+            # message); anything else the direct propagation stumbles on is served there
+            if route == "direct":
+                raise
     d = _hess_detect(fun, args, argnums, fname)
     return _symmetrise(pt.to_matrix(d.pattern)), d.local, d.exact, "grad"
 
