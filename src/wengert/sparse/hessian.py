@@ -2,25 +2,30 @@
 
 The style of SparseConnectivityTracer.jl: every traced value carries, per
 element, its first-order pattern ``g`` (the input indices it depends on, a
-:class:`._pattern.Pat` over ``n`` columns) and its second-order pattern
-``h`` (the index pairs ``(i, j)``, ``i <= j``, of its Hessian, a ``Pat`` over
-``n * n`` columns whose entries are the keys ``i * n + j``).  Each primitive
-maps them by
+:class:`._pattern.Pat` over ``n`` columns) and its second-order pattern: the
+index pairs ``(i, j)`` of its Hessian, in both orders, as a ``Pat`` over
+``n * n`` columns whose entries are the keys ``i * n + j`` (``hes``), with
+the diagonal of each ``g × g`` term kept apart as ``g`` itself (``hd``, a
+``Pat`` over ``n`` columns: per element the ``i`` with ``(i, i)``).  Each
+primitive maps them by
 
-* **the linear part**: ``h`` goes through the primitive's own first-order
-  rule (its row's ``sparsity``), as ``g`` does: an output element's Hessian
+* **the linear part**: both go through the primitive's own first-order rule
+  (its row's ``sparsity``), as ``g`` does: an output element's Hessian
   contains the Hessians of the input elements it depends on;
 * **the new second-order part**, from the primitive's class: nothing for a
   primitive linear in its arguments (the row's ``linear`` flag) or piecewise
-  linear (``abs``, ``maximum``, ``minimum``, ``mod``, the max/min
-  reductions); ``g × g`` for a nonlinear elementwise function of one
-  argument; ``g_a × g_b`` for a product (``mul``, ``matmul``, ``einsum``:
-  term by term); ``g_x × g_y ∪ g_y × g_y`` for ``x / y``; and, for any other
-  primitive (a conservative rule, never missing a nonzero), ``g_out ×
-  g_out`` per output element.
+  linear (``abs`` of a real, ``maximum``, ``minimum``, ``mod``, the max/min
+  reductions); ``g × g`` for a nonlinear elementwise function of one varying
+  argument; ``g_a × g_b ∪ g_b × g_a`` for a product (``mul``, ``matmul``,
+  ``einsum``: term by term); ``g_x × g_y ∪ g_y × g_x ∪ g_y × g_y`` for
+  ``x / y``; and, for any other primitive (a conservative rule, never
+  missing a nonzero), ``g_out × g_out`` per output element.
 
-Keys are int64 numbers in NumPy arrays, so the union over a sum of
-separable terms (``Σ_e h_e``) is one sort of the concatenated keys.
+Keys are int32/int64 numbers in NumPy arrays.  A one-element result (a
+reduction to a scalar, arithmetic on scalars) only gathers its operands'
+keys (:class:`KeyBag`) and computes its first-order pattern only if read
+(:class:`LazyPat`): for a sum of separable terms the pattern is built once,
+by one sort of all the keys, straight into the CSR result.
 
 Constructs this propagation does not cover (an implementation that needs
 concrete values, a second-order pattern too large for per-element storage,
