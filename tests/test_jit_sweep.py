@@ -1,11 +1,11 @@
 """The jit sweep: for every case of the table, ``jit(f)`` equals ``f`` and
 ``jit(grad(sum∘f))`` equals ``grad(sum∘f)``.
 
-Cases whose function may need the *contents* of a traced value (indexing
-with a mask or indices computed from the input, sort/argsort/partition
-permutations) are listed in ``DATA_DEPENDENT``: under jit they either stage
-without baking the permutation in (and must then match, also on new data)
-or raise a ConcretizationError, and are skipped with the reason.
+Indexing with integers computed from the input (``x[argmax(x)]``,
+sort/argsort/partition permutations) is staged as a gather and must match,
+also on new data.  Cases whose result's *shape* depends on a traced value
+(a boolean mask computed from the input) are listed in ``DATA_DEPENDENT``:
+they raise a ConcretizationError and are skipped with the reason.
 """
 
 from __future__ import annotations
@@ -23,12 +23,6 @@ VMAP_CASES = [c for c in CASES if getattr(c, "vmap", True)]
 
 DATA_DEPENDENT = {
     "idx-mask-from-value": "boolean mask computed from x (x[x > 0])",
-    "sort": "sort's permutation comes from argsort of the traced value",
-    "sort-axis0": "sort's permutation comes from argsort of the traced value",
-    "partition": "partition's permutation comes from the traced value",
-    "argmax": "indexes x with argmax(x), a traced index",
-    "argmin-axis": "take_along_axis with argmin(x), traced indices",
-    "argsort": "indexes x with argsort(x), a traced permutation",
 }
 
 

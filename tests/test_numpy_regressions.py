@@ -344,9 +344,11 @@ def test_partition_with_several_kth(kth, axis):
     np.testing.assert_allclose(wg.vmap(g)(xs), np.stack([g(v) for v in xs]), rtol=1e-12)
     np.testing.assert_array_equal(wg.vmap(lambda v: wnp.argpartition(v, kth, axis=axis))(xs),
                                   np.stack([np.argpartition(v, kth, axis=axis) for v in xs]))
-    from wengert._ir import ConcretizationError
-    with pytest.raises(ConcretizationError):  # data-dependent: jit cannot stage it
-        wg.jit(f)(x)
+    # staged like sort (argpartition primitive + gather): NumPy's own result at every call (issue 10, G1)
+    jf, jg = wg.jit(f), wg.jit(g)
+    for v in (x, x, x[::-1].copy(), x * 2):
+        np.testing.assert_array_equal(jf(v), np.partition(v, kth, axis=axis))
+        np.testing.assert_allclose(jg(v), g(v), rtol=1e-13)
 
 
 def test_hypot_at_the_origin_has_derivative_zero_in_every_mode():

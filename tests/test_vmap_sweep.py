@@ -18,7 +18,8 @@ CASES = [c for c in all_cases() if getattr(c, "vmap", True)]
 # example) is not batched by wnp's indexing, which needs concrete indices:
 # these raise a TypeError naming the problem instead of computing garbage.
 # (partition batches its permutation since issue 10: swept like the others.)
-DATA_DEPENDENT = {"idx-mask-from-value", "argmax", "argsort"}
+# a boolean mask has a data-dependent shape; traced integer indices are one staged gather (issue 10, G1)
+DATA_DEPENDENT = {"idx-mask-from-value"}
 
 
 def _sum_f(fn):

@@ -937,7 +937,14 @@ def argpartition(a, kth, axis=-1, kind="introselect", order=None):
         a = F.ravel(a)
         axis = -1
     ax = norm_axis(axis, len(a.shape), "argpartition")
-    return F._index_from_concrete(a, lambda v, nb: np.argpartition(v, kth, axis=ax + nb), "argpartition")
+    from ._gather import argpartition_p
+    # one primitive (NumPy's introselect) in every mode: staged by jit, batched by vmap
+    return argpartition_p.bind(a, _kth(kth), ax)
+
+
+def _kth(kth):
+    k = np.asarray(F._concrete(kth, "argpartition"))
+    return int(k) if k.ndim == 0 else tuple(int(v) for v in k.ravel())
 digitize = _concrete_fn("digitize")
 isin = _concrete_fn("isin")
 lexsort = _concrete_fn("lexsort")
@@ -980,30 +987,6 @@ def apply_along_axis(func1d, axis, arr, *args, **kwargs):
 
 
 # --- helpers used by wengert.numpy._funcs ------------------------------------------------------
-
-
-def take_along_axis_traced(arr, indices, axis):
-    """``take_along_axis`` whose ``indices`` are traced without a concrete
-    value (inside vmap/jit): a one-hot selection, correct under every
-    transformation (O(n) work per output element)."""
-    arr = as_operand(arr)
-    if axis is None:
-        arr, indices, axis = F.ravel(arr), F.ravel(indices), 0
-    nd = len(shape_of(arr))
-    ax = norm_axis(axis, nd, "take_along_axis")
-    a = F.moveaxis(arr, ax, -1)
-    idx = F.moveaxis(indices, ax, -1)
-    n = shape_of(a)[-1]
-    idx = F.where(F.less(idx, 0), idx + n, idx)
-    onehot = F.equal(F.expand_dims(idx, -1), np.arange(n))
-    # the fill is a zero of a's dtype (-0.0, which adds exactly): the gather keeps
-    # the dtype and integers stay exact (issue 10: sort of ints under jit was float64)
-    dt = np.dtype(dtype_of(a))
-    fill = np.array(-0.0 if dt.kind in "fc" else 0, dt if dt.kind != "b" else np.int64)
-    out = F.sum(F.where(onehot, F.expand_dims(a, -2), fill), axis=-1)
-    if np.dtype(dtype_of(out)) != dt:
-        out = F.astype(out, dt)
-    return F.moveaxis(out, -1, ax)
 
 
 def pad_values(array, widths, mode, kwargs):

@@ -1272,16 +1272,64 @@ def getitem(x, idx):
     if type(x) in SEQ:
         x = lift(x)
     shape = tuple(x.shape)
-    idx = _norm_index(idx, shape)
+    try:
+        idx = _norm_index(idx, shape)
+    except TypeError as e:  # an index traced inside jit/vmap: one staged gather
+        from ._gather import dynamic_getitem
+        return dynamic_getitem(x, _traced_index(idx, e), "indexing")
     np.empty(shape, dtype=np.bool_)[idx]  # validate the index with NumPy's own message
     return P.getitem(x, idx, shape)
 
 
+def _traced_index(idx, err):
+    """The index tuple with lists made arrays and concrete tracers read; traced entries stay."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    out = []
+    for i in idx:
+        if _isT(i, Tracer):
+            try:
+                i = _concrete(i, "indexing")
+            except TypeError:
+                pass
+        if isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(i, np.ndarray) and i.dtype == bool:
+            out.extend(np.nonzero(i))
+            continue
+        if isinstance(i, np.ndarray) and i.ndim == 0 and np.issubdtype(i.dtype, np.integer):
+            i = int(i)
+        if not _isT(i, Tracer) and not isinstance(i, (int, np.integer, slice, np.ndarray)) and i is not None \
+                and i is not Ellipsis:
+            raise err
+        out.append(i)
+    return tuple(out)
+
+
 def take(a, indices, axis=None, mode=None):
-    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
+    if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer) and not _isT(indices, Tracer):
         return np.take(a, indices, axis=axis, mode=mode)
-    indices = np.asarray(_concrete(indices, "take"))
+    try:
+        indices = np.asarray(_concrete(indices, "take"))
+    except TypeError:  # indices traced inside vmap/jit: one staged gather
+        return _take_traced(a, indices, axis, mode)
     return index_gather(a, lambda pos: np.take(pos, indices, axis=axis, mode=mode))
+
+
+def _take_traced(a, indices, axis, mode):
+    from ._gather import dynamic_getitem
+    a = as_operand(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    ax = norm_axis(axis, len(a.shape), "take")
+    n = a.shape[ax]
+    if mode == "clip":
+        indices = clip(indices, 0, n - 1)  # noqa: F821
+    elif mode == "wrap":
+        indices = mod(indices, n)  # noqa: F821
+    elif mode not in (None, "raise"):
+        raise ValueError(f"wnp.take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    return dynamic_getitem(a, (slice(None),) * ax + (indices,), "take")
 
 
 def take_along_axis(arr, indices, axis):
@@ -1289,9 +1337,9 @@ def take_along_axis(arr, indices, axis):
         arr = lift(arr)
     try:
         indices = np.asarray(_concrete(indices, "take_along_axis"))
-    except TypeError:  # indices traced inside vmap/jit (e.g. sort): a one-hot selection
-        from ._extra import take_along_axis_traced
-        return take_along_axis_traced(arr, indices, axis)
+    except TypeError:  # indices traced inside vmap/jit (e.g. sort): one staged gather
+        from ._gather import take_along_axis_gather
+        return take_along_axis_gather(arr, indices, axis)
     if not _isT(arr, Tracer) and not _isT(arr := lift(arr), Tracer):
         return np.take_along_axis(arr, indices, axis)
     return index_gather(arr, lambda pos: np.take_along_axis(pos, indices, axis))
@@ -1350,32 +1398,8 @@ def partition(a, kth, axis=-1, kind="introselect", order=None):
         a = ravel(a)
         axis = -1
     ax = norm_axis(axis, len(a.shape), "partition")
-    perm = _index_from_concrete(a, lambda v, nb: np.argpartition(v, kth, axis=ax + nb), "partition")
-    return take_along_axis(a, perm, axis)
-
-
-def _index_from_concrete(a, fn, fname):
-    """``fn(v, nb)`` (an integer array: a permutation) on the concrete value
-    ``v`` under the traced ``a``, whose ``nb`` leading axes are vmap's batch
-    axes; the result is batched back as ``a`` is (so that partition's
-    permutation works under vmap, each example's own).  Forward/reverse
-    tracers are looked through (the permutation has no derivative); under
-    jit, where the value is unknown, it raises a ConcretizationError."""
-    from .._vmap import BatchTracer
-    traces = []
-    x = a
-    while _isT(x, Tracer):
-        if type(x) is BatchTracer:
-            traces.append(x._trace)
-            x = x.val
-        elif hasattr(x, "primal"):
-            x = x.primal
-        else:
-            x = _concrete(x, fname)
-    r = fn(np.asarray(x), len(traces))
-    for t in reversed(traces):
-        r = BatchTracer(t, r)
-    return r
+    from ._extra import argpartition
+    return take_along_axis(a, argpartition(a, kth, axis=ax), ax)
 
 
 def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
