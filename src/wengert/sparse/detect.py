@@ -28,7 +28,7 @@ import numpy as np
 
 from .._core import Trace, Tracer, end_level, new_level
 from . import _pattern as pt
-from .rules import CONSERVATIVE, Operand, dense_rule, nondiff
+from .rules import CONSERVATIVE, RULES, Operand, dense_rule, nondiff
 
 __all__ = ["DetectTrace", "DetectTracer", "detect", "Detected"]
 
@@ -94,7 +94,8 @@ class DetectTrace(Trace):
             if multi:
                 return tuple(DetectTracer(self, o, None) for o in out)
             return DetectTracer(self, out, None)
-        rule = p.sparsity or (nondiff if p.nondiff else dense_rule)  # (rows outside the registry)
+        # (a row defined after the rules were installed finds its rule by name)
+        rule = p.sparsity or RULES.get(p.name) or (nondiff if p.nondiff else dense_rule)
         if rule is dense_rule or p.name in CONSERVATIVE or (p.name == "select" and ins[0].const is None):
             self.exact = False
         if multi:

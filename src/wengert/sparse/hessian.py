@@ -42,7 +42,7 @@ import numpy as np
 from .._core import Tracer, end_level, new_level
 from . import _pattern as pt
 from .detect import DetectTrace, DetectTracer, _as_input, _inexact, _is_array_leaf, _shape
-from .rules import CONSERVATIVE, Operand, dense_rule, elementwise, nondiff
+from .rules import CONSERVATIVE, RULES, Operand, dense_rule, elementwise, nondiff
 
 __all__ = ["Unsupported", "hessian_pattern"]
 
@@ -256,7 +256,8 @@ class HessTrace(DetectTrace):
             if multi:
                 return tuple(HessTracer(self, o, None) for o in out)
             return HessTracer(self, out, None)
-        rule = p.sparsity or (nondiff if p.nondiff else dense_rule)  # (rows outside the registry)
+        # (a row defined after the rules were installed finds its rule by name)
+        rule = p.sparsity or RULES.get(p.name) or (nondiff if p.nondiff else dense_rule)
         if rule is dense_rule or name in CONSERVATIVE or (name == "select" and gins[0].const is None):
             self.exact = False
         n = self.n
@@ -372,7 +373,7 @@ class HessTrace(DetectTrace):
                 c = np.asarray(y.const)
                 if np.all((c == 0) | (c == 1)):
                     return none
-        if p.sparsity is elementwise and sum(deps) == 1:
+        if (p.sparsity or RULES.get(name)) is elementwise and sum(deps) == 1:
             # a nonlinear function of one varying argument (the others constants or
             # independent of x: a Bessel order, a distribution's parameter)
             return [self._outer(gpats[0], gpats[0], True)]
