@@ -23,7 +23,7 @@ from .._control import wrap_jvp
 from .._core import JVPTracer, Primitive, Tracer
 from .._vmap import register_batch_rule, run_batched
 
-__all__ = ["exact", "exact_call", "in_composite", "numpy_call_p"]
+__all__ = ["exact", "exact_call", "exact_nodiff", "inexact", "in_composite", "numpy_call_p"]
 
 
 def _impl(*args):
@@ -34,6 +34,8 @@ def _impl(*args):
 def _jvp_trace(trace, primals, tangents, params):
     npf, kw, comp = params
     ans = numpy_call_p.bind(*primals, *params)
+    if comp is None:  # integer/bool values: no derivative
+        return ans
     out = comp(*wrap_jvp(trace, primals, tangents))
     if type(out) is JVPTracer and out._trace is trace:
         return JVPTracer(trace, ans, out.tangent)
@@ -41,6 +43,13 @@ def _jvp_trace(trace, primals, tangents, params):
 
 
 def _batch(size, vals, batched, npf, kw, comp):
+    if comp is None or getattr(comp, "batch_by_loop", False) or not any(inexact(v) for v in vals):
+        # no composition, or integer/bool values (the composition may have another dtype):
+        # NumPy's function on each example, stacked
+        from . import _funcs as F
+        outs = [numpy_call_p.bind(*[F.getitem(v, (i,)) if b else v for v, b in zip(vals, batched)], npf, kw, None)
+                for i in range(size)]
+        return F.stack(outs)
     outs, flags = run_batched(lambda xs: [comp(*xs)], size, list(vals), list(batched))
     o = outs[0]
     if not flags[0]:
@@ -103,7 +112,19 @@ def _is_operand(a) -> bool:
     return isinstance(a, (Tracer, np.ndarray, np.generic))
 
 
-def exact_call(npf: Callable, fn: Callable, args: tuple, kwargs: dict):
+def inexact(x) -> bool:
+    """Has ``x`` a floating or complex dtype (so a derivative)?"""
+    dt = getattr(x, "dtype", None)
+    return np.dtype(dt if dt is not None else np.result_type(x)).kind in "fc"
+
+
+def exact_nodiff(npf: Callable, args: tuple, kwargs: dict):
+    """``npf(*args, **kwargs)`` as one traced operation without derivatives
+    (integer and boolean values): NumPy's value and dtype in every mode."""
+    return exact_call(npf, None, args, kwargs)
+
+
+def exact_call(npf: Callable, fn: Callable | None, args: tuple, kwargs: dict):
     """``npf(*args, **kwargs)`` (NumPy's function) as one traced operation
     whose derivatives are those of ``fn(*args, **kwargs)``, the ``wnp``
     function itself, which is called under :func:`in_composite` (so it takes
@@ -136,6 +157,9 @@ def exact_call(npf: Callable, fn: Callable, args: tuple, kwargs: dict):
             return fn(*a, **kw)
 
     np_f.__name__ = comp.__name__ = getattr(npf, "__name__", "numpy_call")
+    comp.batch_by_loop = getattr(fn, "batch_by_loop", False)
+    if fn is None:
+        return numpy_call_p.bind(*ops, np_f, (), None)
     if _has_tensor(ops):
         return comp(*ops)
     return numpy_call_p.bind(*ops, np_f, (), comp)

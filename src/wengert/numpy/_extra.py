@@ -24,7 +24,7 @@ from .._core import Tracer
 from . import _funcs as F
 from ._base import SEQ, _flat_seq, any_tracer, as_operand, dtype_of, index_gather, lift, norm_axes, norm_axis, shape_of
 from ._dtypes import as_numpy_dtype, cast_inputs, numpy_dtype
-from ._exact import exact_call, in_composite
+from ._exact import exact_call, exact_nodiff, in_composite, inexact
 
 _isT = isinstance
 
@@ -231,6 +231,8 @@ def diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
             kw["append"] = append
         return np.diff(a, n, axis, **kw)
     a = as_operand(a)
+    if dtype_of(a) == np.bool_ and prepend is np._NoValue and append is np._NoValue:
+        return exact_nodiff(np.diff, (a, n, axis), {})  # NumPy's not_equal for bool, in every mode
     nd = len(shape_of(a))
     ax = norm_axis(axis, nd, "diff")
     parts = []
@@ -550,6 +552,8 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     """Replace NaN/±inf by finite numbers (derivative 1 where x is finite)."""
     if not _isT(x, Tracer) and not _isT(x := lift(x), Tracer):
         return np.nan_to_num(x, copy=copy, nan=nan, posinf=posinf, neginf=neginf)
+    if not inexact(x):  # integers and bools have no NaN: NumPy returns them unchanged
+        return x
     if np.issubdtype(dtype_of(x), np.complexfloating):
         return F.add(nan_to_num(F.real(x), nan=nan, posinf=posinf, neginf=neginf),
                      F.multiply(nan_to_num(F.imag(x), nan=nan, posinf=posinf, neginf=neginf), 1j))
@@ -636,6 +640,10 @@ def _nan_red(name, fill, red):
             return npf(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial, where=where)
         if out is not None:
             F._traced_out(name, out)
+        if not inexact(a) and _isT(where, Tracer) is False and _isT(initial, Tracer) is False:
+            # integers have no NaN: NumPy's function (its int64 result), no derivative
+            return exact_nodiff(npf, (a,), {"axis": axis, "dtype": dtype, "keepdims": keepdims,
+                                            "initial": initial, "where": where})
         if dtype is not None:
             a = F.astype(a, dtype)
         return red(_nanfill(a, fill), axis=axis, keepdims=keepdims, initial=initial, where=where)
@@ -727,6 +735,8 @@ def nancumsum(a, axis=None, dtype=None, out=None):
     if not _isT(a, Tracer):
         return np.nancumsum(a, axis=axis, dtype=dtype, out=out)
     F._traced_out("nancumsum", out)
+    if not inexact(a):
+        return exact_nodiff(np.nancumsum, (a,), {"axis": axis, "dtype": dtype})
     return F.cumsum(_nanfill(a, 0.0), axis=axis, dtype=dtype)
 
 
@@ -737,6 +747,8 @@ def nancumprod(a, axis=None, dtype=None, out=None):
     if not _isT(a, Tracer):
         return np.nancumprod(a, axis=axis, dtype=dtype, out=out)
     F._traced_out("nancumprod", out)
+    if not inexact(a):
+        return exact_nodiff(np.nancumprod, (a,), {"axis": axis, "dtype": dtype})
     return F.cumprod(_nanfill(a, 1.0), axis=axis, dtype=dtype)
 
 
@@ -837,7 +849,20 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     if not _isT(a, Tracer) and not _isT(a := lift(a), Tracer):
         return np.median(a, axis=axis, out=out, overwrite_input=overwrite_input, keepdims=keepdims)
     F._traced_out("median", out)
+    if np.dtype(dtype_of(a)).kind == "b":  # NumPy's median of bools (a mean of two), no derivative
+        return exact_nodiff(np.median, (a,), {"axis": axis, "keepdims": keepdims})
+    if np.dtype(dtype_of(a)).kind == "c":  # NumPy's value (complex numbers sorted lexicographically)
+        return exact_call(np.median, _complex_median_derivative, (a,), {"axis": axis, "keepdims": keepdims})
     return quantile(a, 0.5, axis=axis, keepdims=keepdims)
+
+
+def _complex_median_derivative(a, axis=None, keepdims=False):
+    raise TypeError("wnp.median: the derivative of the median of complex values is not supported "
+                    "(NumPy orders complex numbers lexicographically); take the median of wnp.real(a) and "
+                    "wnp.imag(a) separately, or use wg.stop_gradient(a)")
+
+
+_complex_median_derivative.batch_by_loop = True  # vmap: NumPy's median of each example
 
 
 # --- covariance -----------------------------------------------------------------------------

@@ -33,7 +33,9 @@ from ._base import (
 )
 from ._exact import exact as _exact
 from ._exact import exact_call as _exact_call
+from ._exact import exact_nodiff as _exact_nodiff
 from ._exact import in_composite as _in_composite
+from ._exact import inexact as _inexact
 
 _isT = isinstance
 
@@ -147,6 +149,8 @@ def conj(x, /):
     if type(x) in SEQ:
         x = lift(x)
     if _isT(x, Tracer):
+        if dtype_of(x) == np.bool_:  # NumPy's conjugate of bool is int8
+            return _exact_nodiff(np.conjugate, (x,), {})
         return x if _is_real(x) else P.conj_p.bind(x)
     return np.conjugate(x)
 
@@ -162,6 +166,8 @@ def positive(x, /):
     """Identity (``+x``)."""
     if type(x) in SEQ:
         x = lift(x)
+    if _isT(x, Tracer) and dtype_of(x) == np.bool_:  # NumPy refuses: so does wnp, in every mode
+        return _exact_nodiff(np.positive, (x,), {})
     return x if _isT(x, Tracer) else np.positive(x)
 
 
@@ -169,6 +175,8 @@ def square(x, /):
     """``x * x``."""
     if type(x) in SEQ:
         x = lift(x)
+    if _isT(x, Tracer) and dtype_of(x) == np.bool_:  # NumPy's square of bool is int8
+        return _exact_nodiff(np.square, (x,), {})
     return multiply(x, x) if _isT(x, Tracer) else np.square(x)  # noqa: F821
 
 
@@ -178,6 +186,8 @@ def reciprocal(x, /):
         x = lift(x)
     if not _isT(x, Tracer):
         return np.reciprocal(x)
+    if not _inexact(x):  # NumPy's integer reciprocal (1 // x), no derivative
+        return _exact_nodiff(np.reciprocal, (x,), {})
     if np.dtype(dtype_of(x)).kind == "c":  # NumPy's complex 1/x is not 1.0/x in the last bit
         return _exact(np.reciprocal, lambda x: divide(1.0, x), (x,))  # noqa: F821
     return divide(1.0, x)  # noqa: F821
@@ -198,13 +208,25 @@ def float_power(x, y, /):
 def deg2rad(x, /):
     if type(x) in SEQ:
         x = lift(x)
-    return multiply(x, np.pi / 180.0) if _isT(x, Tracer) else np.deg2rad(x)  # noqa: F821
+    if not _isT(x, Tracer):
+        return np.deg2rad(x)
+    return _angle_convert(np.deg2rad, x, np.pi / 180.0)
 
 
 def rad2deg(x, /):
     if type(x) in SEQ:
         x = lift(x)
-    return multiply(x, 180.0 / np.pi) if _isT(x, Tracer) else np.rad2deg(x)  # noqa: F821
+    if not _isT(x, Tracer):
+        return np.rad2deg(x)
+    return _angle_convert(np.rad2deg, x, 180.0 / np.pi)
+
+
+def _angle_convert(npf, x, c):
+    """NumPy's deg2rad/rad2deg value and dtype (float16 of int8, a TypeError
+    for complex) in every mode; the derivative is the constant ``c``."""
+    if np.dtype(dtype_of(x)).kind != "f":
+        return _exact_nodiff(npf, (x,), {})
+    return _exact(npf, lambda x: multiply(x, c), (x,))  # noqa: F821
 
 
 radians = deg2rad
