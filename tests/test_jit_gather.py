@@ -108,3 +108,25 @@ def test_traced_boolean_mask_is_a_clear_error():
     for run in (lambda f: wg.jit(f)(x1), lambda f: wg.vmap(f)(X2)):
         with pytest.raises(ConcretizationError, match=r"data-dependent.*wnp\.where"):
             run(lambda x: wnp.sum(x[x > 0]))
+
+
+def test_choose_with_traced_indices():
+    x = np.array([1.0, 2.0, 3.0])
+    f = lambda i, x: wnp.choose(i, [x, x * 10.0, -x])  # noqa: E731
+    j = wg.jit(f)
+    for i in ([0, 1, 2], [2, 0, 1], [1, 1, 0]):
+        i = np.array(i)
+        np.testing.assert_array_equal(j(i, x), np.choose(i, [x, x * 10.0, -x]))
+    assert j.trace_count == 1
+    i = np.array([1, 0, 2])
+    g = wg.jit(wg.grad(lambda x, i: wnp.sum(f(i, x) ** 2)))(x, i)
+    np.testing.assert_allclose(g, 2 * np.choose(i, [x, 10 * x, -x]) * np.choose(i, [1.0, 10.0, -1.0]))
+    np.testing.assert_array_equal(wg.vmap(f, in_axes=(0, None))(np.array([[0, 1, 2], [2, 2, 0]]), x),
+                                  [np.choose([0, 1, 2], [x, 10 * x, -x]), np.choose([2, 2, 0], [x, 10 * x, -x])])
+    for bad in ([3, 0, 0], [-1, 0, 0]):  # NumPy's choose refuses both (mode='raise')
+        with pytest.raises(IndexError, match="out of bounds"):
+            j(np.array(bad), x)
+    for mode in ("clip", "wrap"):
+        jm = wg.jit(lambda i, x, mode=mode: wnp.choose(i, [x, x * 10.0, -x], mode=mode))
+        i = np.array([4, -1, 1])
+        np.testing.assert_array_equal(jm(i, x), np.choose(i, [x, x * 10.0, -x], mode=mode))

@@ -208,14 +208,33 @@ def choose(a, choices, out=None, mode="raise"):
     if type(a) in SEQ:
         a = lift(a)
     choices = [lift(c) for c in choices]
-    if not any_tracer(choices):
+    if not any_tracer(choices) and not _isT(a, Tracer):
         return np.choose(a, choices, mode=mode)
-    a = np.asarray(F._concrete(a, "choose"))
+    try:
+        a = np.asarray(F._concrete(a, "choose"))
+    except TypeError:  # indices traced inside jit/vmap: one staged gather (issue 10, G1)
+        return _choose_traced(a, choices, mode)
     shape = np.broadcast_shapes(a.shape, *[shape_of(c) for c in choices])
     c = F.stack([F.broadcast_to(as_operand(x), shape) for x in choices])
     idx = np.choose(np.broadcast_to(a, shape), np.arange(len(choices)).reshape((-1,) + (1,) * len(shape)),
                     mode=mode)
     return F.take_along_axis(c, idx[None], 0)[0]
+
+
+def _choose_traced(a, choices, mode):
+    n = len(choices)
+    if mode == "clip":
+        a = F.clip(a, 0, n - 1)
+    elif mode == "wrap":
+        a = F.mod(a, n)
+    elif mode != "raise":
+        raise ValueError(f"wnp.choose: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    shape = np.broadcast_shapes(shape_of(a), *[shape_of(c) for c in choices])
+    c = F.stack([F.broadcast_to(as_operand(x), shape) for x in choices])
+    if mode == "raise":  # NumPy's choose refuses negative indices
+        from ._gather import index_check_p
+        a = index_check_p.bind(a, n, "wnp.choose", False)
+    return F.take_along_axis(c, F.broadcast_to(a, shape)[None], 0)[0]
 
 
 # --- differences, integrals, convolution ---------------------------------------------------

@@ -49,16 +49,17 @@ scatter_p = Primitive("scatter", _scatter_impl, 2, nparams=1, linear=True,
                       doc="zeros(n) with v added at the positions pos (repeats accumulate)")
 
 
-def _index_check_impl(i, n, what):
+def _index_check_impl(i, n, what, negative=True):
     i = np.asarray(i)
-    if i.size and (np.min(i) < -n or np.max(i) >= n):
-        bad = i[(i < -n) | (i >= n)].ravel()[0]
+    lo = -n if negative else 0
+    if i.size and (np.min(i) < lo or np.max(i) >= n):
+        bad = i[(i < lo) | (i >= n)].ravel()[0]
         raise IndexError(f"{what}: index {int(bad)} is out of bounds for axis with size {n} "
                          "(a traced index, checked when the staged code runs)")
     return np.where(i < 0, i + n, i) if i.size and np.min(i) < 0 else i
 
 
-index_check_p = Primitive("index_check", _index_check_impl, 1, nparams=2, nondiff=True,
+index_check_p = Primitive("index_check", _index_check_impl, 1, nparams=3, nondiff=True,
                           doc="integer indices checked against an axis of size n; negatives wrapped")
 
 
@@ -104,7 +105,7 @@ def _argpartition_batch(size, vals, batched, kth, axis):
 
 register_batch_rule(gather_p, _gather_batch)
 register_batch_rule(scatter_p, _scatter_batch)
-register_batch_rule(index_check_p, lambda size, vals, batched, n, what: index_check_p.bind(vals[0], n, what))
+register_batch_rule(index_check_p, lambda size, vals, batched, n, what, neg: index_check_p.bind(vals[0], n, what, neg))
 register_batch_rule(argpartition_p, _argpartition_batch)
 
 
@@ -182,7 +183,7 @@ def dynamic_getitem(x, idx, fname="indexing"):
     pos = base
     for k in traced:
         i, d = ent[k]
-        ic = index_check_p.bind(i, shape[d], f"wnp.{fname}")
+        ic = index_check_p.bind(i, shape[d], f"wnp.{fname}", True)
         c = F.broadcast_to(ic * strides[d], bshape) if tuple(i.shape) != bshape else ic * strides[d]
         c = F.reshape(c, (1,) * p + bshape + (1,) * post)
         pos = F.add(pos, c)
@@ -216,7 +217,7 @@ def take_along_axis_gather(arr, indices, axis, fname="take_along_axis"):
     for d in range(ndim):
         if d != ax:
             base = base + np.arange(shape[d]).reshape((-1,) + (1,) * (ndim - 1 - d)) * strides[d]
-    ic = index_check_p.bind(indices, shape[ax], f"wnp.{fname}")
+    ic = index_check_p.bind(indices, shape[ax], f"wnp.{fname}", True)
     pos = F.add(base, ic * strides[ax])
     if tuple(pos.shape) != out_shape:
         pos = F.broadcast_to(pos, out_shape)
