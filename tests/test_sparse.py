@@ -823,3 +823,22 @@ def test_a_row_defined_after_the_rules_finds_its_rule_by_name():
 def pt_matrix(d):
     from wengert.sparse import _pattern as pt
     return pt.to_matrix(d.pattern).toarray()
+
+
+def test_staged_gather_and_scatter_rows():
+    # wengert.numpy's gather/scatter (indexing with traced integers under jit/vmap):
+    # exact for constant positions, local when the positions come from the input
+    g_mod = pytest.importorskip("wengert.numpy._gather")
+    from wengert.sparse.compressed import _hess_matrix, _jac_detect
+    x = np.array([1.0, 3.0, 2.0, 0.5])
+    pos = np.array([2, 0, 0])
+    f = lambda v: g_mod.gather_p.bind(v, pos, 4) * v[:3]  # noqa: E731
+    d = _jac_detect(f, [x], 0, "t")
+    assert d.exact and not d.local
+    assert (pt_matrix(d) == (jac2d(f, x) != 0)).all()
+    s = lambda v: g_mod.scatter_p.bind(v[:3] ** 2, pos, 5)  # noqa: E731
+    assert (wg.jacobian_sparsity(s, x).toarray() == (jac2d(s, x) != 0)).all()
+    h = lambda v: wnp.sum(g_mod.gather_p.bind(v, wnp.argsort(v), 4) * v)  # noqa: E731
+    m, local, exact, route = _hess_matrix(h, [x], 0, "t")
+    assert local and exact and route == "direct"
+    assert (m.toarray() == (np.asarray(wg.hessian(h)(x)) != 0)).all()

@@ -28,7 +28,7 @@ import numpy as np
 
 from .._core import Trace, Tracer, end_level, new_level
 from . import _pattern as pt
-from .rules import CONSERVATIVE, RULES, Operand, dense_rule, nondiff
+from .rules import CONSERVATIVE, INDEX_ARGS, RULES, Operand, dense_rule, nondiff
 
 __all__ = ["DetectTrace", "DetectTracer", "detect", "Detected"]
 
@@ -88,6 +88,12 @@ class DetectTrace(Trace):
                     ins.append(Operand(None, _shape(a), None))
                 else:
                     ins.append(Operand(None, _shape(a), a))
+        at = INDEX_ARGS.get(p.name)
+        if at is not None:  # integer positions computed from the input: read them (local)
+            a = args[at]
+            if type(a) is DetectTracer and a._trace is self and a.pat is None and not isinstance(a.val, Tracer):
+                ins[at] = Operand(None, ins[at].shape, a.val)
+                self.mark_local("indexing with computed indices")
         out = p.bind(*vals, *params) if foreign else p.impl(*vals, *params)
         multi = p.multiple_results
         if not dep:

@@ -42,7 +42,7 @@ import numpy as np
 from .._core import Tracer, end_level, new_level
 from . import _pattern as pt
 from .detect import DetectTrace, DetectTracer, _as_input, _inexact, _is_array_leaf, _shape
-from .rules import CONSERVATIVE, RULES, Operand, dense_rule, elementwise, nondiff
+from .rules import CONSERVATIVE, INDEX_ARGS, RULES, Operand, dense_rule, elementwise, nondiff
 
 __all__ = ["Unsupported", "hessian_pattern"]
 
@@ -250,6 +250,12 @@ class HessTrace(DetectTrace):
                 else:
                     gins.append(Operand(None, _shape(a), a))
                 mine.append(None)
+        at = INDEX_ARGS.get(p.name)
+        if at is not None:  # integer positions computed from the input: read them (local)
+            a = args[at]
+            if type(a) is HessTracer and a._trace is self and a.pat is None and not isinstance(a.val, Tracer):
+                gins[at] = Operand(None, gins[at].shape, a.val)
+                self.mark_local("indexing with computed indices")
         out = p.bind(*vals, *params) if foreign else p.impl(*vals, *params)
         multi = p.multiple_results
         if not dep:

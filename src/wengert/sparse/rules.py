@@ -416,6 +416,32 @@ def _along_axes(get_axes):
     return rule
 
 
+def gather_rule(ins, outs, n, size):
+    """``flat[pos]`` (wengert.numpy's staged gather): row ``pos[e]`` of the
+    operand, exact for known positions; every element otherwise."""
+    flat, pos = ins
+    if not flat.dep:
+        return None
+    if pos.const is None:
+        return dense_rule(ins[:1], outs, n)
+    return pt.gather(flat.pat, np.asarray(pos.const, np.int64).ravel())
+
+
+def scatter_rule(ins, outs, n, size):
+    """``zeros(size)`` with ``v`` added at ``pos`` (repeats accumulate)."""
+    v, pos = ins
+    if not v.dep:
+        return None
+    if pos.const is None:
+        return dense_rule(ins[:1], outs, n)
+    at = np.broadcast_to(np.asarray(pos.const, np.int64), v.shape).ravel()
+    return pt.combine(v.pat, at, np.arange(at.size), int(size))
+
+
+# operands that are integer positions: detection reads their values (the pattern
+# is then local to the point, like any indexing with computed indices)
+INDEX_ARGS = {"gather": 1, "scatter": 1}
+
 RULES: dict = {}
 _GENERIC: dict = {}  # index-map rules behind the strided fast paths
 
@@ -452,6 +478,8 @@ def _install():
     for name, p in P.REGISTRY.items():
         if p.nondiff:
             register(name, nondiff)
+    register("gather", gather_rule)  # (rows of wengert.numpy._gather, found by name)
+    register("scatter", scatter_rule)
     for name in _STRUCTURAL:
         _GENERIC[name] = _through_impl(P.REGISTRY[name])
         register(name, _GENERIC[name])
