@@ -842,3 +842,17 @@ def test_staged_gather_and_scatter_rows():
     m, local, exact, route = _hess_matrix(h, [x], 0, "t")
     assert local and exact and route == "direct"
     assert (m.toarray() == (np.asarray(wg.hessian(h)(x)) != 0)).all()
+
+
+def test_installing_the_rules_imports_no_scipy():
+    # the rules are registered on every row (special functions and scipy.linalg
+    # included) without importing SciPy; detection needs it only for the result
+    import subprocess
+    import sys
+    code = ("import sys, wengert, wengert.sparse, wengert.sparse.hessian\n"
+            "from wengert._prims import REGISTRY\n"
+            "assert all(p.sparsity is not None for p in REGISTRY.values())\n"
+            "print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
