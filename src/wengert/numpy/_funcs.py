@@ -224,9 +224,12 @@ def rad2deg(x, /):
 def _angle_convert(npf, x, c):
     """NumPy's deg2rad/rad2deg value and dtype (float16 of int8, a TypeError
     for complex) in every mode; the derivative is the constant ``c``."""
-    if np.dtype(dtype_of(x)).kind != "f":
+    dt = np.dtype(dtype_of(x))
+    if dt.kind != "f":
         return _exact_nodiff(npf, (x,), {})
-    return _exact(npf, lambda x: multiply(x, c), (x,))  # noqa: F821
+    if dt.itemsize < 8:  # NumPy's float32/float16 loop rounds otherwise than x * c
+        return _exact(npf, lambda x: multiply(x, c), (x,))  # noqa: F821
+    return multiply(x, c)  # noqa: F821
 
 
 radians = deg2rad
