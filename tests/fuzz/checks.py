@@ -31,8 +31,10 @@ Checks (names as on the command line):
   ``tensor_double``: Tensor double backward (create_graph) = H·v;
   ``jit_hessian``: ``jit(hessian(S))`` at p1, p1, p2. Second derivatives are judged against a mixed
   second difference at three steps (Richardson on the two smallest, consistency of all three).
-* ``jit_exact`` (opt-in): ``jit(f)`` and ``jit(grad(S))`` equal eager wengert bit for bit (sign of zero
-  included) at every call.
+* ``jit_exact``: ``jit(f)`` and ``jit(grad(S))`` equal eager wengert bit for bit (sign of zero
+  included) at every call.  Through control flow (a staged loop or ``cond``), reverse mode under jit
+  linearizes at run time and adds the same cotangents in another order, so ``jit(grad(S))`` of such a
+  program is held to a few ulps (``EXACT_CF_RTOL``) instead.
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ AD_TOL = 1e-8      # two AD results that must agree (jacfwd vs jacrev, ...)
 ALL_CHECKS = ["value", "grad", "jvp", "vjp", "jacobians", "hessian", "jit", "vmap", "tensor",
               "grad_jit", "jit_vmap_grad", "vmap_jit_grad", "grad_checkpoint", "jvp_grad",
               "tensor_double", "jit_hessian", "jit_exact"]
-# jit_exact (bit-for-bit equality of jit with eager) is opt-in: last-bit differences are common and are a
-# separate question from derivatives being right (see docs/fuzz.md)
-DEFAULT_CHECKS = [c for c in ALL_CHECKS if c != "jit_exact"]
+DEFAULT_CHECKS = list(ALL_CHECKS)
+EXACT_CF_RTOL = 64 * EPS  # jit(grad(S)) vs grad(S) through staged control flow: reassociated sums
+_CONTROL_FLOW = re.compile(r"wg\.(while_loop|fori_loop|scan|cond|checkpoint)\(")
 
 
 class CheckFailure(Exception):
@@ -84,6 +86,7 @@ class ProgramTimeout(BaseException):
 DOCUMENTED = [
     (None, "ValueError", r"second reverse derivative of a while_loop"),
     ("jit", "ConcretizationError", r"data-dependent operation"),
+    ("vmap", "ConcretizationError", r"data-dependent operation"),
     ("vmap", "TypeError", r"needs a concrete value, but got a traced value .* inside jit or vmap"),
     ("jit", "TypeError", r"needs a concrete value, but got a traced value .* inside jit or vmap"),
 ]
@@ -465,6 +468,7 @@ def c_jit_exact(ctx):
     """jit's rewrites preserve values bit for bit: jit(f) and jit(grad(S)) equal eager wengert exactly
     (NaN-for-NaN, and the sign of zero), at every call."""
     import wengert as wg
+    cf = bool(_CONTROL_FLOW.search(ctx.prog.source()))
     for name, eager, fn in (("jit(f)", ctx.f, wg.jit(ctx.f)),
                             ("jit(grad(S))", wg.grad(ctx.S, argnums=ctx.argnums),
                              wg.jit(wg.grad(ctx.S, argnums=ctx.argnums)))):
@@ -481,7 +485,11 @@ def c_jit_exact(ctx):
                     raise CheckFailure("shape" if a.shape != b.shape else "dtype",
                                        f"{name} call {call + 1}, output {k}: {a.dtype}{list(a.shape)}, "
                                        f"eager {b.dtype}{list(b.shape)}")
-                same = (a == b) & (np.signbit(a) == np.signbit(b)) | (np.isnan(a) & np.isnan(b))
+                if cf and name != "jit(f)":
+                    scale = np.max(np.abs(b[np.isfinite(b)]), initial=0.0)
+                    same = np.isclose(a, b, rtol=EXACT_CF_RTOL, atol=EXACT_CF_RTOL * scale, equal_nan=True)
+                else:
+                    same = (a == b) & (np.signbit(a) == np.signbit(b)) | (np.isnan(a) & np.isnan(b))
                 if not np.all(same):
                     i = np.unravel_index(np.argmin(same), a.shape) if a.ndim else ()
                     raise CheckFailure("not-bitwise", f"{name} call {call + 1} at {key}, output {k}, element {i}: "

@@ -235,7 +235,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--checks", default=",".join(C.DEFAULT_CHECKS),
-                    help=f"comma-separated checks (default: all but jit_exact); choose from {', '.join(C.ALL_CHECKS)}")
+                    help=f"comma-separated checks (default: all); choose from {', '.join(C.ALL_CHECKS)}")
     ap.add_argument("--plain-numpy", action="store_true",
                     help="render programs with np. instead of wnp. (needs __array_function__ dispatch)")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per program (default 60)")
