@@ -2,7 +2,7 @@
 explicit keys against NumPy's Generator, and the three gradient estimators of
 ``wg.expectation_grad`` on a closed form: time of one estimate and its spread.
 
-    python benchmarks/random.py
+    python benchmarks/random_bench.py
 
 Prints a Markdown table.  Times are best of 5; the spread is the standard
 deviation of one estimate over 50 independent keys; "error" is the largest
