@@ -1671,7 +1671,7 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     return moveaxis(c, -1, axisc)
 
 
-def einsum(subscripts, *operands, out=None, optimize=True, dtype=None, order="K", casting="safe"):
+def einsum(subscripts, *operands, out=None, optimize=False, dtype=None, order="K", casting="safe"):
     """``numpy.einsum`` in every form NumPy accepts: explicit (``'ij,jk->ik'``)
     or implicit output (``'ij,jk'``), ``'...'`` broadcasting, repeated indices
     (``'ii->i'``, ``'ii'``), indices summed in one operand only, size-1 axes
