@@ -1802,37 +1802,31 @@ def copy(a, order="K", subok=False):
     return a if _isT(a, Tracer) else np.copy(a, order=order, subok=subok)
 
 
-def zeros_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
-    """``numpy.zeros_like``: a constant array (no derivative flows through it)."""
+def _like(name, np_like, np_new, a, dtype, order, subok, shape, device):
+    """The ``*_like`` constructors: NumPy's own on arrays; on a traced ``a``
+    a constant of its shape and dtype (no derivative flows through it)."""
     if type(a) in SEQ:
         a = lift(a)
     if not _isT(a, Tracer):
-        return np.zeros_like(a, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
-    _device(device, "zeros_like")
-    return np.zeros(shape_of(a) if shape is None else shape, dtype=dtype_of(a) if dtype is None else dtype,
+        return np_like(a, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
+    _device(device, name)
+    return np_new(shape_of(a) if shape is None else shape, dtype=dtype_of(a) if dtype is None else dtype,
                   order="F" if order == "F" else "C")
+
+
+def zeros_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    """``numpy.zeros_like``: a constant array (no derivative flows through it)."""
+    return _like("zeros_like", np.zeros_like, np.zeros, a, dtype, order, subok, shape, device)
 
 
 def ones_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
     """``numpy.ones_like``: a constant array (no derivative flows through it)."""
-    if type(a) in SEQ:
-        a = lift(a)
-    if not _isT(a, Tracer):
-        return np.ones_like(a, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
-    _device(device, "ones_like")
-    return np.ones(shape_of(a) if shape is None else shape, dtype=dtype_of(a) if dtype is None else dtype,
-                  order="F" if order == "F" else "C")
+    return _like("ones_like", np.ones_like, np.ones, a, dtype, order, subok, shape, device)
 
 
 def empty_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
     """``numpy.empty_like``: a constant array (no derivative flows through it)."""
-    if type(a) in SEQ:
-        a = lift(a)
-    if not _isT(a, Tracer):
-        return np.empty_like(a, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
-    _device(device, "empty_like")
-    return np.empty(shape_of(a) if shape is None else shape, dtype=dtype_of(a) if dtype is None else dtype,
-                  order="F" if order == "F" else "C")
+    return _like("empty_like", np.empty_like, np.empty, a, dtype, order, subok, shape, device)
 
 
 def full(shape, fill_value, dtype=None, order="C"):
